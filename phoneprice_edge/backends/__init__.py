@@ -1,0 +1,1 @@
+"""Runtimes behind one protocol: see base.py; vendor packages are imported inside each module."""

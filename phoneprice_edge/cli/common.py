@@ -1,0 +1,45 @@
+"""Shared CLI plumbing: the one place where exceptions become messages and exit codes."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import NoReturn
+
+import click
+
+from phoneprice_edge.errors import PEError
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    """Print a one-line error to stderr and exit with code."""
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+def entry(cmd: click.Command) -> Callable[[], None]:
+    """Wrap a click command as a console-script entry point with the toolkit's exit codes.
+
+    0 success; 1 failed check or runtime error; 2 usage error; 130 interrupted. A PEError is a
+    one-line message, never a traceback.
+    """
+
+    def main(args: list[str] | None = None, prog_name: str | None = None) -> None:
+        try:
+            rv = cmd.main(args=args, prog_name=prog_name, standalone_mode=False)
+        except click.exceptions.Exit as exc:
+            sys.exit(exc.exit_code)
+        except click.ClickException as exc:
+            exc.show()
+            sys.exit(exc.exit_code)
+        except click.exceptions.Abort:
+            fail("aborted", 1)
+        except PEError as exc:
+            fail(str(exc), exc.exit_code)
+        except KeyboardInterrupt:
+            fail("interrupted", 130)
+        sys.exit(rv if isinstance(rv, int) else 0)
+
+    return main

@@ -1,0 +1,1 @@
+"""Exporters: one module per target; files in (checkpoint, schema, data), files out (artifact + manifest)."""

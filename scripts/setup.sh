@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Creates .venv at the repo root with the pinned CPU torch and the whole stack; idempotent and quiet
+# when nothing changed (a stamp holds the hash of the files that define the environment).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3.11}
+command -v "$PY" >/dev/null 2>&1 || PY=python3
+stamp=.venv/.pe-setup-stamp
+want=$(cat pyproject.toml constraints.txt scripts/setup.sh | sha256sum | cut -c1-16)
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -x .venv/bin/pe ]; then
+  exit 0
+fi
+echo "[setup] creating .venv with $($PY --version) (first run takes a few minutes)" >&2
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+export PIP_DISABLE_PIP_VERSION_CHECK=1
+# torch first, pinned, so that nothing later pulls a CUDA build.
+.venv/bin/python -m pip install -q "torch==2.13.0"
+.venv/bin/python -m pip install -q -c constraints.txt -e ".[all,dev]"
+echo "$want" > "$stamp"
+echo "[setup] done" >&2
