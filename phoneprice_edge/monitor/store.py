@@ -1,0 +1,276 @@
+"""The prediction log: a non-blocking SQL sink (SQLite file or any SQLAlchemy URL) and its reader."""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import sqlalchemy as sa
+
+from phoneprice_edge.errors import DataError, UsageError
+
+log = logging.getLogger(__name__)
+
+TABLE = "predictions"
+_META = sa.MetaData()
+PREDICTIONS = sa.Table(
+    TABLE, _META,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("ts", sa.Float, nullable=False, index=True),
+    sa.Column("request_id", sa.String(128), nullable=False, index=True),
+    sa.Column("row", sa.Integer, nullable=False),
+    sa.Column("model_id", sa.String(256), nullable=False),
+    sa.Column("predicted", sa.Integer, nullable=False),
+    sa.Column("features", sa.Text, nullable=False),       # JSON list of floats (null for NaN)
+    sa.Column("probabilities", sa.Text, nullable=False),  # JSON list of floats
+)
+
+
+class BatchLike(Protocol):
+    """What the serving hook hands over (serve.hooks.PredictionBatch; duck-typed, no import)."""
+
+    features: Any        # float32 [n, F] raw features
+    probabilities: Any   # float32 [n, C]
+    predicted: Any       # int [n] class indices
+    model_id: str
+    timestamp: float
+    request_id: str
+
+
+def to_url(target: str | Path) -> str:
+    """A SQLAlchemy URL from a URL or a plain file path (a path means a SQLite file)."""
+    s = str(target)
+    if "://" in s:
+        return s
+    return f"sqlite:///{Path(s).expanduser().resolve()}"
+
+
+def make_engine(url: str) -> sa.Engine:
+    """An engine; SQLite gets WAL and a busy timeout so several writers and a reader coexist."""
+    try:
+        engine = sa.create_engine(url, future=True, pool_pre_ping=True)
+    except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError) as exc:
+        raise UsageError(f"{url}: not a usable database URL ({exc})") from None
+    if engine.dialect.name == "sqlite":
+        @sa.event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn: Any, _rec: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA busy_timeout=5000")
+            cur.close()
+    return engine
+
+
+def _json_list(a: np.ndarray) -> str:
+    return json.dumps([None if not np.isfinite(v) else float(v) for v in a])
+
+
+def batch_rows(batch: BatchLike) -> list[dict[str, Any]]:
+    """Flatten one batch into table rows (one per predicted row)."""
+    x = np.asarray(batch.features, dtype=np.float64).reshape(len(batch.predicted), -1)
+    p = np.asarray(batch.probabilities, dtype=np.float64).reshape(len(batch.predicted), -1)
+    pred = np.asarray(batch.predicted).reshape(-1)
+    ts, rid, mid = float(batch.timestamp), str(batch.request_id), str(batch.model_id)
+    return [{"ts": ts, "request_id": rid, "row": i, "model_id": mid, "predicted": int(pred[i]),
+             "features": _json_list(x[i]), "probabilities": _json_list(p[i])}
+            for i in range(len(pred))]
+
+
+@dataclass
+class Retention:
+    """Bounded log: keep at most max_rows rows and nothing older than max_age_s (None = no bound)."""
+
+    max_rows: int | None = 1_000_000
+    max_age_s: float | None = None
+
+
+def prune(engine: sa.Engine, retention: Retention, now: float | None = None) -> int:
+    """Delete rows beyond the retention bounds; return how many were deleted."""
+    deleted = 0
+    with engine.begin() as conn:
+        if retention.max_age_s is not None:
+            cutoff = (now or time.time()) - retention.max_age_s
+            deleted += conn.execute(PREDICTIONS.delete().where(PREDICTIONS.c.ts < cutoff)).rowcount
+        if retention.max_rows is not None:
+            top = conn.execute(sa.select(sa.func.max(PREDICTIONS.c.id))).scalar()
+            if top is not None:
+                keep_from = int(top) - retention.max_rows
+                deleted += conn.execute(
+                    PREDICTIONS.delete().where(PREDICTIONS.c.id <= keep_from)).rowcount
+    return deleted
+
+
+class SQLPredictionSink:
+    """PredictionSink over SQL: submit() never blocks; a background thread writes in batches.
+
+    A full queue drops the batch (counted in `dropped`); a failing write is counted in `errors`
+    (rows lost) and logged; serving never sees either. `written` counts rows committed.
+    """
+
+    def __init__(self, target: str | Path = "predictions.db", *, max_queue: int = 1024,
+                 flush_rows: int = 512, flush_interval_s: float = 0.5,
+                 retention: Retention | None = None, prune_every: int = 50) -> None:
+        self.url = to_url(target)
+        self.engine = make_engine(self.url)
+        _META.create_all(self.engine, checkfirst=True)
+        self.retention = retention or Retention()
+        self.flush_rows, self.flush_interval_s, self.prune_every = flush_rows, flush_interval_s, prune_every
+        self._q: queue.Queue[BatchLike | None] = queue.Queue(maxsize=max_queue)
+        self._lock = threading.Lock()
+        self._counts = {"written": 0, "dropped": 0, "errors": 0}
+        self._closed = False
+        self._pending = 0  # batches accepted and not yet written or failed
+        self._flushes = 0
+        self._thread = threading.Thread(target=self._loop, name="pe-prediction-sink", daemon=True)
+        self._thread.start()
+
+    # counters for /metrics
+    @property
+    def written(self) -> int:
+        return self._counts["written"]
+
+    @property
+    def dropped(self) -> int:
+        return self._counts["dropped"]
+
+    @property
+    def errors(self) -> int:
+        return self._counts["errors"]
+
+    def stats(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._counts, queued=self._q.qsize())
+
+    def _count(self, key: str, n: int) -> None:
+        with self._lock:
+            self._counts[key] += n
+
+    def submit(self, batch: BatchLike) -> None:
+        """Queue a batch for writing; drop it (and count) when the queue is full or closed."""
+        if self._closed:
+            self._count("dropped", len(batch.predicted))
+            return
+        with self._lock:
+            self._pending += 1
+        try:
+            self._q.put_nowait(batch)
+        except queue.Full:
+            with self._lock:
+                self._pending -= 1
+            self._count("dropped", len(batch.predicted))
+
+    def _drain(self, first: BatchLike) -> tuple[list[BatchLike], bool]:
+        batches, n, stop = [first], len(first.predicted), False
+        deadline = time.monotonic() + self.flush_interval_s
+        while n < self.flush_rows:
+            try:
+                b = self._q.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                break
+            if b is None:
+                stop = True
+                break
+            batches.append(b)
+            n += len(b.predicted)
+        return batches, stop
+
+    def _write(self, batches: list[BatchLike]) -> None:
+        rows: list[dict[str, Any]] = []
+        try:
+            for b in batches:
+                rows.extend(batch_rows(b))
+            with self.engine.begin() as conn:
+                conn.execute(PREDICTIONS.insert(), rows)
+            self._count("written", len(rows))
+        except Exception as exc:  # a failing store must never reach the request path
+            self._count("errors", sum(len(b.predicted) for b in batches))
+            log.warning("prediction log write failed (%s rows lost): %s",
+                        sum(len(b.predicted) for b in batches), str(exc).splitlines()[0][:200])
+            return
+        self._flushes += 1
+        if self.prune_every and self._flushes % self.prune_every == 0:
+            self._prune()
+
+    def _prune(self) -> None:
+        try:
+            prune(self.engine, self.retention)
+        except Exception as exc:
+            log.warning("prediction log retention failed: %s", str(exc).splitlines()[0][:200])
+
+    def _loop(self) -> None:
+        while True:
+            first = self._q.get()
+            if first is None:
+                break
+            batches, stop = self._drain(first)
+            self._write(batches)
+            with self._lock:
+                self._pending -= len(batches)
+            if stop:
+                break
+        self._prune()
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Wait until everything queued so far is written (or timeout); True if drained."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                if self._pending == 0:
+                    return True
+            time.sleep(0.01)
+        return False
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Stop accepting, write what is queued, stop the thread, dispose the engine."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self._q.put(None, timeout=timeout)
+        except queue.Full:
+            pass
+        self._thread.join(timeout)
+        self.engine.dispose()
+
+    def __enter__(self) -> SQLPredictionSink:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def read_sql_log(target: str | Path, *, window: int | None = None, since: float | None = None,
+                 until: float | None = None) -> list[dict[str, Any]]:
+    """Rows of the log (oldest first): the last `window` rows and/or rows with ts >= since."""
+    url = to_url(target)
+    if url.startswith("sqlite:///") and not Path(url[len("sqlite:///"):]).is_file():
+        raise DataError(f"{target}: prediction log not found")
+    engine = make_engine(url)
+    try:
+        q = sa.select(PREDICTIONS)
+        if since is not None:
+            q = q.where(PREDICTIONS.c.ts >= since)
+        if until is not None:
+            q = q.where(PREDICTIONS.c.ts < until)
+        q = q.order_by(PREDICTIONS.c.id.desc())
+        if window is not None:
+            q = q.limit(window)
+        with engine.connect() as conn:
+            rows = [dict(r._mapping) for r in conn.execute(q)]
+    except sa.exc.SQLAlchemyError as exc:
+        raise DataError(f"{target}: cannot read the prediction log "
+                        f"({str(exc).splitlines()[0][:200]})") from None
+    finally:
+        engine.dispose()
+    rows.reverse()
+    for r in rows:
+        r["features"] = [np.nan if v is None else v for v in json.loads(r["features"])]
+        r["probabilities"] = json.loads(r["probabilities"])
+    return rows
