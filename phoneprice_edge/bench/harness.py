@@ -1,0 +1,206 @@
+"""The sweep: every artifact x thread count x batch size, timed through the toolkit's Backend."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from phoneprice_edge.backends.base import Backend
+from phoneprice_edge.bench.timing import LatencyStats, PeakRSS, TimingPlan, make_inputs, time_calls
+from phoneprice_edge.errors import BackendUnavailable, DataError, UsageError
+from phoneprice_edge.export.manifest import read_manifest
+
+DEFAULT_BATCH_SIZES: tuple[int, ...] = (1, 64, 1024)
+REFERENCE = "reference"  # the artifact name of the eager PyTorch checkpoint row
+Loader = Callable[..., Backend]  # load_backend(artifact_dir, device=..., threads=...)
+
+
+@dataclass
+class BenchConfig:
+    """What to measure: which artifacts, batch sizes, thread counts and device, and for how long."""
+
+    run_dir: Path
+    artifacts: list[Path]
+    batch_sizes: tuple[int, ...] | None = None  # None: each manifest's benchmark sizes
+    threads: tuple[int, ...] = (1,)
+    device: str = "cpu"
+    plan: TimingPlan = field(default_factory=TimingPlan)
+    reference: bool = False  # also time the eager PyTorch checkpoint
+    overhead: bool = True  # time bare onnxruntime beside the ONNX backend at batch 1
+    overhead_rounds: int = 7
+    skip_unavailable: bool = False  # --all: a runtime missing here is noted, not fatal
+
+    def __post_init__(self) -> None:
+        if self.device not in ("cpu", "cuda"):
+            raise UsageError(f"--device must be cpu or cuda, got {self.device!r}")
+        if not self.threads or any(t < 1 for t in self.threads):
+            raise UsageError(f"thread counts must be >= 1, got {list(self.threads)}")
+        if self.batch_sizes is not None and (not self.batch_sizes or min(self.batch_sizes) < 1):
+            raise UsageError(f"batch sizes must be >= 1, got {list(self.batch_sizes)}")
+
+
+@dataclass
+class Artifact:
+    """One thing to time: an export folder (or the reference checkpoint) and its facts."""
+
+    name: str
+    path: Path
+    target: str
+    precision: str
+    fmt: str
+    size_bytes: int
+    batch_sizes: tuple[int, ...]
+    parity: dict[str, Any] | None
+    manifest: dict[str, Any] | None = None
+
+
+def discover_artifacts(run_dir: Path, device: str) -> tuple[list[Path], list[dict[str, str]]]:
+    """Every export folder of the run that can run on device; the others with the reason."""
+    from phoneprice_edge.targets import TARGETS
+
+    export = Path(run_dir) / "export"
+    found = sorted(p.parent for p in export.glob("*/manifest.json")) if export.is_dir() else []
+    if not found:
+        raise UsageError(f"{export}: no exported artifacts (run pe-export --run {run_dir} --all)")
+    keep, skipped = [], []
+    for path in found:
+        spec = TARGETS.get(str(read_manifest(path).get("target")))
+        if device == "cpu" and spec is not None and spec.needs_gpu:
+            skipped.append({"artifact": path.name, "reason": f"{spec.name} needs a GPU"})
+        else:
+            keep.append(path)
+    return keep, skipped
+
+
+def load_val_rows(run_dir: Path) -> np.ndarray:
+    """The validation rows (raw features) that every point feeds, tiled, to the backend."""
+    path = Path(run_dir) / "data" / "val.npz"
+    if not path.is_file():
+        raise DataError(f"{path}: validation rows not found (is {run_dir} a training run?)")
+    try:
+        with np.load(path) as z:
+            x = np.asarray(z["X"], dtype=np.float32)
+    except (KeyError, ValueError, OSError) as exc:
+        raise DataError(f"{path}: not a readable val.npz with an X array ({exc})") from None
+    if x.ndim != 2 or x.shape[0] == 0 or not np.isfinite(x).all():
+        raise DataError(f"{path}: X must be a finite, non-empty [N, F] array, got {list(x.shape)}")
+    return x
+
+
+def read_parity(run_dir: Path, name: str) -> dict[str, Any] | None:
+    """RUN_DIR/parity/<name>.json, or None where parity has not been run for it."""
+    path = Path(run_dir) / "parity" / f"{name}.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def describe_artifact(path: Path, run_dir: Path, batch_sizes: tuple[int, ...] | None) -> Artifact:
+    """Read the manifest facts the report needs (size, target, precision, benchmark sizes)."""
+    m = read_manifest(path)
+    size = sum((path / f).stat().st_size for f in (m.get("files") or {}) if (path / f).is_file())
+    prof = m.get("profile") or {}
+    sizes = batch_sizes or tuple(prof.get("benchmark_batch_sizes") or prof.get("bench_batch_sizes")
+                                 or DEFAULT_BATCH_SIZES)
+    return Artifact(name=path.name, path=path, target=str(m.get("target")),
+                    precision=str(m.get("precision")), fmt=str(m.get("format")), size_bytes=size,
+                    batch_sizes=tuple(int(b) for b in sizes), parity=read_parity(run_dir, path.name),
+                    manifest=m)
+
+
+def reference_artifact(run_dir: Path, batch_sizes: tuple[int, ...] | None) -> Artifact:
+    """The eager PyTorch checkpoint (checkpoints/best_model.pt) as a row of its own."""
+    ckpt = Path(run_dir) / "checkpoints" / "best_model.pt"
+    if not ckpt.is_file():
+        raise UsageError(f"{ckpt}: no checkpoint to time as the reference")
+    return Artifact(name=REFERENCE, path=ckpt, target="torch", precision="fp32", fmt="pytorch",
+                    size_bytes=ckpt.stat().st_size, batch_sizes=batch_sizes or DEFAULT_BATCH_SIZES,
+                    parity={"passed": True, "accuracy_candidate": reference_accuracy(run_dir)})
+
+
+def reference_accuracy(run_dir: Path) -> float | None:
+    """The reference's validation accuracy as the parity reports recorded it (None if none has)."""
+    for path in sorted((Path(run_dir) / "parity").glob("*.json")):
+        acc = (read_parity(run_dir, path.stem) or {}).get("accuracy_reference")
+        if isinstance(acc, float | int):
+            return float(acc)
+    return None
+
+
+def default_loader(path: Path, device: str = "cpu", **opts: Any) -> Backend:
+    """The toolkit's registry (imported late, so the harness loads without every runtime)."""
+    from phoneprice_edge.backends.registry import load_backend
+
+    return load_backend(path, device=device, **opts)
+
+
+def reference_loader(run_dir: Path, device: str, threads: int) -> Backend:
+    """The eager checkpoint through backends.registry.load_reference."""
+    from phoneprice_edge.backends.registry import load_reference
+
+    return load_reference(run_dir, device=device, threads=threads)
+
+
+def cuda_sync(device: str) -> Callable[[], None] | None:
+    """torch.cuda.synchronize for CUDA points (so no kernel is still running when the clock stops)."""
+    if device != "cuda":
+        return None
+    try:
+        import torch
+    except ImportError:
+        return None
+    if not torch.cuda.is_available():
+        raise BackendUnavailable("--device cuda was requested but torch sees no CUDA device")
+    return torch.cuda.synchronize
+
+
+def check_device(backend: Backend, artifact: str, device: str) -> None:
+    """Refuse to report a CPU run as a GPU run (a provider that silently fell back)."""
+    got = str(getattr(backend, "device", "cpu"))
+    if device == "cuda" and not got.startswith("cuda"):
+        raise BackendUnavailable(f"{artifact}: asked for cuda but the {backend.name} backend runs "
+                                 f"on {got}")
+
+
+def result_row(art: Artifact, device: str, batch: int, threads: int, stats: LatencyStats,
+               load_ms: float, peak_mb: float | None, backend_name: str) -> dict[str, Any]:
+    """One results[] entry of report.json (the keys in CLI.md first, then extras)."""
+    parity = art.parity or {}
+    mean_s = stats.mean_us / 1e6
+    return {
+        "artifact": art.name, "target": art.target, "precision": art.precision, "device": device,
+        "batch_size": batch, "threads": threads, "p50_us": round(stats.p50_us, 3),
+        "p90_us": round(stats.p90_us, 3), "p99_us": round(stats.p99_us, 3),
+        "mean_us": round(stats.mean_us, 3),
+        "throughput_rows_s": round(batch / mean_s, 1) if mean_s > 0 else None,
+        "load_ms": round(load_ms, 3), "size_bytes": art.size_bytes,
+        "parity_passed": parity.get("passed"),
+        "std_us": round(stats.std_us, 3), "min_us": round(stats.min_us, 3), "iters": stats.iters,
+        "wall_s": round(stats.wall_s, 3),
+        "peak_rss_mb": round(peak_mb, 1) if peak_mb is not None else None,
+        "accuracy": parity.get("accuracy_candidate"), "format": art.fmt, "backend": backend_name,
+    }
+
+
+def timed_load(load: Callable[[], Backend]) -> tuple[Backend, float]:
+    """Load a backend and the wall time it took, in milliseconds (cold: a fresh session)."""
+    t0 = time.perf_counter_ns()
+    backend = load()
+    return backend, (time.perf_counter_ns() - t0) / 1e6
+
+
+def measure_point(backend: Backend, rows: np.ndarray, batch: int, plan: TimingPlan,
+                  device: str) -> tuple[LatencyStats, float | None]:
+    """Time backend.run on rotating real-row buffers of one batch size; stats and peak RSS (MB)."""
+    inputs = make_inputs(rows, batch)
+    with PeakRSS() as mem:
+        stats, _ = time_calls(backend.run, inputs, plan, sync=cuda_sync(device))
+    return stats, mem.peak_mb
