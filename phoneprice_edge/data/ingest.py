@@ -72,7 +72,7 @@ def read_table(source: str | os.PathLike[str], fmt: str | None = None, table: st
 
 
 def _read_csv(path: Path, delimiter: str | None = None) -> pd.DataFrame:
-    sep = delimiter or ","
+    sep = {"\\t": "\t", "tab": "\t"}.get(delimiter or ",", delimiter or ",")
     header = _csv_header(path, sep)
     if header is None:
         raise DataError(f"{path}: the file is empty (no header, no rows)")
@@ -203,7 +203,7 @@ def _engine(url: str) -> Any:
 
     try:
         parsed = sa.engine.make_url(url)
-    except sa.exc.ArgumentError:
+    except (sa.exc.ArgumentError, ValueError):
         raise DataError(f"{url!r}: not a valid database URL (expected e.g. sqlite:///file.db)") from None
     if parsed.get_backend_name() == "sqlite":
         db = parsed.database

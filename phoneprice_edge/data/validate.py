@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from phoneprice_edge.data.infer import has_phone_columns, infer_schema, label_str, to_numeric
+from phoneprice_edge.data.infer import infer_schema, label_str, to_numeric
 from phoneprice_edge.data.ingest import is_sql_url, read_table, safe_url
 from phoneprice_edge.errors import DataError, UsageError
 from phoneprice_edge.schema import PHONE_SCHEMA, FeatureSchema, FeatureSpec
@@ -71,12 +71,19 @@ def resolve_schema(df: pd.DataFrame, schema: FeatureSchema | None, label: str | 
         if label is not None and label != schema.label:
             raise UsageError(f"{where}: --label {label!r} differs from the schema's label {schema.label!r}")
         return schema
-    if label in (None, PHONE_SCHEMA.label) and has_phone_columns(df):
+    if label in (None, PHONE_SCHEMA.label) and looks_like_phone_table(df):
         return PHONE_SCHEMA
     if label is None:
         raise UsageError(f"{where}: not the phone price table; name the label column with "
                          "--label COL (or give --schema FILE)")
     return infer_schema(df, label, source=where)
+
+
+def looks_like_phone_table(df: pd.DataFrame) -> bool:
+    """At least half the phone columns present: checked against PHONE_SCHEMA, so a renamed or
+    missing column is reported by name instead of giving a different inferred schema."""
+    cols = {str(c) for c in df.columns}
+    return 2 * sum(name in cols for name in PHONE_SCHEMA.feature_names) >= PHONE_SCHEMA.n_features
 
 
 def validate_frame(df: pd.DataFrame, schema: FeatureSchema, *, impute: str = "none",
@@ -149,14 +156,15 @@ def _check_feature(col: pd.Series, spec: FeatureSpec, res: CheckResult, impute: 
                           f"{rows_text(bad)}")
     nonfinite = ~np.isfinite(vals) & ~bad
     if nonfinite.any():
-        _handle_nonfinite(vals, nonfinite, name, res, impute)
+        _handle_nonfinite(vals, nonfinite, spec, res, impute)
     _check_range(vals, spec, res, strict)
     return vals
 
 
-def _handle_nonfinite(vals: np.ndarray, mask: np.ndarray, name: str, res: CheckResult,
+def _handle_nonfinite(vals: np.ndarray, mask: np.ndarray, spec: FeatureSpec, res: CheckResult,
                       impute: str) -> None:
-    w = res.source
+    """Missing/infinite cells: an error, or replaced by the column median (rounded for integer kinds)."""
+    w, name = res.source, spec.name
     what = _nonfinite_kind(vals[mask])
     if impute == "none":
         res.errors.append(f"{w}: column {name!r}: {what} in {rows_text(mask)}; fix the data "
@@ -167,6 +175,8 @@ def _handle_nonfinite(vals: np.ndarray, mask: np.ndarray, name: str, res: CheckR
         res.errors.append(f"{w}: column {name!r}: no finite value to impute the median from")
         return
     median = float(np.median(finite))
+    if spec.kind in ("integer", "binary"):
+        median = float(np.floor(median + 0.5))
     vals[mask] = median
     res.warnings.append(f"{w}: column {name!r}: {what} in {rows_text(mask)} replaced by the "
                         f"median {median:g}")
