@@ -1,0 +1,76 @@
+"""`pe-serve`: serve an export folder over HTTP (FastAPI on uvicorn)."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from phoneprice_edge.cli.common import CONTEXT
+
+
+@click.command("serve", context_settings=CONTEXT)
+@click.option("--artifact", required=True, type=click.Path(file_okay=False, path_type=str),
+              help="Export folder (manifest.json + artifact files); verified before serving.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--device", default="cpu", show_default=True, help="Backend device: cpu or cuda.")
+@click.option("--threads", type=click.IntRange(1), default=None,
+              help="Intra-op threads of the runtime (default: the runtime's choice).")
+@click.option("--out-of-range", type=click.Choice(["error", "warn"]), default="error",
+              show_default=True, help="A value outside the schema's range: reject (422) or "
+                                      "predict and list it under `warnings`.")
+@click.option("--max-batch", type=click.IntRange(1), default=4096, show_default=True,
+              help="Most records per request (413 above).")
+@click.option("--max-body-bytes", type=click.IntRange(1024), default=4 << 20, show_default=True,
+              help="Largest request body (413 above).")
+@click.option("--timeout", "timeout_s", type=click.FloatRange(min=0, min_open=True), default=10.0,
+              show_default=True, help="Request timeout in seconds (504).")
+@click.option("--cors-origin", multiple=True,
+              help="Allow browser calls from this origin (repeatable); CORS is off by default.")
+@click.option("--log-predictions", metavar="URL_OR_FILE", default=None,
+              help="Log every prediction off the request path: a JSONL file, or a "
+                   "sqlite:/// or postgresql:// URL (the monitor's prediction store).")
+@click.option("--log-queue", type=click.IntRange(1), default=10_000, show_default=True,
+              help="Batches the prediction log may hold before it drops (and counts) them.")
+@click.option("--access-log/--no-access-log", default=True, show_default=True,
+              help="One JSON line per request on stderr.")
+@click.option("--graceful-timeout", type=click.FloatRange(min=0), default=10.0, show_default=True,
+              help="Seconds to finish in-flight requests after SIGTERM/SIGINT.")
+def cmd(artifact: str, host: str, port: int, device: str, threads: int | None, out_of_range: str,
+        max_batch: int, max_body_bytes: int, timeout_s: float, cors_origin: tuple[str, ...],
+        log_predictions: str | None, log_queue: int, access_log: bool,
+        graceful_timeout: float) -> None:
+    """Serve EXPORT_DIR: POST /v1/predict, GET /v1/model, /healthz, /readyz, /metrics, /docs.
+
+    The API key comes from the environment variable PE_API_KEY (clients send X-API-Key or
+    Authorization: Bearer); without it the API is open. /healthz and /readyz are always open.
+    """
+    import uvicorn
+
+    from phoneprice_edge.serve.app import create_app
+    from phoneprice_edge.serve.hooks import make_sink
+    from phoneprice_edge.serve.middleware import AccessLog
+    from phoneprice_edge.serve.model import load_served_model
+    from phoneprice_edge.serve.settings import ServeSettings, api_key_from_env
+
+    settings = ServeSettings(out_of_range=out_of_range, max_batch=max_batch,  # type: ignore[arg-type]
+                             max_body_bytes=max_body_bytes, request_timeout_s=timeout_s,
+                             api_key=api_key_from_env(), cors_origins=cors_origin,
+                             log_predictions=log_predictions, sink_queue=log_queue,
+                             access_log=access_log)
+    opts = {"threads": threads} if threads else {}
+    model = load_served_model(artifact, device=device, **opts)
+    try:
+        sink = make_sink(log_predictions, feature_names=model.schema.feature_names,
+                         classes=model.classes, max_queue=log_queue)
+        app = create_app(model, settings, sink, AccessLog() if access_log else None)
+        click.echo(f"pe-serve: model {model.model_id} ({model.manifest.get('target')}/"
+                   f"{model.manifest.get('precision')}, {model.backend.name} on {device}) at "
+                   f"http://{host}:{port}  (API key {'on' if settings.api_key else 'off'})",
+                   err=True)
+        uvicorn.run(app, host=host, port=port, access_log=False, log_level="info",
+                    timeout_graceful_shutdown=graceful_timeout, server_header=False)
+    finally:
+        model.close()
+    sys.stderr.flush()

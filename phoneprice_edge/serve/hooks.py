@@ -1,0 +1,204 @@
+"""The prediction hook: PredictionBatch, the non-blocking PredictionSink protocol, NullSink, JsonlSink
+and make_sink, which picks a sink from a file path or a database URL (phoneprice_edge.monitor.store).
+
+A sink's submit() never blocks the request path: it puts the batch on a bounded queue that a
+background thread owned by the sink drains; when the queue is full the batch is dropped and counted.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from phoneprice_edge.errors import UsageError
+
+log = logging.getLogger("phoneprice_edge.serve")
+DB_SCHEMES = ("sqlite://", "postgresql://", "postgresql+psycopg://", "postgres://")
+JSONL_FORMAT = "phoneprice_edge.predictions/1"
+
+
+@dataclass(frozen=True)
+class PredictionBatch:
+    """The rows of one request and what the model answered for them."""
+
+    features: np.ndarray  # float32 [N, F] raw features in schema order
+    probabilities: np.ndarray  # float32 [N, C]
+    predicted: np.ndarray  # int64 [N] class indices
+    model_id: str
+    timestamp: float  # seconds since the epoch (UTC)
+    request_id: str
+
+    def __len__(self) -> int:
+        return int(self.features.shape[0])
+
+
+@runtime_checkable
+class PredictionSink(Protocol):
+    """Where served predictions go. submit() must return at once (queue, never wait)."""
+
+    def submit(self, batch: PredictionBatch) -> None: ...
+
+    def close(self, timeout: float = 5.0) -> None: ...
+
+    @property
+    def dropped(self) -> int: ...
+
+
+class NullSink:
+    """Logs nothing (the default)."""
+
+    dropped = 0
+    written = 0
+
+    def submit(self, batch: PredictionBatch) -> None:
+        return None
+
+    def close(self, timeout: float = 5.0) -> None:
+        return None
+
+
+class QueueSink:
+    """Base for sinks with a bounded queue and one writer thread; subclasses implement _write."""
+
+    def __init__(self, max_queue: int = 10_000, name: str = "pe-prediction-sink") -> None:
+        self._queue: queue.Queue[PredictionBatch | None] = queue.Queue(maxsize=max_queue)
+        self._dropped = 0
+        self.written = 0
+        self.errors = 0
+        self._closed = False
+        self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
+        self._thread.start()
+
+    @property
+    def dropped(self) -> int:
+        return self._dropped
+
+    def submit(self, batch: PredictionBatch) -> None:
+        if self._closed:
+            self._dropped += 1
+            return
+        try:
+            self._queue.put_nowait(batch)
+        except queue.Full:
+            self._dropped += 1
+
+    def _loop(self) -> None:
+        while True:
+            item = self._queue.get()
+            items = [item]
+            while item is not None and len(items) < 512:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                items.append(item)
+            batches = [b for b in items if b is not None]
+            if batches:
+                try:
+                    self._write(batches)
+                    self.written += len(batches)
+                except Exception as exc:  # a sink failure must never reach the request path
+                    self.errors += len(batches)
+                    log.warning("prediction sink: %d batch(es) lost: %s", len(batches), exc)
+            if items[-1] is None:
+                self._finish()
+                return
+
+    def _write(self, batches: list[PredictionBatch]) -> None:
+        raise NotImplementedError
+
+    def _finish(self) -> None:
+        """Release resources once the queue is drained (called on the writer thread)."""
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Stop accepting, drain what is queued (up to timeout seconds), stop the thread."""
+        if self._closed:
+            return
+        self._closed = True
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self._queue.put(None, timeout=max(0.01, deadline - time.monotonic()))
+                break
+            except queue.Full:
+                if time.monotonic() >= deadline:
+                    log.warning("prediction sink: queue still full at shutdown; pending batches lost")
+                    return
+        self._thread.join(max(0.0, deadline - time.monotonic()))
+
+
+class JsonlSink(QueueSink):
+    """Appends one JSON line per batch to a file (an append-only log, not an atomic rewrite).
+
+    Line: {"format", "ts", "request_id", "model_id", "feature_names", "classes",
+    "features": [[...]], "probabilities": [[...]], "predicted": [...]}.
+    """
+
+    def __init__(self, path: str | Path, feature_names: list[str], classes: list[str],
+                 max_queue: int = 10_000) -> None:
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._fh: IO[bytes] = open(self.path, "ab")  # noqa: SIM115 - closed by _finish
+        except OSError as exc:
+            raise UsageError(f"--log-predictions {path}: cannot open for appending ({exc})") from None
+        self._names = list(feature_names)
+        self._classes = list(classes)
+        super().__init__(max_queue=max_queue, name="pe-jsonl-sink")
+
+    def _write(self, batches: list[PredictionBatch]) -> None:
+        dumps = _dumps()
+        lines = [dumps(self._line(b)) + b"\n" for b in batches]
+        self._fh.write(b"".join(lines))
+        self._fh.flush()
+
+    def _line(self, b: PredictionBatch) -> dict[str, Any]:
+        return {"format": JSONL_FORMAT, "ts": b.timestamp, "request_id": b.request_id,
+                "model_id": b.model_id, "feature_names": self._names, "classes": self._classes,
+                "features": b.features, "probabilities": b.probabilities, "predicted": b.predicted}
+
+    def _finish(self) -> None:
+        self._fh.close()
+
+
+def _dumps() -> Any:
+    try:
+        import orjson
+    except ImportError:  # pragma: no cover - orjson is in the serve extra
+        import json
+
+        def dump(obj: dict[str, Any]) -> bytes:
+            return json.dumps(obj, default=lambda a: a.tolist()).encode()
+        return dump
+    return lambda obj: orjson.dumps(obj, option=orjson.OPT_SERIALIZE_NUMPY)
+
+
+def make_sink(spec: str | None, *, feature_names: list[str], classes: list[str],
+              max_queue: int = 10_000) -> PredictionSink:
+    """NullSink for None/""; a database URL -> phoneprice_edge.monitor.store.open_sink; else JSONL."""
+    if not spec:
+        return NullSink()
+    if spec.startswith(DB_SCHEMES):
+        try:
+            store = importlib.import_module("phoneprice_edge.monitor.store")
+        except ModuleNotFoundError as exc:
+            raise UsageError(f"--log-predictions {spec.split('://')[0]}://...: the prediction store "
+                             f"(phoneprice_edge.monitor.store) is not available ({exc})") from None
+        sink = store.open_sink(spec, feature_names=feature_names, classes=classes,
+                               max_queue=max_queue)
+        if not isinstance(sink, PredictionSink):
+            raise UsageError("phoneprice_edge.monitor.store.open_sink did not return a PredictionSink")
+        return sink
+    if "://" in spec and not spec.startswith("file://"):
+        raise UsageError(f"--log-predictions: unsupported URL scheme in {spec!r} "
+                         f"(use a file path, file://, sqlite:/// or postgresql://)")
+    path = spec.removeprefix("file://")
+    return JsonlSink(path, feature_names, classes, max_queue=max_queue)

@@ -1,0 +1,254 @@
+"""Request validation for /v1/predict: a JSON body (records or columns + data) -> float32 [N, F].
+
+The common case is checked with numpy in a few vectorised steps; only when something is wrong does
+a Python scan locate the record index and the field for the error message.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import operator
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from phoneprice_edge.errors import InputError
+from phoneprice_edge.schema import FeatureSchema
+
+try:
+    import orjson
+
+    _loads: Callable[[bytes], Any] = orjson.loads
+except ImportError:  # pragma: no cover - orjson is in the serve extra
+    _loads = json.loads
+
+_NUMBER_KINDS = "iuf"
+_F32_MAX = float(np.finfo(np.float32).max)
+
+
+@dataclass(frozen=True)
+class Issue:
+    """One problem with the input: which record (None = the whole body), which field, what."""
+
+    index: int | None
+    field: str | None
+    message: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"index": self.index, "field": self.field, "message": self.message}
+
+    def __str__(self) -> str:
+        where = [] if self.index is None else [f"record {self.index}"]
+        where += [] if self.field is None else [f"field {self.field!r}"]
+        return f"{', '.join(where)}: {self.message}" if where else self.message
+
+
+class RequestRejected(InputError):
+    """A request the server refuses: HTTP status, a short code and the issues found."""
+
+    def __init__(self, status: int, code: str, issues: list[Issue]) -> None:
+        first = str(issues[0]) if issues else code
+        more = f" (and {len(issues) - 1} more)" if len(issues) > 1 else ""
+        super().__init__(first + more)
+        self.status = status
+        self.code = code
+        self.issues = issues
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"error": {"code": self.code, "message": str(self),
+                          "issues": [i.to_dict() for i in self.issues]}}
+
+
+@dataclass
+class Validated:
+    """The model input and any out-of-range warnings (in --out-of-range warn mode)."""
+
+    x: np.ndarray
+    warnings: list[Issue] = field(default_factory=list)
+
+
+def _reject(index: int | None, fld: str | None, message: str, status: int = 422,
+            code: str = "invalid_input") -> RequestRejected:
+    return RequestRejected(status, code, [Issue(index, fld, message)])
+
+
+def _json_type(v: Any) -> str:
+    if v is None:
+        return "null"
+    if isinstance(v, bool):
+        return "boolean"
+    if isinstance(v, str):
+        return "string"
+    if isinstance(v, list):
+        return "array"
+    if isinstance(v, dict):
+        return "object"
+    return type(v).__name__
+
+
+def parse_json(body: bytes) -> Any:
+    """Parse a body; NaN/Infinity/1e999 are accepted here so that the checks can name the field."""
+    try:
+        return _loads(body)
+    except ValueError:
+        pass
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError) as exc:
+        raise _reject(None, None, f"body is not valid JSON ({exc})", 400, "malformed_json") from None
+
+
+class Validator:
+    """Checks request bodies against one FeatureSchema with the server's limits."""
+
+    def __init__(self, schema: FeatureSchema, out_of_range: str = "error", max_batch: int = 4096,
+                 max_issues: int = 20) -> None:
+        self.names = schema.feature_names
+        self.n = len(self.names)
+        self.out_of_range = out_of_range
+        self.max_batch = max_batch
+        self.max_issues = max_issues
+        self._getter = (operator.itemgetter(*self.names) if self.n > 1
+                        else (lambda r, k=self.names[0]: (r[k],)))
+        self._lo = np.array([-math.inf if f.min is None else f.min for f in schema.features])
+        self._hi = np.array([math.inf if f.max is None else f.max for f in schema.features])
+        self._whole = np.array([f.kind in ("integer", "binary") for f in schema.features])
+        self._kinds = [f.kind for f in schema.features]
+        self._name_set = set(self.names)
+
+    def validate_body(self, body: bytes) -> Validated:
+        """Parse and check a JSON body: {"records": [...]} or {"columns": [...], "data": [[...]]}."""
+        payload = parse_json(body)
+        maybe_bool = b"true" in body or b"false" in body
+        if not isinstance(payload, dict):
+            raise _reject(None, None, f"body must be a JSON object, got {_json_type(payload)}",
+                          code="invalid_body")
+        keys = set(payload)
+        if keys == {"records"}:
+            return self.records(payload["records"], maybe_bool)
+        if keys == {"columns", "data"}:
+            return self.columnar(payload["columns"], payload["data"], maybe_bool)
+        raise _reject(None, None, "body must have exactly 'records', or 'columns' and 'data' "
+                      f"(got {sorted(keys) or 'no keys'})", code="invalid_body")
+
+    def _check_count(self, rows: Any, what: str) -> int:
+        if not isinstance(rows, list):
+            raise _reject(None, what, f"must be an array, got {_json_type(rows)}", code="invalid_body")
+        if not rows:
+            raise _reject(None, what, "must hold at least one record", code="invalid_body")
+        if len(rows) > self.max_batch:
+            raise _reject(None, what, f"{len(rows)} records exceed the limit of {self.max_batch} "
+                          "per request", 413, "batch_too_large")
+        return len(rows)
+
+    def records(self, records: Any, maybe_bool: bool = True) -> Validated:
+        """A list of {feature: number} objects, each with exactly the schema's features."""
+        n = self._check_count(records, "records")
+        try:
+            if sum(map(len, records)) != n * self.n:
+                raise KeyError
+            rows = list(map(self._getter, records))
+        except (TypeError, KeyError):
+            raise self._locate_records(records) from None
+        return self._finish(rows, maybe_bool, lambda: self._locate_records(records))
+
+    def columnar(self, columns: Any, data: Any, maybe_bool: bool = True) -> Validated:
+        """Column names (any order, each feature exactly once) and rows of numbers."""
+        if not isinstance(columns, list) or not all(isinstance(c, str) for c in columns):
+            raise _reject(None, "columns", "must be an array of feature names", code="invalid_body")
+        self._check_columns(columns)
+        self._check_count(data, "data")
+        try:
+            arr = np.array(data)
+        except (ValueError, TypeError):
+            arr = None
+        if arr is None or arr.ndim != 2 or arr.shape[1] != self.n:
+            raise self._locate_rows(data)
+        if columns != self.names:
+            arr = arr[:, [columns.index(name) for name in self.names]]
+        return self._finish(arr, maybe_bool,
+                            lambda: self._locate_rows(data, [columns.index(k) for k in self.names]))
+
+    def _check_columns(self, columns: list[str]) -> None:
+        issues = [Issue(None, c, "listed more than once") for c in sorted(set(columns))
+                  if columns.count(c) > 1]
+        issues += [Issue(None, c, "unknown feature") for c in columns if c not in self._name_set]
+        issues += [Issue(None, c, "missing") for c in self.names if c not in set(columns)]
+        if issues:
+            raise RequestRejected(422, "invalid_input", issues[: self.max_issues])
+
+    def _finish(self, rows: Any, maybe_bool: bool,
+                locate: Callable[[], RequestRejected]) -> Validated:
+        arr = rows if isinstance(rows, np.ndarray) else _as_array(rows)
+        if arr is None or arr.dtype.kind not in _NUMBER_KINDS or maybe_bool:
+            err = locate()
+            if err.issues:
+                raise err
+            arr = np.array(rows, dtype=np.float64)
+        x64 = arr.astype(np.float64, copy=False)
+        bad = ~np.isfinite(x64) | (np.abs(x64) > _F32_MAX)
+        if bad.any():
+            raise self._issues_at(bad, x64, "not a finite float32 number")
+        outside = (x64 < self._lo) | (x64 > self._hi) | (self._whole & (x64 != np.floor(x64)))
+        warnings: list[Issue] = []
+        if outside.any():
+            err = self._issues_at(outside, x64, None)
+            if self.out_of_range == "error":
+                raise err
+            warnings = err.issues
+        return Validated(np.ascontiguousarray(x64, dtype=np.float32), warnings)
+
+    def _issues_at(self, mask: np.ndarray, x: np.ndarray, message: str | None) -> RequestRejected:
+        issues = []
+        for i, j in np.argwhere(mask)[: self.max_issues]:
+            msg = message or self._range_message(int(j), float(x[i, j]))
+            issues.append(Issue(int(i), self.names[int(j)], f"{msg} (got {float(x[i, j])!r})"))
+        return RequestRejected(422, "invalid_input", issues)
+
+    def _range_message(self, j: int, v: float) -> str:
+        lo, hi = self._lo[j], self._hi[j]
+        if not lo <= v <= hi:
+            return f"out of range [{lo:g}, {hi:g}]"
+        return f"must be a whole number ({self._kinds[j]} feature)"
+
+    def _locate_records(self, records: list[Any]) -> RequestRejected:
+        issues: list[Issue] = []
+        for i, rec in enumerate(records):
+            if len(issues) >= self.max_issues:
+                break
+            if not isinstance(rec, dict):
+                issues.append(Issue(i, None, f"record must be an object, got {_json_type(rec)}"))
+                continue
+            issues += [Issue(i, k, "unknown feature") for k in rec if k not in self._name_set]
+            issues += [Issue(i, k, "missing") for k in self.names if k not in rec]
+            issues += [Issue(i, k, f"must be a number, got {_json_type(v)}")
+                       for k, v in rec.items() if k in self._name_set and not _is_number(v)]
+        return RequestRejected(422, "invalid_input", issues[: self.max_issues])
+
+    def _locate_rows(self, data: list[Any], order: list[int] | None = None) -> RequestRejected:
+        issues: list[Issue] = []
+        inverse = {j: self.names[k] for k, j in enumerate(order or range(self.n))}
+        for i, row in enumerate(data):
+            if len(issues) >= self.max_issues:
+                break
+            if not isinstance(row, list) or len(row) != self.n:
+                got = f"{len(row)} values" if isinstance(row, list) else _json_type(row)
+                issues.append(Issue(i, None, f"row must be an array of {self.n} numbers, got {got}"))
+                continue
+            issues += [Issue(i, inverse[j], f"must be a number, got {_json_type(v)}")
+                       for j, v in enumerate(row) if not _is_number(v)]
+        return RequestRejected(422, "invalid_input", issues[: self.max_issues])
+
+
+def _is_number(v: Any) -> bool:
+    return type(v) is float or type(v) is int
+
+
+def _as_array(rows: list[Any]) -> np.ndarray | None:
+    try:
+        return np.array(rows)
+    except (ValueError, TypeError, OverflowError):
+        return None
