@@ -21,7 +21,6 @@ from phoneprice_edge.model import ModelConfig, build_model
 from phoneprice_edge.schema import PHONE_SCHEMA
 
 N_FEATURES, N_CLASSES = PHONE_SCHEMA.n_features, PHONE_SCHEMA.n_classes
-FAST = ["--min-time", "0.02", "--min-iters", "20"]  # tests check behaviour, never speed
 
 
 def _export_onnx(model: torch.nn.Module, path: Path) -> None:
