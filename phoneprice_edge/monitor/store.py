@@ -246,6 +246,13 @@ class SQLPredictionSink:
         self.close()
 
 
+def open_sink(spec: str | Path, *, feature_names: list[str] | None = None,
+              classes: list[str] | None = None, max_queue: int = 1024,
+              retention: Retention | None = None) -> SQLPredictionSink:
+    """The sink serve.hooks.make_sink asks for a database URL (names/classes are not stored per row)."""
+    return SQLPredictionSink(spec, max_queue=max_queue, retention=retention)
+
+
 def read_sql_log(target: str | Path, *, window: int | None = None, since: float | None = None,
                  until: float | None = None) -> list[dict[str, Any]]:
     """Rows of the log (oldest first): the last `window` rows and/or rows with ts >= since."""

@@ -70,7 +70,22 @@ def _features_from_lists(values: list[Any], schema: FeatureSchema, source: str) 
     return out
 
 
+def _explode(recs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One record per row: serve's JSONL sink writes one line per batch (features [[...], ...])."""
+    out: list[dict[str, Any]] = []
+    for r in recs:
+        feats = r.get("features")
+        if isinstance(feats, list) and feats and isinstance(feats[0], list):
+            preds = r.get("predicted") or [None] * len(feats)
+            for i, (f, p) in enumerate(zip(feats, preds, strict=False)):
+                out.append({**r, "features": f, "predicted": p, "row": i})
+        else:
+            out.append(r)
+    return out
+
+
 def _from_records(recs: list[dict[str, Any]], schema: FeatureSchema, source: str) -> LiveWindow:
+    recs = _explode(recs)
     X = _features_from_lists([r["features"] for r in recs], schema, source)
     def col(key: str, dtype: Any) -> np.ndarray | None:
         if not recs or key not in recs[0]:
