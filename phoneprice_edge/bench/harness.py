@@ -12,7 +12,14 @@ from typing import Any
 import numpy as np
 
 from phoneprice_edge.backends.base import Backend
-from phoneprice_edge.bench.timing import LatencyStats, PeakRSS, TimingPlan, make_inputs, time_calls
+from phoneprice_edge.bench.timing import (
+    LatencyStats,
+    PeakRSS,
+    TimingPlan,
+    cuda_event_stats,
+    make_inputs,
+    time_calls,
+)
 from phoneprice_edge.errors import BackendUnavailable, DataError, UsageError
 from phoneprice_edge.export.manifest import read_manifest
 
@@ -197,10 +204,21 @@ def timed_load(load: Callable[[], Backend]) -> tuple[Backend, float]:
     return backend, (time.perf_counter_ns() - t0) / 1e6
 
 
+TORCH_BACKENDS = ("torch", "torchscript")
+
+
 def measure_point(backend: Backend, rows: np.ndarray, batch: int, plan: TimingPlan,
-                  device: str) -> tuple[LatencyStats, float | None]:
-    """Time backend.run on rotating real-row buffers of one batch size; stats and peak RSS (MB)."""
+                  device: str) -> tuple[LatencyStats, float | None, dict[str, Any]]:
+    """Time backend.run on rotating real-row buffers of one batch size.
+
+    Returns the wall-clock stats, the peak RSS (MB) and extra row fields: for torch backends on
+    CUDA, the same calls timed with torch.cuda.Event pairs (gpu_event_p50_us, gpu_event_p99_us).
+    """
     inputs = make_inputs(rows, batch)
     with PeakRSS() as mem:
         stats, _ = time_calls(backend.run, inputs, plan, sync=cuda_sync(device))
-    return stats, mem.peak_mb
+    extra: dict[str, Any] = {}
+    if device == "cuda" and backend.name in TORCH_BACKENDS:
+        ev = cuda_event_stats(backend.run, inputs, plan)
+        extra = {"gpu_event_p50_us": round(ev.p50_us, 3), "gpu_event_p99_us": round(ev.p99_us, 3)}
+    return stats, mem.peak_mb, extra

@@ -76,9 +76,9 @@ def _sweep_one(art: h.Artifact, threads: int, cfg: h.BenchConfig, loader: h.Load
     overhead = None
     try:
         for batch in art.batch_sizes:
-            stats, peak = h.measure_point(backend, rows, batch, cfg.plan, cfg.device)
-            rows_out.append(h.result_row(art, cfg.device, batch, threads, stats, load_ms, peak,
-                                         backend.name))
+            stats, peak, extra = h.measure_point(backend, rows, batch, cfg.plan, cfg.device)
+            rows_out.append({**h.result_row(art, cfg.device, batch, threads, stats, load_ms, peak,
+                                            backend.name), **extra})
             progress(1)
         if cfg.overhead and art.target == "onnx" and art.manifest is not None:
             overhead = measure_overhead(backend, onnx_file(art.path, art.manifest), rows, threads,
@@ -143,7 +143,7 @@ def make_remeasure(cfg: h.BenchConfig, loader: h.Loader | None = None
         art = by_name[row["artifact"]]
         backend, _ = open_backend(art, cfg, loader, int(row["threads"]))
         try:
-            stats, _ = h.measure_point(backend, rows, int(row["batch_size"]), cfg.plan, cfg.device)
+            stats, _, _ = h.measure_point(backend, rows, int(row["batch_size"]), cfg.plan, cfg.device)
         finally:
             backend.close()
         return stats.p50_us

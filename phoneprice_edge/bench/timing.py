@@ -151,3 +151,31 @@ class PeakRSS:
 
     def __exit__(self, *exc: object) -> None:
         self.peak_mb = self._read_mb()
+
+
+def cuda_event_stats(fn: Callable[[np.ndarray], Any], inputs: list[np.ndarray],
+                     plan: TimingPlan) -> LatencyStats:
+    """Per-call latency on the GPU's own clock: a torch.cuda.Event pair around each call.
+
+    For torch and TorchScript backends on CUDA, beside the wall-clock figures: the span between
+    the two events covers the copy in, the kernels and the copy out of each call.
+    """
+    import torch
+
+    n, clock = len(inputs), time.perf_counter_ns
+    for i in range(max(plan.warmup_iters, 1)):
+        fn(inputs[i % n])
+    torch.cuda.synchronize()
+    pairs = []
+    i, start = 0, clock()
+    while i < plan.min_iters or clock() - start < plan.min_time_s * 1e9:
+        s, e = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        s.record()
+        _consume(fn(inputs[i % n]))
+        e.record()
+        pairs.append((s, e))
+        i += 1
+    torch.cuda.synchronize()
+    wall = (clock() - start) / 1e9
+    ns = np.array([s.elapsed_time(e) * 1e6 for s, e in pairs], dtype=np.float64)
+    return LatencyStats.from_ns(ns, wall)

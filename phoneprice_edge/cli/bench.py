@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from phoneprice_edge.cli.common import CONTEXT
 from phoneprice_edge.errors import UsageError
+
+if TYPE_CHECKING:
+    from phoneprice_edge.bench import BenchConfig, BenchReport
 
 
 def _int_list(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[int, ...] | None:
@@ -101,7 +105,8 @@ def cmd(run_dir: Path, artifacts: tuple[Path, ...], all_: bool, batch_sizes: tup
     return 1 if failed else 0
 
 
-def _run(cfg, skipped):  # noqa: ANN001, ANN202 - thin wrapper adding a progress bar
+def _run(cfg: BenchConfig, skipped: list[dict[str, str]]) -> BenchReport:
+    """run_bench with a progress bar on a terminal (quiet in CI logs)."""
     from tqdm import tqdm
 
     from phoneprice_edge import bench
