@@ -46,12 +46,11 @@ def cmd(artifact: str, host: str, port: int, device: str, threads: int | None, o
     The API key comes from the environment variable PE_API_KEY (clients send X-API-Key or
     Authorization: Bearer); without it the API is open. /healthz and /readyz are always open.
     """
-    import uvicorn
-
     from phoneprice_edge.serve.app import create_app
     from phoneprice_edge.serve.hooks import make_sink
     from phoneprice_edge.serve.middleware import AccessLog
     from phoneprice_edge.serve.model import load_served_model
+    from phoneprice_edge.serve.server import run_server
     from phoneprice_edge.serve.settings import ServeSettings, api_key_from_env
 
     settings = ServeSettings(out_of_range=out_of_range, max_batch=max_batch,  # type: ignore[arg-type]
@@ -69,8 +68,7 @@ def cmd(artifact: str, host: str, port: int, device: str, threads: int | None, o
                    f"{model.manifest.get('precision')}, {model.backend.name} on {device}) at "
                    f"http://{host}:{port}  (API key {'on' if settings.api_key else 'off'})",
                    err=True)
-        uvicorn.run(app, host=host, port=port, access_log=False, log_level="info",
-                    timeout_graceful_shutdown=graceful_timeout, server_header=False)
+        run_server(app, host, port, graceful_timeout)
     finally:
         model.close()
     sys.stderr.flush()
