@@ -28,7 +28,7 @@ def holdout(y: np.ndarray, train_frac: float = 0.8, seed: int = 42) -> tuple[np.
     for cls in np.unique(y):
         idx = np.flatnonzero(y == cls)
         if idx.size < 2:
-            raise DataError(f"class {cls!r} has {idx.size} row; a stratified holdout needs at least 2 per class")
+            raise DataError(f"class {cls.item()!r} has {idx.size} row; a stratified holdout needs at least 2 per class")
         idx = rng.permutation(idx)
         n_train = min(max(int(round(train_frac * idx.size)), 1), idx.size - 1)
         train.append(idx[:n_train])
@@ -44,7 +44,7 @@ def kfold(y: np.ndarray, k: int = 5, seed: int = 42) -> list[tuple[np.ndarray, n
         raise UsageError(f"k-fold needs k >= 2, got {k}")
     y = _labels(y)
     classes, counts = np.unique(y, return_counts=True)
-    small = [f"{c!r} ({n})" for c, n in zip(classes, counts, strict=True) if n < k]
+    small = [f"{c.item()!r} ({n})" for c, n in zip(classes, counts, strict=True) if n < k]
     if small:
         raise DataError(f"{k}-fold needs at least {k} rows per class; too few in class(es) {', '.join(small)}")
     skf = StratifiedKFold(n_splits=int(k), shuffle=True, random_state=int(seed))
