@@ -1,0 +1,69 @@
+"""ONNX Runtime backend: CPU, and the CUDA / TensorRT execution providers where they load."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from phoneprice_edge.backends.base import Backend, IOSpec
+from phoneprice_edge.backends.common import artifact_manifest, io_from_manifest, vendor
+
+PROVIDERS = {
+    "cpu": ["CPUExecutionProvider"],
+    "cuda": ["CUDAExecutionProvider", "CPUExecutionProvider"],
+    "tensorrt": ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"],
+}
+
+
+class OnnxRuntimeBackend(Backend):
+    """An ONNX export folder run with onnxruntime.InferenceSession."""
+
+    name = "onnxruntime"
+
+    def __init__(self, session: Any, spec: IOSpec, device: str) -> None:
+        self._session = session
+        self._spec = spec
+        self._in = session.get_inputs()[0].name
+        self._out = [session.get_outputs()[0].name]
+        self._sess_run = session.run
+        self.device = device
+
+    @classmethod
+    def load(cls, artifact: str | Path, device: str = "cpu", **options: Any) -> OnnxRuntimeBackend:
+        ort = vendor("onnxruntime", "onnx")
+        from phoneprice_edge.errors import BackendUnavailable
+
+        manifest = options.get("manifest") or artifact_manifest(artifact)
+        if device not in PROVIDERS:
+            raise BackendUnavailable(f"onnxruntime device must be one of {', '.join(PROVIDERS)}, "
+                                     f"got {device!r}")
+        wanted = PROVIDERS[device]
+        so = ort.SessionOptions()
+        if options.get("threads"):
+            so.intra_op_num_threads = int(options["threads"])
+        so.log_severity_level = 3
+        path = Path(artifact) / next(n for n in manifest["files"] if n.endswith(".onnx"))
+        session = ort.InferenceSession(str(path), sess_options=so, providers=wanted)
+        # ONNX Runtime falls back to the CPU silently when a GPU provider cannot load.
+        if wanted[0] not in session.get_providers():
+            raise BackendUnavailable(
+                f"{wanted[0]} did not load (available here: "
+                f"{', '.join(ort.get_available_providers())}); install onnxruntime-gpu with "
+                f"matching CUDA/TensorRT libraries, or use --device cpu")
+        return cls(session, io_from_manifest(manifest), device)
+
+    def describe(self) -> IOSpec:
+        return self._spec
+
+    def _run(self, x: np.ndarray) -> np.ndarray:
+        return self._sess_run(self._out, {self._in: x})[0]
+
+    @property
+    def providers(self) -> list[str]:
+        return list(self._session.get_providers())
+
+    def close(self) -> None:
+        self._session = None
+        self._sess_run = None

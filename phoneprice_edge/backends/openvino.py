@@ -1,0 +1,58 @@
+"""OpenVINO backend: a compiled model and one reused infer request, precision hint from the manifest."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from phoneprice_edge.backends.base import Backend, IOSpec
+from phoneprice_edge.backends.common import artifact_manifest, io_from_manifest, vendor
+from phoneprice_edge.errors import BackendUnavailable
+
+
+class OpenVINOBackend(Backend):
+    """An OpenVINO IR export folder (model.xml + model.bin)."""
+
+    name = "openvino"
+
+    def __init__(self, compiled: Any, spec: IOSpec, device: str, precision: str) -> None:
+        self._compiled = compiled
+        self._request = compiled.create_infer_request()
+        self._spec = spec
+        self.device = device
+        self.inference_precision = precision
+
+    @classmethod
+    def load(cls, artifact: str | Path, device: str = "cpu", **options: Any) -> OpenVINOBackend:
+        ov = vendor("openvino", "openvino")
+        manifest = options.get("manifest") or artifact_manifest(artifact)
+        facts = manifest.get("openvino") or {}
+        ov_device = {"cpu": "CPU", "gpu": "GPU", "npu": "NPU"}.get(device.lower(), device)
+        precision = options.get("inference_precision") or facts.get("inference_precision", "f32")
+        core = ov.Core()
+        if ov_device.split(".")[0] not in {d.split(".")[0] for d in core.available_devices}:
+            raise BackendUnavailable(f"OpenVINO device {ov_device} not present (available: "
+                                     f"{', '.join(core.available_devices)})")
+        xml = Path(artifact) / next(n for n in manifest["files"] if n.endswith(".xml"))
+        config: dict[str, Any] = {"INFERENCE_PRECISION_HINT": precision}
+        if options.get("threads"):
+            config["INFERENCE_NUM_THREADS"] = int(options["threads"])
+        compiled = core.compile_model(core.read_model(str(xml)), ov_device, config)
+        got = compiled.get_property("INFERENCE_PRECISION_HINT")
+        if ov_device == "CPU" and got != getattr(ov.Type, precision):
+            raise BackendUnavailable(f"OpenVINO {ov_device} ignored inference precision "
+                                     f"{precision} (runs {got})")
+        return cls(compiled, io_from_manifest(manifest), device, precision)
+
+    def describe(self) -> IOSpec:
+        return self._spec
+
+    def _run(self, x: np.ndarray) -> np.ndarray:
+        out = self._request.infer({0: x}, share_inputs=True)
+        return np.asarray(out[0], dtype=np.float32).copy()
+
+    def close(self) -> None:
+        self._request = None
+        self._compiled = None

@@ -1,0 +1,148 @@
+"""Run one export profile atomically: temp folder -> exporter -> manifest -> reload check -> rename."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from phoneprice_edge.checkpoint import load_model
+from phoneprice_edge.errors import ArtifactError, BackendUnavailable, DataError, ExportError
+from phoneprice_edge.export.base import ExportContext
+from phoneprice_edge.export.manifest import write_manifest
+from phoneprice_edge.export.profile import ExportProfile
+from phoneprice_edge.io_utils import sha256_file
+from phoneprice_edge.targets import TARGETS
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    """Where one profile's artifact landed and what it holds."""
+
+    profile: str
+    target: str
+    precision: str
+    out_dir: Path
+    files: tuple[str, ...]
+    size_bytes: int
+    deferred: bool = False
+
+
+def run_paths(run_dir: Path) -> dict[str, Path]:
+    """The run files the export stage reads; DataError naming the first one missing."""
+    paths = {"checkpoint": run_dir / "checkpoints" / "best_model.pt",
+             "train": run_dir / "data" / "train.npz", "val": run_dir / "data" / "val.npz"}
+    for p in paths.values():
+        if not p.is_file():
+            raise DataError(f"{p}: missing (is {run_dir} a finished training run?)")
+    return paths
+
+
+def load_split(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """X float32 and y int64 of a run's data/*.npz file."""
+    try:
+        with np.load(path) as z:
+            return np.ascontiguousarray(z["X"], dtype=np.float32), z["y"].astype(np.int64)
+    except (OSError, KeyError, ValueError) as exc:
+        raise DataError(f"{path}: not a readable split file ({exc})") from None
+
+
+def check_runnable(profile: ExportProfile, defer_build: bool = False) -> None:
+    """BackendUnavailable (before any work) when this host cannot export the profile."""
+    reason = TARGETS[profile.target].unavailable_reason(profile.precision, defer_build)
+    if reason:
+        hint = " (or pass --defer-build to write the ONNX and a build script)" \
+            if TARGETS[profile.target].deferrable and not defer_build else ""
+        raise BackendUnavailable(f"cannot export {profile.name}: {reason}{hint}")
+
+
+def export_profile(run_dir: str | Path, profile: ExportProfile, defer_build: bool = False) -> ExportResult:
+    """Export one profile into RUN_DIR/export/<profile>/, replacing it only on full success."""
+    run_dir = Path(run_dir)
+    check_runnable(profile, defer_build)
+    paths = run_paths(run_dir)
+    loaded = load_model(paths["checkpoint"])
+    train_x, _ = load_split(paths["train"])
+    val_x, _ = load_split(paths["val"])
+    calib_x = _calibration(profile, train_x, val_x)
+    final = run_dir / "export" / profile.name
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{profile.name}.", suffix=".tmp", dir=final.parent))
+    try:
+        ctx = ExportContext(run_dir=run_dir, checkpoint=paths["checkpoint"], loaded=loaded,
+                            profile=profile, out_dir=tmp, calib_x=calib_x)
+        if defer_build:
+            ctx.record(deferred_build=True)
+        files = TARGETS[profile.target].load_exporter()(ctx)
+        _write(ctx, files, paths["checkpoint"])
+        deferred = bool((ctx.manifest_extra or {}).get("deferred_build"))
+        if not deferred:
+            reload_check(tmp, val_x[:7], loaded.config.num_classes)
+        _replace_dir(tmp, final)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    size = sum((final / f).stat().st_size for f in files)
+    return ExportResult(profile.name, profile.target, profile.precision, final, tuple(files),
+                        size, deferred)
+
+
+def _calibration(profile: ExportProfile, train_x: np.ndarray, val_x: np.ndarray) -> np.ndarray:
+    from phoneprice_edge.export.quantize import calibration_rows
+
+    calib = profile.calibration
+    if calib is None:
+        return calibration_rows(train_x, val_x, 64, 0)  # example rows for tracing only
+    return calibration_rows(train_x, val_x, calib.samples, calib.seed)
+
+
+def _write(ctx: ExportContext, files: list[str], checkpoint: Path) -> dict[str, Any]:
+    from phoneprice_edge.export.onnx import io_spec
+
+    cfg = ctx.loaded.config
+    inputs, outputs = io_spec(cfg.in_features, cfg.num_classes)
+    extra = dict(ctx.manifest_extra or {})
+    opset = extra.pop("opset", None)
+    host_extra = extra.pop("host_extra", None)
+    target = TARGETS[ctx.profile.target]
+    return write_manifest(ctx.out_dir, target=target.name, precision=ctx.profile.precision,
+                          fmt=extra.pop("format", target.fmt), files=files, inputs=inputs,
+                          outputs=outputs, schema=ctx.loaded.schema.to_dict(),
+                          source_checkpoint_sha256=sha256_file(checkpoint), opset=opset,
+                          profile=ctx.profile.to_dict(), host_extra=host_extra,
+                          extra={"profile_name": ctx.profile.name, **extra})
+
+
+def reload_check(artifact_dir: Path, rows: np.ndarray, n_classes: int) -> None:
+    """Load the fresh artifact through its backend (manifest verified) and run batch 1 and 7."""
+    from phoneprice_edge.backends.registry import load_backend
+
+    with load_backend(artifact_dir) as backend:
+        for x in (rows[:1], rows):
+            y = backend.run(np.ascontiguousarray(x))
+            if y.shape != (len(x), n_classes) or y.dtype != np.float32 or \
+                    not np.isfinite(y).all():
+                raise ExportError(f"{artifact_dir.name}: reload check failed: batch {len(x)} gave "
+                                  f"{y.dtype} {list(y.shape)} (finite: {np.isfinite(y).all()})")
+
+
+def _replace_dir(tmp: Path, final: Path) -> None:
+    """Move tmp onto final; an existing final is moved aside first and removed afterwards."""
+    old = None
+    if final.exists():
+        old = final.with_name(f".{final.name}.old")
+        if old.exists():
+            shutil.rmtree(old)
+        final.rename(old)
+    try:
+        tmp.rename(final)
+    except OSError as exc:
+        if old is not None:
+            old.rename(final)
+        raise ArtifactError(f"{final}: could not move the export into place ({exc})") from None
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)

@@ -1,0 +1,57 @@
+"""TorchScript export (fp32, or dynamic int8 Linear layers): traced, saved, reloaded and compared."""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+
+from phoneprice_edge.errors import ExportError
+from phoneprice_edge.export.base import ExportContext
+
+TS_FILE = "model.pt"
+
+
+def export_torchscript(ctx: ExportContext) -> list[str]:
+    """Exporter for target 'torchscript': writes model.pt (torch.jit) in ctx.out_dir.
+
+    torch.jit is deprecated in favour of torch.export; it stays a target because libtorch C++
+    deployments load it. Its deprecation warnings are left visible.
+    """
+    model = copy.deepcopy(ctx.loaded.model).eval()
+    keep: list[str] = []
+    if ctx.profile.precision == "int8":
+        from phoneprice_edge.export.quantize import torch_dynamic_int8
+
+        keep = list(ctx.profile.option("int8_keep_fp32", []))
+        model = torch_dynamic_int8(model, keep)
+    method = ctx.profile.option("method", "trace")
+    example = torch.as_tensor(ctx.calib_x[:8]) if len(ctx.calib_x) else \
+        torch.zeros(8, ctx.loaded.config.in_features)
+    try:
+        with torch.no_grad():
+            scripted = torch.jit.trace(model, example) if method == "trace" else \
+                torch.jit.script(model)
+    except Exception as exc:
+        raise ExportError(f"torch.jit.{method} failed: {str(exc).splitlines()[0][:300]}") from exc
+    path = ctx.out_dir / TS_FILE
+    scripted.save(str(path))
+    _check_reload(model, path, example)
+    facts = {"torchscript": {"method": method, "torch": torch.__version__}}
+    if ctx.profile.precision == "int8":
+        facts["quantization"] = {"format": "torch.ao dynamic", "weights": "int8 per-tensor",
+                                 "activations": "int8, scale chosen per call",
+                                 "kept_fp32": keep}
+    ctx.record(**facts)
+    return [TS_FILE]
+
+
+def _check_reload(model: torch.nn.Module, path: object, example: torch.Tensor) -> None:
+    """Reload the saved module and check it reproduces the eager model on batch 1 and batch N."""
+    loaded = torch.jit.load(str(path), map_location="cpu").eval()
+    with torch.no_grad():
+        for x in (example[:1], example):
+            want, got = model(x), loaded(x)
+            if got.shape != want.shape or not torch.allclose(got, want, atol=1e-5, rtol=1e-4):
+                raise ExportError(f"{path}: reloaded TorchScript differs from the eager model "
+                                  f"(max abs {float((got - want).abs().max()):.3g})")
