@@ -1,0 +1,218 @@
+// Graph validation (op kinds, slot widths, tensor shapes and values) and the run loop over
+// caller-owned arena tiles.
+#include <cmath>
+#include <cstring>
+
+#include "pe_format.h"
+#include "pe_kernels.h"
+#include "pe_runtime.h"
+
+using namespace pe_fmt;
+
+namespace {
+
+bool tensor_is(const pe_model* m, uint32_t idx, uint32_t dtype, uint32_t d0, uint32_t d1) {
+  if (idx >= m->n_tensors) return false;
+  const Tensor t = tensor_at(m->tensors, idx);
+  return t.dtype == dtype && t.dim0 == d0 && t.dim1 == d1;
+}
+
+const float* f32(const pe_model* m, uint32_t idx) {
+  return reinterpret_cast<const float*>(m->base + tensor_at(m->tensors, idx).offset);
+}
+
+bool all_finite(const float* p, uint32_t n, bool positive) {
+  for (uint32_t i = 0; i < n; ++i) {
+    float v;
+    std::memcpy(&v, p + i, 4);
+    if (!std::isfinite(v) || (positive && !(v > 0.0f))) return false;
+  }
+  return true;
+}
+
+bool check_dense(const pe_model* m, const Op& op) {
+  const bool i8 = m->precision == PE_INT8;
+  if (op.src == op.dst) return false;
+  if (!tensor_is(m, op.t0, i8 ? kI8 : kF32, op.in_dim, op.out_dim)) return false;
+  if (op.t1 != kNone && !tensor_is(m, op.t1, kF32, op.out_dim, 1)) return false;
+  if (i8) {
+    if (!tensor_is(m, op.t2, kF32, op.out_dim, 1)) return false;
+    if (!all_finite(f32(m, op.t2), op.out_dim, true)) return false;
+  } else if (op.t2 != kNone) {
+    return false;
+  }
+  return (op.flags & ~uint32_t(kAccumulate)) == 0;
+}
+
+bool check_op(const pe_model* m, const Op& op, pe_status* why) {
+  *why = PE_ERR_GRAPH;
+  uint32_t fbits;
+  std::memcpy(&fbits, &op.fparam, 4);
+  if (op.kind != kLayerNorm && fbits != 0) return false;  // unused parameter must be zero
+  const bool same = op.in_dim == op.out_dim;
+  switch (op.kind) {
+    case kStandardize:
+      if (!same || op.src == op.dst || op.flags || op.t2 != kNone) return false;
+      if (!tensor_is(m, op.t0, kF32, op.in_dim, 1) || !tensor_is(m, op.t1, kF32, op.in_dim, 1)) return false;
+      *why = PE_ERR_VALUE;
+      return all_finite(f32(m, op.t0), op.in_dim, false) && all_finite(f32(m, op.t1), op.in_dim, true);
+    case kDense:
+      return check_dense(m, op);
+    case kLayerNorm:
+      if (!same || op.flags || op.t2 != kNone) return false;
+      if (!tensor_is(m, op.t0, kF32, op.in_dim, 1) || !tensor_is(m, op.t1, kF32, op.in_dim, 1)) return false;
+      *why = PE_ERR_VALUE;
+      return std::isfinite(op.fparam) && op.fparam > 0.0f;
+    case kRelu:
+    case kGelu:
+      return same && !op.flags && op.t0 == kNone && op.t1 == kNone && op.t2 == kNone;
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
+pe_status pe_validate_graph(pe_model* m) {
+  uint32_t width[kMaxSlots] = {0};
+  width[0] = m->n_features;
+  uint32_t max_width = m->n_features > m->n_classes ? m->n_features : m->n_classes;
+  uint32_t top_slot = 1;
+  for (uint32_t i = 0; i < m->n_ops; ++i) {
+    const Op op = op_at(m->ops, i);
+    if (op.src >= m->n_slots || op.dst >= m->n_slots || op.dst == 0) return PE_ERR_GRAPH;
+    if (op.in_dim == 0 || op.in_dim > kMaxDim || op.out_dim == 0 || op.out_dim > kMaxDim) return PE_ERR_GRAPH;
+    if (width[op.src] != op.in_dim) return PE_ERR_GRAPH;
+    const bool acc = op.kind == kDense && (op.flags & kAccumulate);
+    if (acc && width[op.dst] != op.out_dim) return PE_ERR_GRAPH;
+    if (op.dst == 1 && op.out_dim != m->n_classes) return PE_ERR_GRAPH;
+    pe_status why;
+    if (!check_op(m, op, &why)) return why;
+    width[op.dst] = op.out_dim;
+    top_slot = op.dst > top_slot ? op.dst : top_slot;
+    if (op.out_dim > max_width) max_width = op.out_dim;
+  }
+  if (width[1] != m->n_classes) return PE_ERR_GRAPH;
+  if (top_slot + 1 != m->n_slots) return PE_ERR_HEADER;  // every scratch slot is written
+  m->max_width = max_width;
+  return PE_OK;
+}
+
+namespace {
+
+constexpr size_t kAlign = PE_ARENA_ALIGN;
+size_t round_up(size_t n, size_t a) { return (n + a - 1) / a * a; }
+size_t slot_stride(const pe_model* m) { return round_up(m->max_width, 16); }
+size_t fixed_bytes(const pe_model* m) {  // int8 row buffer + int32 accumulators
+  return m->precision == PE_INT8 ? round_up(m->max_width, kAlign) + round_up(size_t(m->max_width) * 4, kAlign) : 0;
+}
+size_t row_bytes(const pe_model* m) { return size_t(m->n_slots - 2) * slot_stride(m) * sizeof(float); }
+
+struct Tile {
+  const float* x;
+  float* logits;
+  float* scratch;
+  size_t rows, stride;
+  int8_t* qbuf;
+  int32_t* acc;
+};
+
+void run_op(const pe_model* m, const Op& op, const Tile& t) {
+  const float* src = op.src == 0 ? t.x : op.src == 1 ? t.logits : t.scratch + (op.src - 2) * t.rows * t.stride;
+  float* dst = op.dst == 1 ? t.logits : t.scratch + (op.dst - 2) * t.rows * t.stride;
+  const size_t ss = op.src == 0 ? m->n_features : op.src == 1 ? m->n_classes : t.stride;
+  const size_t ds = op.dst == 1 ? m->n_classes : t.stride;
+  switch (op.kind) {
+    case kStandardize:
+      pe_k::standardize(t.rows, op.in_dim, src, ss, dst, ds, f32(m, op.t0), f32(m, op.t1));
+      break;
+    case kDense: {
+      const float* bias = op.t1 == kNone ? nullptr : f32(m, op.t1);
+      const bool acc = op.flags & kAccumulate;
+      if (m->precision == PE_INT8) {
+        const int8_t* w = reinterpret_cast<const int8_t*>(m->base + tensor_at(m->tensors, op.t0).offset);
+        pe_k::dense_i8(t.rows, op.in_dim, op.out_dim, src, ss, w, f32(m, op.t2), bias, dst, ds, acc, t.qbuf, t.acc);
+      } else {
+        pe_k::dense_f32(t.rows, op.in_dim, op.out_dim, src, ss, f32(m, op.t0), bias, dst, ds, acc);
+      }
+      break;
+    }
+    case kLayerNorm:
+      pe_k::layernorm(t.rows, op.in_dim, src, ss, dst, ds, f32(m, op.t0), f32(m, op.t1), op.fparam);
+      break;
+    case kRelu:
+      pe_k::relu(t.rows, op.in_dim, src, ss, dst, ds);
+      break;
+    default:
+      pe_k::gelu(t.rows, op.in_dim, src, ss, dst, ds);
+      break;
+  }
+}
+
+}  // namespace
+
+extern "C" {
+
+pe_status pe_arena_size(const pe_model* model, size_t max_rows, size_t* bytes) {
+  if (!model || !bytes) return PE_ERR_NULL_ARG;
+  if (!model->base || max_rows == 0 || max_rows > (size_t(1) << 24)) return PE_ERR_BAD_ARG;
+  *bytes = kAlign + fixed_bytes(model) + max_rows * row_bytes(model);
+  return PE_OK;
+}
+
+pe_status pe_run(const pe_model* m, void* arena, size_t arena_bytes, const float* x, size_t rows,
+                 float* logits) {
+  if (!m || !x || !logits || (!arena && arena_bytes)) return PE_ERR_NULL_ARG;
+  if (!m->base || rows == 0) return PE_ERR_BAD_ARG;
+  const uintptr_t a = reinterpret_cast<uintptr_t>(arena);
+  const size_t pad = arena ? (kAlign - a % kAlign) % kAlign : 0;
+  const size_t fixed = fixed_bytes(m), per_row = row_bytes(m);
+  if (arena_bytes < pad + fixed) return PE_ERR_ARENA_TOO_SMALL;
+  const size_t avail = arena_bytes - pad - fixed;
+  size_t tile = per_row ? avail / per_row : rows;
+  if (tile == 0) return PE_ERR_ARENA_TOO_SMALL;
+  uint8_t* base = arena ? static_cast<uint8_t*>(arena) + pad : nullptr;
+  Tile t{};
+  t.stride = slot_stride(m);
+  t.qbuf = fixed ? reinterpret_cast<int8_t*>(base) : nullptr;
+  t.acc = fixed ? reinterpret_cast<int32_t*>(base + round_up(m->max_width, kAlign)) : nullptr;
+  t.scratch = per_row ? reinterpret_cast<float*>(base + fixed) : nullptr;
+  for (size_t r0 = 0; r0 < rows; r0 += tile) {
+    t.rows = rows - r0 < tile ? rows - r0 : tile;
+    t.x = x + r0 * m->n_features;
+    t.logits = logits + r0 * m->n_classes;
+    for (uint32_t i = 0; i < m->n_ops; ++i) run_op(m, op_at(m->ops, i), t);
+  }
+  return PE_OK;
+}
+
+uint32_t pe_model_n_features(const pe_model* m) { return m ? m->n_features : 0; }
+uint32_t pe_model_n_classes(const pe_model* m) { return m ? m->n_classes : 0; }
+uint32_t pe_model_precision(const pe_model* m) { return m ? m->precision : 0; }
+
+static const char* nth_string(const pe_model* m, uint32_t n) {
+  const char* p = m->strings;
+  for (uint32_t k = 0; k < n; ++k) p += std::strlen(p) + 1;  // validated: enough NULs
+  return p;
+}
+
+const char* pe_model_feature_name(const pe_model* m, uint32_t i) {
+  return (m && m->base && i < m->n_features) ? nth_string(m, i) : nullptr;
+}
+const char* pe_model_class_name(const pe_model* m, uint32_t i) {
+  return (m && m->base && i < m->n_classes) ? nth_string(m, m->n_features + i) : nullptr;
+}
+
+const char* pe_status_str(pe_status s) {
+  static const char* const kNames[] = {
+      "ok", "null argument", "i/o error", "out of memory", "truncated file", "bad magic (not a .pem file)",
+      "unsupported format version", "inconsistent header", "checksum mismatch", "bad tensor table entry",
+      "invalid op graph", "bad name table", "model bytes not 4-byte aligned", "arena too small",
+      "bad argument", "invalid tensor value"};
+  const unsigned i = unsigned(s);
+  return i < sizeof kNames / sizeof kNames[0] ? kNames[i] : "unknown status";
+}
+
+uint32_t pe_abi_version(void) { return PE_ABI_VERSION; }
+
+}  // extern "C"

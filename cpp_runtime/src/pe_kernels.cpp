@@ -1,0 +1,116 @@
+// The compute kernels. Inner loops run over contiguous output channels with no reductions that
+// need reassociation, so -O3 vectorises them without -ffast-math.
+#include "pe_kernels.h"
+
+#include <cmath>
+
+namespace pe_k {
+
+void standardize(size_t rows, size_t dim, const float* x, size_t xs, float* y, size_t ys,
+                 const float* __restrict mean, const float* __restrict std) {
+  for (size_t r = 0; r < rows; ++r) {
+    const float* __restrict xr = x + r * xs;
+    float* __restrict yr = y + r * ys;
+    for (size_t i = 0; i < dim; ++i) yr[i] = (xr[i] - mean[i]) / std[i];
+  }
+}
+
+static inline void axpy_rows(size_t in, size_t out, const float* __restrict xr,
+                             const float* __restrict wt, float* __restrict yr) {
+  for (size_t i = 0; i < in; ++i) {
+    const float xv = xr[i];
+    const float* __restrict w = wt + i * out;
+    for (size_t o = 0; o < out; ++o) yr[o] += xv * w[o];
+  }
+}
+
+void dense_f32(size_t rows, size_t in, size_t out, const float* x, size_t xs, const float* wt,
+               const float* bias, float* y, size_t ys, bool accumulate) {
+  for (size_t r = 0; r < rows; ++r) {
+    float* __restrict yr = y + r * ys;
+    if (!accumulate) {
+      if (bias) {
+        for (size_t o = 0; o < out; ++o) yr[o] = bias[o];
+      } else {
+        for (size_t o = 0; o < out; ++o) yr[o] = 0.0f;
+      }
+    } else if (bias) {
+      for (size_t o = 0; o < out; ++o) yr[o] += bias[o];
+    }
+    axpy_rows(in, out, x + r * xs, wt, yr);
+  }
+}
+
+float quantize_row(size_t n, const float* __restrict x, int8_t* __restrict q) {
+  float m = 0.0f;
+  for (size_t i = 0; i < n; ++i) {
+    const float a = std::fabs(x[i]);
+    m = a > m ? a : m;  // NaN never wins a comparison
+  }
+  if (!(m > 0.0f) || !std::isfinite(m)) {
+    for (size_t i = 0; i < n; ++i) q[i] = 0;
+    return std::isfinite(m) ? 0.0f : m;
+  }
+  const float inv = 127.0f / m;
+  for (size_t i = 0; i < n; ++i) {
+    float v = std::nearbyint(x[i] * inv);
+    v = v > 127.0f ? 127.0f : (v < -127.0f ? -127.0f : v);
+    q[i] = static_cast<int8_t>(v == v ? v : 0.0f);
+  }
+  return m / 127.0f;
+}
+
+void dense_i8(size_t rows, size_t in, size_t out, const float* x, size_t xs, const int8_t* wt,
+              const float* __restrict wscale, const float* __restrict bias, float* y, size_t ys,
+              bool accumulate, int8_t* __restrict qbuf, int32_t* __restrict acc) {
+  for (size_t r = 0; r < rows; ++r) {
+    const float sx = quantize_row(in, x + r * xs, qbuf);
+    for (size_t o = 0; o < out; ++o) acc[o] = 0;
+    for (size_t i = 0; i < in; ++i) {
+      const int32_t qv = qbuf[i];
+      const int8_t* __restrict w = wt + i * out;
+      for (size_t o = 0; o < out; ++o) acc[o] += qv * int32_t(w[o]);
+    }
+    float* __restrict yr = y + r * ys;
+    for (size_t o = 0; o < out; ++o) {
+      const float v = float(acc[o]) * (sx * wscale[o]) + (bias ? bias[o] : 0.0f);
+      yr[o] = accumulate ? yr[o] + v : v;
+    }
+  }
+}
+
+void layernorm(size_t rows, size_t dim, const float* x, size_t xs, float* y, size_t ys,
+               const float* __restrict gamma, const float* __restrict beta, float eps) {
+  for (size_t r = 0; r < rows; ++r) {
+    const float* xr = x + r * xs;
+    float* yr = y + r * ys;
+    double s = 0.0, s2 = 0.0;
+    for (size_t i = 0; i < dim; ++i) s += xr[i];
+    const float mean = float(s / double(dim));
+    for (size_t i = 0; i < dim; ++i) {
+      const double d = double(xr[i] - mean);
+      s2 += d * d;
+    }
+    const float inv = 1.0f / std::sqrt(float(s2 / double(dim)) + eps);
+    for (size_t i = 0; i < dim; ++i) yr[i] = (xr[i] - mean) * inv * gamma[i] + beta[i];
+  }
+}
+
+void relu(size_t rows, size_t dim, const float* x, size_t xs, float* y, size_t ys) {
+  for (size_t r = 0; r < rows; ++r) {
+    const float* xr = x + r * xs;
+    float* yr = y + r * ys;
+    for (size_t i = 0; i < dim; ++i) yr[i] = xr[i] > 0.0f ? xr[i] : 0.0f;
+  }
+}
+
+void gelu(size_t rows, size_t dim, const float* x, size_t xs, float* y, size_t ys) {
+  const float k = 0.70710678118654752f;
+  for (size_t r = 0; r < rows; ++r) {
+    const float* xr = x + r * xs;
+    float* yr = y + r * ys;
+    for (size_t i = 0; i < dim; ++i) yr[i] = 0.5f * xr[i] * (1.0f + std::erf(xr[i] * k));
+  }
+}
+
+}  // namespace pe_k

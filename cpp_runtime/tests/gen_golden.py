@@ -1,0 +1,128 @@
+"""Writes golden vectors for the ctest suite: per-kernel cases (PyTorch references) and small .pem models.
+
+Usage: python gen_golden.py OUT_DIR   (run by CMake at build time; deterministic, seed 0)
+Each .bin file holds named arrays: u32 count, then per array u32 name_len, name, u32 dtype
+(1 float32, 2 int8), u32 ndim, u32 dims[ndim], raw little-endian data.
+"""
+
+from __future__ import annotations
+
+import struct
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from phoneprice_edge.export.cpp import lower_model
+from phoneprice_edge.export.cpp_pem import (
+    build_pem,
+    header_source,
+    quantize_per_channel,
+    run_reference,
+)
+from phoneprice_edge.io_utils import atomic_write_bytes, atomic_write_text
+from phoneprice_edge.model import ModelConfig, build_model
+
+RNG = np.random.default_rng(0)
+
+
+def write_bin(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    out = [struct.pack("<I", len(arrays))]
+    for name, arr in arrays.items():
+        arr = np.ascontiguousarray(arr)
+        dtype = 2 if arr.dtype == np.int8 else 1
+        arr = arr if dtype == 2 else arr.astype(np.float32)
+        out.append(struct.pack("<I", len(name)) + name.encode() + struct.pack("<II", dtype, arr.ndim))
+        out.append(struct.pack(f"<{arr.ndim}I", *arr.shape) + arr.tobytes())
+    atomic_write_bytes(path, b"".join(out))
+
+
+def randn(*shape: int, scale: float = 1.0) -> np.ndarray:
+    return (RNG.standard_normal(shape) * scale).astype(np.float32)
+
+
+def kernel_cases(out: Path) -> None:
+    t = torch.from_numpy
+    x = randn(7, 13, scale=2.0)
+    mean, std = randn(13), (RNG.uniform(0.5, 3.0, 13)).astype(np.float32)
+    write_bin(out / "standardize.bin", {"x": x, "mean": mean, "std": std, "y": (x - mean) / std})
+    w, b, y0 = randn(11, 13, scale=0.5), randn(11), randn(7, 11)
+    lin = torch.nn.functional.linear(t(x), t(w), t(b)).numpy()
+    write_bin(out / "dense_f32.bin", {"x": x, "w": w, "b": b, "y": lin, "y0": y0,
+                                      "y_acc": y0 + torch.nn.functional.linear(t(x), t(w)).numpy()})
+    q, scale = quantize_per_channel(w)
+    xq = x.copy()
+    xq[3] = 0.0  # an all-zero row quantises to scale 0
+    with np.errstate(divide="ignore"):
+        inv = np.float32(127.0) / np.abs(xq).max(axis=1, keepdims=True).astype(np.float32)
+    qrow = np.clip(np.rint((xq * np.where(np.isfinite(inv), inv, 0)).astype(np.float32)), -127, 127)
+    ref = run_reference_dense_i8(xq, w, b)
+    write_bin(out / "dense_i8.bin", {"x": xq, "q": q, "scale": scale, "b": b, "y": ref,
+                                     "qx": qrow.astype(np.int8)})
+    g, beta = randn(13), randn(13)
+    ln = torch.nn.functional.layer_norm(t(x), (13,), t(g), t(beta), eps=1e-5).numpy()
+    write_bin(out / "layernorm.bin", {"x": x, "gamma": g, "beta": beta, "eps": np.array([1e-5]), "y": ln})
+    write_bin(out / "relu.bin", {"x": x, "y": torch.relu(t(x)).numpy()})
+    write_bin(out / "gelu.bin", {"x": x, "y": torch.nn.functional.gelu(t(x)).numpy()})
+
+
+def run_reference_dense_i8(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarray:
+    from phoneprice_edge.export.cpp_pem import _dense_ref
+
+    return _dense_ref(x.astype(np.float64), {"weight": w, "bias": b}, True).astype(np.float32)
+
+
+MODELS = {  # name: (hidden_dims, norm, activation, wide)
+    "mlp_relu": ((16,), "none", "relu", False),
+    "bn_gelu_wide": ((12, 8), "batchnorm", "gelu", True),
+    "ln_relu_wide": ((10,), "layernorm", "relu", True),
+    "linear_wide": ((), "none", "relu", True),
+}
+
+
+def model_cases(out: Path) -> None:
+    torch.manual_seed(0)
+    feats, classes = [f"f{i}" for i in range(6)], ["low", "mid", "high"]
+    for name, (hd, norm, act, wide) in MODELS.items():
+        cfg = ModelConfig(in_features=6, num_classes=3, hidden_dims=hd, norm=norm, activation=act, wide=wide)
+        m = build_model(cfg, torch.from_numpy(randn(6, scale=5.0)), torch.rand(6) * 3 + 0.5)
+        with torch.no_grad():
+            for p in m.parameters():
+                p.normal_(0, 0.7)
+            for mod in m.modules():
+                if isinstance(mod, torch.nn.BatchNorm1d):
+                    mod.running_mean.normal_()
+                    mod.running_var.uniform_(0.5, 2.0)
+        m.eval()
+        prog = lower_model(m, feats, classes)
+        x = randn(37, 6, scale=4.0)
+        with torch.no_grad():
+            y = m(torch.from_numpy(x)).numpy()
+        for prec in ("fp32", "int8"):
+            atomic_write_bytes(out / f"{name}_{prec}.pem", build_pem(prog, prec))
+        write_bin(out / f"{name}.bin", {"x": x, "y": y, "y_int8": run_reference(prog, x, "int8")})
+        if name in ("mlp_relu", "bn_gelu_wide"):
+            write_vendor_models(m, out / name)
+    data = (out / "mlp_relu_fp32.pem").read_bytes()
+    atomic_write_text(out / "model_pem.h", header_source(data))
+
+
+def write_vendor_models(m: torch.nn.Module, base: Path) -> None:
+    """ONNX (dynamo) and TorchScript copies for the adapter tests."""
+    torch.onnx.export(m, (torch.zeros(2, 6),), str(base) + ".onnx", dynamo=True, input_names=["x"],
+                      output_names=["logits"], dynamic_shapes={"x": {0: torch.export.Dim("batch")}},
+                      verbose=False)
+    torch.jit.trace(m, torch.zeros(2, 6)).save(str(base) + ".pt")
+
+
+def main() -> None:
+    out = Path(sys.argv[1])
+    out.mkdir(parents=True, exist_ok=True)
+    kernel_cases(out)
+    model_cases(out)
+    (out / "stamp").write_text("ok\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,65 @@
+// Whole models (fp32 and int8 .pem written by the Python exporter) against PyTorch / the NumPy
+// int8 reference; batch and tile invariance; loading from memory.
+#include <cmath>
+#include <cstring>
+#include <string>
+
+#include "pe_runtime.hpp"
+#include "testutil.h"
+
+namespace {
+
+std::vector<float> run_all(const pe_model* m, const std::vector<float>& x, size_t rows, size_t arena_rows) {
+  size_t bytes = 0;
+  CHECK(pe_arena_size(m, arena_rows, &bytes) == PE_OK);
+  std::vector<unsigned char> arena(bytes);
+  std::vector<float> y(rows * m->n_classes);
+  CHECK(pe_run(m, arena.data(), arena.size(), x.data(), rows, y.data()) == PE_OK);
+  return y;
+}
+
+void check_model(const std::string& path, const Array& x, const Array& want, double tol, const char* what) {
+  pe_model m;
+  const pe_status s = pe_model_load_file(&m, path.c_str());
+  std::printf("%s: load %s\n", what, pe_status_str(s));
+  CHECK(s == PE_OK);
+  if (s != PE_OK) return;
+  const size_t rows = x.rows();
+  CHECK(m.n_features == x.cols());
+  const auto full = run_all(&m, x.f, rows, rows);
+  const double d = max_abs_diff(full.data(), want.f.data(), want.f.size(), tol, what);
+  std::printf("%s: max abs diff %.3g (tol %.1g)\n", what, d, tol);
+  CHECK(d <= tol);
+  const auto tiled = run_all(&m, x.f, rows, 1);  // one-row arena: tiles of 1
+  CHECK(std::memcmp(tiled.data(), full.data(), full.size() * 4) == 0);
+  for (size_t r = 0; r < rows; r += 5) {  // batch invariance: a row alone equals its batch answer
+    std::vector<float> one(x.f.begin() + long(r * x.cols()), x.f.begin() + long((r + 1) * x.cols()));
+    const auto y1 = run_all(&m, one, 1, 1);
+    CHECK(std::memcmp(y1.data(), &full[r * m.n_classes], m.n_classes * 4) == 0);
+  }
+  pe_model_release(&m);
+}
+
+void check_memory_load(const std::string& path) {
+  const auto bytes = read_file(path);
+  std::vector<uint32_t> aligned((bytes.size() + 7) / 4);
+  std::memcpy(aligned.data(), bytes.data(), bytes.size());
+  pe::Model m;
+  CHECK(m.load_memory(aligned.data(), bytes.size()).ok);
+  auto* mis = reinterpret_cast<unsigned char*>(aligned.data()) + 1;
+  std::memmove(mis, bytes.data(), bytes.size());
+  pe_model raw;
+  CHECK(pe_model_init(&raw, mis, bytes.size()) == PE_ERR_ALIGNMENT);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 3) return std::fprintf(stderr, "usage: test_models GOLDEN_DIR NAME\n"), 2;
+  const std::string dir = argv[1], name = argv[2];
+  auto g = read_golden(dir + "/" + name + ".bin");
+  check_model(dir + "/" + name + "_fp32.pem", g.at("x"), g.at("y"), 1e-5, "fp32 vs torch");
+  check_model(dir + "/" + name + "_int8.pem", g.at("x"), g.at("y_int8"), 2e-3, "int8 vs numpy int8 reference");
+  check_memory_load(dir + "/" + name + "_fp32.pem");
+  return g_failures ? 1 : 0;
+}

@@ -1,0 +1,194 @@
+"""The .pem byte format (cpp_runtime/FORMAT.md): op program, int8 quantisation, writer, reference."""
+
+from __future__ import annotations
+
+import math
+import struct
+import zlib
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from phoneprice_edge.errors import ExportError
+
+MAGIC = b"PEMODEL\0"
+FORMAT_VERSION = 1
+HEADER_SIZE = 64
+TENSOR_ENTRY = 32
+OP_ENTRY = 40
+ALIGN = 64
+NONE = 0xFFFFFFFF
+F32, I8 = 1, 2
+PRECISIONS = {"fp32": 0, "int8": 1}
+KINDS = {"standardize": 1, "dense": 2, "layernorm": 3, "relu": 4, "gelu": 5}
+ACCUMULATE = 1
+# Header field -> byte offset (all little-endian uint32 after the 8-byte magic).
+HEADER_FIELDS = {"version": 8, "header_size": 12, "file_size": 16, "precision": 20,
+                 "n_features": 24, "n_classes": 28, "n_tensors": 32, "n_ops": 36, "n_slots": 40,
+                 "strings_offset": 44, "strings_size": 48, "data_offset": 52,
+                 "payload_crc": 56, "header_crc": 60}
+
+
+@dataclass
+class Op:
+    """One op of the program, on activation slots (0 = input, 1 = logits, 2.. = scratch)."""
+
+    kind: str
+    src: int
+    dst: int
+    in_dim: int
+    out_dim: int
+    params: dict[str, np.ndarray] = field(default_factory=dict)  # float32 arrays
+    eps: float = 0.0
+    accumulate: bool = False
+
+
+@dataclass
+class Program:
+    """A lowered model: ops on slots plus the names the file carries."""
+
+    ops: list[Op]
+    n_slots: int
+    features: list[str]
+    classes: list[str]
+
+    @property
+    def n_features(self) -> int:
+        return len(self.features)
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.classes)
+
+
+def quantize_per_channel(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Symmetric int8 per output channel: w [out, in] -> (q int8 [out, in], scale float32 [out])."""
+    amax = np.abs(w).max(axis=1)
+    scale = np.where(amax > 0, amax / 127.0, 1.0).astype(np.float32)
+    q = np.clip(np.rint(w / scale[:, None]), -127, 127).astype(np.int8)
+    return q, scale
+
+
+class _Builder:
+    def __init__(self) -> None:
+        self.tensors: list[np.ndarray] = []
+
+    def add(self, arr: np.ndarray | None) -> int:
+        if arr is None:
+            return NONE
+        self.tensors.append(np.ascontiguousarray(arr))
+        return len(self.tensors) - 1
+
+
+def _encode_op(op: Op, b: _Builder, int8: bool) -> bytes:
+    p = op.params
+    t = [NONE, NONE, NONE]
+    if op.kind == "standardize":
+        t[:2] = [b.add(p["mean"]), b.add(p["std"])]
+    elif op.kind == "layernorm":
+        t[:2] = [b.add(p["gamma"]), b.add(p["beta"])]
+    elif op.kind == "dense":
+        if int8:
+            q, scale = quantize_per_channel(p["weight"])
+            t = [b.add(q.T), b.add(p.get("bias")), b.add(scale)]
+        else:
+            t[:2] = [b.add(p["weight"].T.astype(np.float32)), b.add(p.get("bias"))]
+    return struct.pack("<8If", KINDS[op.kind], op.src, op.dst, op.in_dim, op.out_dim, *t,
+                       float(op.eps)) + struct.pack("<I", ACCUMULATE if op.accumulate else 0)
+
+
+def _tensor_entry(arr: np.ndarray, offset: int) -> bytes:
+    dtype = I8 if arr.dtype == np.int8 else F32
+    dims = (arr.shape[0], 1) if arr.ndim == 1 else arr.shape
+    return struct.pack("<8I", dtype, arr.ndim, dims[0], dims[1], offset, arr.nbytes, 0, 0)
+
+
+def _align(n: int) -> int:
+    return (n + ALIGN - 1) // ALIGN * ALIGN
+
+
+def build_pem(program: Program, precision: str) -> bytes:
+    """Serialise the program as .pem bytes (fp32, or int8 dense weights with per-channel scales)."""
+    if precision not in PRECISIONS:
+        raise ExportError(f"the C++ runtime supports fp32 and int8, not {precision!r}")
+    b = _Builder()
+    op_bytes = b"".join(_encode_op(op, b, precision == "int8") for op in program.ops)
+    tensors = [t if t.dtype == np.int8 else t.astype(np.float32) for t in b.tensors]
+    names = [*program.features, *program.classes]
+    strings = b"".join(n.encode("utf-8") + b"\0" for n in names)
+    if any("\0" in n for n in names):
+        raise ExportError("feature and class names must not contain NUL characters")
+    strings_offset = HEADER_SIZE + TENSOR_ENTRY * len(tensors) + OP_ENTRY * len(program.ops)
+    offset = data_offset = _align(strings_offset + len(strings))
+    entries, blobs = [], []
+    for arr in tensors:
+        entries.append(_tensor_entry(arr, offset))
+        blobs.append((offset, arr.tobytes()))
+        offset = _align(offset + arr.nbytes)
+    file_size = blobs[-1][0] + len(blobs[-1][1]) if blobs else data_offset
+    buf = bytearray(file_size)
+    body = b"".join(entries) + op_bytes + strings
+    buf[HEADER_SIZE:HEADER_SIZE + len(body)] = body
+    for off, data in blobs:
+        buf[off:off + len(data)] = data
+    struct.pack_into("<8s12I", buf, 0, MAGIC, FORMAT_VERSION, HEADER_SIZE, file_size,
+                     PRECISIONS[precision], program.n_features, program.n_classes, len(tensors),
+                     len(program.ops), program.n_slots, strings_offset, len(strings), data_offset)
+    return fix_checksums(bytes(buf))
+
+
+def fix_checksums(data: bytes) -> bytes:
+    """Recompute the payload and header CRC-32 fields (tests use it to probe field validation)."""
+    buf = bytearray(data)
+    struct.pack_into("<I", buf, 56, zlib.crc32(bytes(buf[HEADER_SIZE:])))
+    struct.pack_into("<I", buf, 60, zlib.crc32(bytes(buf[:60])))
+    return bytes(buf)
+
+
+def header_source(data: bytes, symbol: str = "pe_model_data") -> str:
+    """model_pem.h: the same bytes as an aligned const array for targets without a file system."""
+    lines = [", ".join(f"0x{v:02x}" for v in data[i:i + 16]) for i in range(0, len(data), 16)]
+    body = ",\n  ".join(lines)
+    return (f"/* Generated by phoneprice_edge (pe-export --target cpp): a .pem model as bytes. */\n"
+            f"#ifndef PE_MODEL_PEM_H\n#define PE_MODEL_PEM_H\n\n"
+            f"#ifdef __cplusplus\n#define PE_ALIGN64 alignas(64)\n#else\n"
+            f"#define PE_ALIGN64 _Alignas(64)\n#endif\n\n"
+            f"static const unsigned int {symbol}_len = {len(data)}u;\n"
+            f"PE_ALIGN64 static const unsigned char {symbol}[{len(data)}] = {{\n  {body}\n}};\n\n"
+            f"#endif /* PE_MODEL_PEM_H */\n")
+
+
+def run_reference(program: Program, x: np.ndarray, precision: str = "fp32") -> np.ndarray:
+    """NumPy evaluation of the program (float64), mirroring the C++ kernels; used as a lowering check."""
+    slots: dict[int, np.ndarray] = {0: x.astype(np.float64)}
+    for op in program.ops:
+        a, p = slots[op.src], op.params
+        if op.kind == "standardize":
+            y = (a - p["mean"]) / p["std"]
+        elif op.kind == "dense":
+            y = _dense_ref(a, p, precision == "int8")
+            y = slots[op.dst] + y if op.accumulate else y
+        elif op.kind == "layernorm":
+            mu = a.mean(axis=1, keepdims=True)
+            var = ((a - mu) ** 2).mean(axis=1, keepdims=True)
+            y = (a - mu) / np.sqrt(var + op.eps) * p["gamma"] + p["beta"]
+        elif op.kind == "relu":
+            y = np.maximum(a, 0.0)
+        else:
+            y = 0.5 * a * (1.0 + np.vectorize(math.erf)(a / math.sqrt(2.0)))
+        slots[op.dst] = y
+    return slots[1].astype(np.float32)
+
+
+def _dense_ref(a: np.ndarray, p: dict[str, np.ndarray], int8: bool) -> np.ndarray:
+    w = p["weight"].astype(np.float64)
+    if int8:
+        q, scale = quantize_per_channel(p["weight"])
+        amax = np.abs(a).max(axis=1, keepdims=True)
+        sx = np.where(amax > 0, amax / 127.0, 0.0)
+        qa = np.clip(np.rint(a / np.where(sx > 0, sx, 1.0)), -127, 127)
+        y = (qa @ q.T.astype(np.float64)) * sx * scale.astype(np.float64)
+    else:
+        y = a @ w.T
+    bias = p.get("bias")
+    return y if bias is None else y + bias
