@@ -99,14 +99,13 @@ def request_body_schema(schema: FeatureSchema, settings: ServeSettings) -> dict[
                "additionalProperties": False,
                "properties": {"records": {"type": "array", "items": record, "minItems": 1,
                                           "maxItems": settings.max_batch}}}
-    row = {"type": "array", "items": {"type": "number"}, "minItems": len(names),
-           "maxItems": len(names)}
+    row = {"type": "array", "prefixItems": [props[n] for n in names], "items": False,
+           "minItems": len(names), "maxItems": len(names)}
     columnar = {"title": "ColumnarPayload", "type": "object", "required": ["columns", "data"],
                 "additionalProperties": False,
+                "description": "`columns` lists the features in the schema's order (GET /v1/model)",
                 "properties": {
-                    "columns": {"type": "array", "items": {"type": "string", "enum": names},
-                                "minItems": len(names), "maxItems": len(names),
-                                "uniqueItems": True},
+                    "columns": {"type": "array", "const": names},
                     "data": {"type": "array", "items": row, "minItems": 1,
                              "maxItems": settings.max_batch}}}
     example = {"records": [{f.name: _example(f.min, f.max, f.kind) for f in schema.features}]}

@@ -156,7 +156,7 @@ class Validator:
         return self._finish(rows, maybe_bool, lambda: self._locate_records(records))
 
     def columnar(self, columns: Any, data: Any, maybe_bool: bool = True) -> Validated:
-        """Column names (any order, each feature exactly once) and rows of numbers."""
+        """Column names (the schema's features in the schema's order) and rows of numbers."""
         if not isinstance(columns, list) or not all(isinstance(c, str) for c in columns):
             raise _reject(None, "columns", "must be an array of feature names", code="invalid_body")
         self._check_columns(columns)
@@ -167,16 +167,16 @@ class Validator:
             arr = None
         if arr is None or arr.ndim != 2 or arr.shape[1] != self.n:
             raise self._locate_rows(data)
-        if columns != self.names:
-            arr = arr[:, [columns.index(name) for name in self.names]]
-        return self._finish(arr, maybe_bool,
-                            lambda: self._locate_rows(data, [columns.index(k) for k in self.names]))
+        return self._finish(arr, maybe_bool, lambda: self._locate_rows(data))
 
     def _check_columns(self, columns: list[str]) -> None:
         issues = [Issue(None, c, "listed more than once") for c in sorted(set(columns))
                   if columns.count(c) > 1]
         issues += [Issue(None, c, "unknown feature") for c in columns if c not in self._name_set]
         issues += [Issue(None, c, "missing") for c in self.names if c not in set(columns)]
+        if not issues and columns != self.names:
+            issues = [Issue(None, "columns", "must list the features in the schema's order: "
+                                             + ", ".join(self.names))]
         if issues:
             raise RequestRejected(422, "invalid_input", issues[: self.max_issues])
 
@@ -228,9 +228,8 @@ class Validator:
                        for k, v in rec.items() if k in self._name_set and not _is_number(v)]
         return RequestRejected(422, "invalid_input", issues[: self.max_issues])
 
-    def _locate_rows(self, data: list[Any], order: list[int] | None = None) -> RequestRejected:
+    def _locate_rows(self, data: list[Any]) -> RequestRejected:
         issues: list[Issue] = []
-        inverse = {j: self.names[k] for k, j in enumerate(order or range(self.n))}
         for i, row in enumerate(data):
             if len(issues) >= self.max_issues:
                 break
@@ -238,7 +237,7 @@ class Validator:
                 got = f"{len(row)} values" if isinstance(row, list) else _json_type(row)
                 issues.append(Issue(i, None, f"row must be an array of {self.n} numbers, got {got}"))
                 continue
-            issues += [Issue(i, inverse[j], f"must be a number, got {_json_type(v)}")
+            issues += [Issue(i, self.names[j], f"must be a number, got {_json_type(v)}")
                        for j, v in enumerate(row) if not _is_number(v)]
         return RequestRejected(422, "invalid_input", issues[: self.max_issues])
 

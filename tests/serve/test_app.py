@@ -59,16 +59,17 @@ def test_predict_one_record_matches_backend(client: TestClient, served: ServedMo
     assert r.headers["x-request-id"] == body["request_id"]
 
 
-def test_records_and_columnar_agree_in_any_column_order(client: TestClient,
-                                                        served: ServedModel) -> None:
+def test_records_and_columnar_agree(client: TestClient, served: ServedModel) -> None:
     rng = np.random.default_rng(1)
     recs = [good_record(served, ram=int(v)) for v in rng.integers(256, 4000, size=10)]
     by_rec = client.post("/v1/predict", json={"records": recs}).json()["predictions"]
-    cols = list(reversed(served.schema.feature_names))
+    cols = served.schema.feature_names
     data = [[r[c] for c in cols] for r in recs]
     r = client.post("/v1/predict", json={"columns": cols, "data": data})
     assert r.status_code == 200, r.text
     assert r.json()["predictions"] == by_rec
+    r = client.post("/v1/predict", json={"columns": cols[::-1], "data": [d[::-1] for d in data]})
+    expect_error(r, 422, "invalid_input", None, "columns")
     assert len({p["class_index"] for p in by_rec}) >= 1 and len(by_rec) == 10
 
 
