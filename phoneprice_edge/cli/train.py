@@ -1,0 +1,90 @@
+"""`pe-train`: train a classifier into a run folder (holdout or k-fold), or resume an interrupted run."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import click
+
+from phoneprice_edge.cli.common import CONTEXT
+from phoneprice_edge.errors import UsageError
+
+
+def resolve_config(config: str | None, sets: tuple[str, ...], **flags: object):  # noqa: ANN201
+    """Default file <- --config FILE <- --set KEY=VALUE <- explicit flags."""
+    from phoneprice_edge.config import load_train_config, parse_override
+
+    cfg = load_train_config(config)
+    overrides = dict(parse_override(s) for s in sets)
+    overrides.update({k: v for k, v in flags.items() if v is not None})
+    return cfg.with_overrides(source="command line", **overrides) if overrides else cfg
+
+
+def default_out(prefix: str = "train") -> str:
+    return str(Path("runs") / f"{prefix}-{time.strftime('%Y%m%d-%H%M%S')}")
+
+
+def print_summary(result: object) -> None:
+    m = result.metrics  # type: ignore[attr-defined]
+    if "cv" in m:
+        cv = m["cv"]
+        click.echo(f"cv: {cv['k']}-fold accuracy {100 * cv['accuracy_mean']:.2f}% ± "
+                   f"{100 * cv['accuracy_std']:.2f}, macro F1 {cv['macro_f1_mean']:.4f}")
+    held = "" if m.get("val_held_out", True) else " (not held out: refit trained on them)"
+    click.echo(f"validation: accuracy {100 * m['accuracy']:.2f}%, macro F1 {m['macro_f1']:.4f}{held}")
+    click.echo(f"run: {result.run_dir}  (best model: {result.best_checkpoint}; "  # type: ignore[attr-defined]
+               f"{result.seconds:.1f} s)")  # type: ignore[attr-defined]
+
+
+@click.command(context_settings=CONTEXT)
+@click.option("--config", type=click.Path(dir_okay=False), help="TOML config; its keys override the defaults (phoneprice_edge/defaults/train.toml).")
+@click.option("--data", help="Training table: CSV/Parquet/JSON/JSONL file or SQLAlchemy URL. Default: built-in synthetic phone data (2000 rows).")
+@click.option("--table", help="SQL table name (with a SQL URL).")
+@click.option("--label", help="Label column (default: from the schema, price_range for the phone table).")
+@click.option("--kfold", type=int, help="Stratified K-fold cross-validation with K models (K >= 2).")
+@click.option("--refit/--no-refit", default=None, help="After k-fold, train one final model on all rows.")
+@click.option("--seed", type=int, help="Random seed (default 42).")
+@click.option("--epochs", type=int, help="Number of epochs.")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="Training device.")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override any config key (TOML value syntax), e.g. --set hidden_dims=[64] --set optimizer=sgd.")
+@click.option("--out", type=click.Path(file_okay=False), help="Run folder (default runs/train-<time>).")
+@click.option("--resume", type=click.Path(file_okay=False), help="Continue the interrupted run in this folder (other options are taken from its config.toml).")
+@click.option("--init-from", type=click.Path(dir_okay=False), help="Start from the weights of this checkpoint (same architecture).")
+@click.option("--distributed", is_flag=True, help="Multi-process data-parallel training (not available in this build).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+def cmd(config: str | None, data: str | None, table: str | None, label: str | None,
+        kfold: int | None, refit: bool | None, seed: int | None, epochs: int | None,
+        device: str | None, sets: tuple[str, ...], out: str | None, resume: str | None,
+        init_from: str | None, distributed: bool, quiet: bool) -> None:
+    """Train a tabular classifier into a run folder.
+
+    Writes config.toml, schema.json, data/{train,val}.npz, checkpoints/{last,best_model}.pt,
+    history.jsonl, tb/ and metrics.json (with `cv` for k-fold). Ctrl-C leaves a resumable run:
+    continue it with `pe-train --resume RUN_DIR`.
+    """
+    from phoneprice_edge.train import resume_run, train
+
+    if distributed:
+        raise UsageError("--distributed is not available in this build: the data set is small "
+                         "enough that one process trains it in seconds")
+    if resume:
+        if any(v is not None for v in (config, data, kfold, refit, seed, epochs, device, out)) or sets:
+            raise UsageError("--resume takes its settings from RUN_DIR/config.toml; drop the other options")
+        try:
+            result = resume_run(resume, quiet=quiet, init_from=init_from)
+        except KeyboardInterrupt:
+            click.echo(f"interrupted; continue with: pe-train --resume {resume}", err=True)
+            raise
+        print_summary(result)
+        return
+    cfg = resolve_config(config, sets, kfold=kfold, refit=refit, seed=seed, epochs=epochs,
+                         device=device)
+    run_dir = out or default_out()
+    try:
+        result = train(cfg, data, run_dir, label=label, table=table, init_from=init_from,
+                       quiet=quiet)
+    except KeyboardInterrupt:
+        click.echo(f"interrupted; continue with: pe-train --resume {run_dir}", err=True)
+        raise
+    print_summary(result)

@@ -1,0 +1,301 @@
+"""The training loop for one model: batches, loss, optimizer/scheduler steps, logging, checkpoints, resume."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from phoneprice_edge.checkpoint import read_checkpoint, save_checkpoint
+from phoneprice_edge.config import TrainConfig
+from phoneprice_edge.io_utils import atomic_write_text
+from phoneprice_edge.model import ModelConfig, TabularClassifier
+from phoneprice_edge.schema import FeatureSchema
+from phoneprice_edge.training.builders import (
+    add_l1_subgradient,
+    make_model,
+    make_optimizer,
+    make_scheduler,
+)
+from phoneprice_edge.training.state import capture_rng, restore_rng, seed_everything
+
+LAST = "last.pt"
+BEST = "best_model.pt"
+
+
+@dataclass
+class SplitTensors:
+    """Raw float32 features and int64 labels of one train/validation split (CPU tensors)."""
+
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_val: torch.Tensor
+    y_val: torch.Tensor
+
+
+@dataclass
+class FitPaths:
+    """Where one fit writes: checkpoints folder, history.jsonl, TensorBoard folder (None = off)."""
+
+    checkpoints: Path
+    history: Path
+    tb: Path | None = None
+
+
+@dataclass
+class FitResult:
+    """The trained model (final weights, eval mode) and what happened."""
+
+    model: TabularClassifier
+    history: list[dict[str, Any]]
+    best: dict[str, Any]
+    stopped_early: bool = False
+    seconds: float = 0.0
+    samples: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _batches(cfg: TrainConfig, x: torch.Tensor, y: torch.Tensor, gen: torch.Generator,
+             device: torch.device) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """In-memory mini-batches from a seeded permutation; a DataLoader only when num_workers > 0."""
+    n = x.shape[0]
+    if cfg.num_workers > 0:
+        loader = torch.utils.data.DataLoader(
+            torch.utils.data.TensorDataset(x.cpu(), y.cpu()), batch_size=cfg.batch_size,
+            shuffle=cfg.shuffle, generator=gen, num_workers=cfg.num_workers,
+            pin_memory=cfg.pin_memory and device.type == "cuda", drop_last=cfg.drop_last)
+        for xb, yb in loader:
+            yield xb.to(device, non_blocking=True), yb.to(device, non_blocking=True)
+        return
+    order = torch.randperm(n, generator=gen) if cfg.shuffle else torch.arange(n)
+    order = order.to(x.device)
+    stop = n - n % cfg.batch_size if cfg.drop_last and n >= cfg.batch_size else n
+    for start in range(0, stop, cfg.batch_size):
+        idx = order[start:start + cfg.batch_size]
+        yield x[idx], y[idx]
+
+
+def _augment(cfg: TrainConfig, model: TabularClassifier, xb: torch.Tensor, targets: torch.Tensor,
+             gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """Gaussian noise and/or mixup on standardised features, mapped back to raw units."""
+    from phoneprice_edge.data import augment
+
+    std, mean = model.standardize.std, model.standardize.mean
+    z = (xb - mean) / std
+    if cfg.noise_sigma > 0:
+        z = augment.gaussian_noise(z, cfg.noise_sigma, gen)
+    if cfg.mixup_alpha > 0:
+        z, targets = augment.mixup(z, targets, cfg.mixup_alpha, gen)
+    return z * std + mean, targets
+
+
+def _step_loss(cfg: TrainConfig, model: TabularClassifier, xb: torch.Tensor, yb: torch.Tensor,
+               n_classes: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """Cross-entropy loss (the L1 penalty is added to the gradient after backward) and logits."""
+    if cfg.noise_sigma > 0 or cfg.mixup_alpha > 0:
+        targets = F.one_hot(yb, n_classes).to(xb.dtype)
+        xb, targets = _augment(cfg, model, xb, targets, gen)
+        logits = model(xb)
+        loss = F.cross_entropy(logits, targets, label_smoothing=cfg.label_smoothing)
+    else:
+        logits = model(xb)
+        loss = F.cross_entropy(logits, yb, label_smoothing=cfg.label_smoothing)
+    return loss, logits
+
+
+class Trainer:
+    """Owns the model, optimizer, scheduler and RNG of one fit; `run()` trains to the end."""
+
+    def __init__(self, cfg: TrainConfig, mcfg: ModelConfig, schema: FeatureSchema,
+                 data: SplitTensors, paths: FitPaths, device: torch.device, *, seed: int,
+                 init_from: str | None = None, quiet: bool = True, label: str = "train",
+                 track_best: bool = True) -> None:
+        self.cfg, self.mcfg, self.schema, self.paths = cfg, mcfg, schema, paths
+        self.track_best = track_best
+        self.device, self.quiet, self.label = device, quiet, label
+        seed_everything(seed)
+        self.gen = torch.Generator().manual_seed(seed)
+        mean = torch.tensor(schema.scaler_mean or [0.0] * mcfg.in_features)
+        std = torch.tensor(schema.scaler_std or [1.0] * mcfg.in_features)
+        self.model = make_model(mcfg, mean.numpy(), std.numpy(), init_from).to(device)
+        self.data = SplitTensors(*(t.to(device) for t in (data.x_train, data.y_train,
+                                                          data.x_val, data.y_val)))
+        n = self.data.x_train.shape[0]
+        full = n // cfg.batch_size if cfg.drop_last and n >= cfg.batch_size else math.ceil(n / cfg.batch_size)
+        self.steps_per_epoch = max(1, full)
+        self.optimizer = make_optimizer(cfg, self.model)
+        self.scheduler = make_scheduler(cfg, self.optimizer, self.steps_per_epoch)
+        self.epoch = 0
+        self.history: list[dict[str, Any]] = []
+        self.best: dict[str, Any] = {"epoch": 0, "val_accuracy": -1.0, "val_loss": math.inf,
+                                     "min_val_loss": math.inf, "bad_epochs": 0}
+        self.stopped_early = False
+
+    # -- state -------------------------------------------------------------------------------
+    def resume(self) -> bool:
+        """Load checkpoints/last.pt if present; return whether it did."""
+        path = self.paths.checkpoints / LAST
+        if not path.is_file():
+            return False
+        payload = read_checkpoint(path)
+        self.model.load_state_dict(payload["state_dict"])
+        self.optimizer.load_state_dict(payload["optimizer"])
+        self.scheduler.load_state_dict(payload["scheduler"])
+        restore_rng(payload["rng"], self.gen)
+        self.epoch = int(payload["epoch"])
+        self.history = _unpack_history(payload["history"])
+        self.best = dict(payload["best"])
+        self.stopped_early = bool(payload.get("stopped_early", False))
+        return True
+
+    def _save_last(self) -> None:
+        save_checkpoint(self.paths.checkpoints / LAST, self.model, self.mcfg, self.schema,
+                        optimizer=self.optimizer.state_dict(), scheduler=self.scheduler.state_dict(),
+                        epoch=self.epoch, rng=capture_rng(self.gen), train_config=self.cfg.to_dict(),
+                        history=_pack_history(self.history), best=self.best,
+                        stopped_early=self.stopped_early)
+
+    def _save_best(self, record: dict[str, Any]) -> None:
+        save_checkpoint(self.paths.checkpoints / BEST, self.model, self.mcfg, self.schema,
+                        epoch=self.epoch, train_config=self.cfg.to_dict(), val=record)
+
+    # -- one epoch ---------------------------------------------------------------------------
+    def _train_epoch(self) -> dict[str, float]:
+        cfg, model = self.cfg, self.model
+        model.train()
+        loss_sum = torch.zeros((), device=self.device)
+        correct = torch.zeros((), device=self.device, dtype=torch.long)
+        norm = torch.zeros((), device=self.device)
+        seen = steps = 0
+        params = [p for p in model.parameters() if p.requires_grad]
+        last_step = self.steps_per_epoch - 1
+        for xb, yb in _batches(cfg, self.data.x_train, self.data.y_train, self.gen, self.device):
+            loss, logits = _step_loss(cfg, model, xb, yb, self.mcfg.num_classes, self.gen)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            add_l1_subgradient(model, cfg.l1_input)
+            if cfg.grad_clip > 0:
+                norm = torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip, foreach=True)
+            elif steps == last_step:  # measuring every step costs ~30% of a step
+                norm = torch.nn.utils.get_total_norm([p.grad for p in params if p.grad is not None])
+            self.optimizer.step()
+            self.scheduler.step()
+            loss_sum += loss.detach() * xb.shape[0]
+            correct += (logits.detach().argmax(1) == yb).sum()
+            seen += xb.shape[0]
+            steps += 1
+        return {"train_loss": float(loss_sum) / max(seen, 1),
+                "train_accuracy": float(correct) / max(seen, 1),
+                "grad_norm": float(norm), "samples": seen}
+
+    @torch.no_grad()
+    def validate(self) -> dict[str, float]:
+        """Cross-entropy (no smoothing) and accuracy of the current weights on the validation rows."""
+        self.model.eval()
+        if self.data.x_val.shape[0] == 0:
+            return {"val_loss": math.nan, "val_accuracy": math.nan}
+        logits = self.model(self.data.x_val)
+        return {"val_loss": float(F.cross_entropy(logits, self.data.y_val)),
+                "val_accuracy": float((logits.argmax(1) == self.data.y_val).float().mean())}
+
+    def _track_best(self, record: dict[str, Any]) -> bool:
+        b = self.best
+        acc, loss = record["val_accuracy"], record["val_loss"]
+        improved = acc > b["val_accuracy"] or (acc == b["val_accuracy"] and loss < b["val_loss"])
+        if improved:
+            b.update(epoch=self.epoch, val_accuracy=acc, val_loss=loss)
+        if loss < b["min_val_loss"]:
+            b.update(min_val_loss=loss, bad_epochs=0)
+        else:
+            b["bad_epochs"] += 1
+        return improved
+
+    # -- the run -----------------------------------------------------------------------------
+    def run(self, on_epoch_end: Callable[[int], None] | None = None) -> FitResult:
+        """Train from the current epoch to cfg.epochs (or early stop); checkpoint every epoch."""
+        cfg = self.cfg
+        writer = _tb_writer(self.paths.tb, purge_step=self.epoch + 1)
+        bar = _progress(range(self.epoch, cfg.epochs), self.quiet, self.label)
+        t0, samples = time.perf_counter(), 0
+        try:
+            for _ in bar:
+                if self.stopped_early:
+                    break
+                stats = self._train_epoch()
+                samples += int(stats.pop("samples"))
+                self.epoch += 1
+                record = {"epoch": self.epoch, **stats, **self.validate(),
+                          "lr": self.optimizer.param_groups[0]["lr"]}
+                self.history.append(record)
+                if self._track_best(record) and self.track_best:
+                    self._save_best(record)
+                if cfg.patience and self.best["bad_epochs"] >= cfg.patience:
+                    self.stopped_early = True
+                self._save_last()
+                _log_tb(writer, record)
+                if hasattr(bar, "set_postfix"):
+                    bar.set_postfix(loss=f"{record['train_loss']:.3f}",
+                                    val_acc=f"{record['val_accuracy']:.3f}")
+                if on_epoch_end is not None:
+                    on_epoch_end(self.epoch)
+        finally:  # also on Ctrl-C: history.jsonl matches last.pt
+            _write_history(self.paths.history, self.history)
+            if writer is not None:
+                writer.close()
+            if hasattr(bar, "close"):
+                bar.close()
+        self.model.eval()
+        return FitResult(self.model, self.history, self.best, self.stopped_early,
+                         time.perf_counter() - t0, samples)
+
+
+def _progress(it: range, quiet: bool, label: str) -> Any:
+    if quiet or not sys.stderr.isatty():
+        return it
+    from tqdm.auto import tqdm
+    return tqdm(it, desc=label, unit="epoch", leave=False, dynamic_ncols=True)
+
+
+def _tb_writer(folder: Path | None, purge_step: int) -> Any:
+    if folder is None:
+        return None
+    from torch.utils.tensorboard import SummaryWriter
+    return SummaryWriter(str(folder), purge_step=purge_step)
+
+
+def _log_tb(writer: Any, record: dict[str, Any]) -> None:
+    if writer is None:
+        return
+    step = record["epoch"]
+    for key in ("train_loss", "val_loss"):
+        writer.add_scalar(f"loss/{key.split('_')[0]}", record[key], step)
+    for key in ("train_accuracy", "val_accuracy"):
+        writer.add_scalar(f"accuracy/{key.split('_')[0]}", record[key], step)
+    writer.add_scalar("lr", record["lr"], step)
+    writer.add_scalar("grad_norm", record["grad_norm"], step)
+
+
+def _write_history(path: Path, history: list[dict[str, Any]]) -> None:
+    atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in history))
+
+
+def _pack_history(history: list[dict[str, Any]]) -> dict[str, Any]:
+    """History as one float64 tensor (pickling hundreds of dicts every epoch is slow)."""
+    keys = list(history[0]) if history else []
+    values = torch.tensor([[float(r[k]) for k in keys] for r in history], dtype=torch.float64)
+    return {"keys": keys, "values": values}
+
+
+def _unpack_history(packed: dict[str, Any]) -> list[dict[str, Any]]:
+    keys = packed["keys"]
+    rows = packed["values"].tolist()
+    return [{k: (int(v) if k == "epoch" else v) for k, v in zip(keys, row, strict=True)}
+            for row in rows]

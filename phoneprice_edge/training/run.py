@@ -1,0 +1,205 @@
+"""A training run as a folder: holdout, k-fold (+ refit), data snapshots, schema, metrics, resume marker."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from phoneprice_edge.checkpoint import save_checkpoint
+from phoneprice_edge.config import TrainConfig, load_train_config, save_train_config
+from phoneprice_edge.errors import UsageError
+from phoneprice_edge.io_utils import atomic_write, atomic_write_bytes, atomic_write_json
+from phoneprice_edge.schema import FeatureSchema
+from phoneprice_edge.training.builders import model_config
+from phoneprice_edge.training.loop import BEST, FitPaths, FitResult, SplitTensors, Trainer
+from phoneprice_edge.training.state import resolve_device, set_threads
+
+MARKER = ".in_progress"
+EpochHook = Callable[[str, int], None]
+
+
+@dataclass
+class RunResult:
+    """What a finished run produced."""
+
+    run_dir: Path
+    best_checkpoint: Path
+    metrics: dict[str, Any]
+    seconds: float
+    samples: int
+
+
+def save_npz(path: Path, X: np.ndarray, y: np.ndarray) -> None:
+    """Write raw float32 X and int64 y atomically."""
+    atomic_write(path, lambda fh: np.savez(fh, X=X.astype(np.float32), y=y.astype(np.int64)))
+
+
+def load_npz(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    with np.load(path, allow_pickle=False) as z:
+        return z["X"].astype(np.float32), z["y"].astype(np.int64)
+
+
+def _prepare_dir(run_dir: Path, resume: bool) -> None:
+    if resume:
+        if not (run_dir / "config.toml").is_file():
+            raise UsageError(f"{run_dir}: not a run folder (no config.toml) - nothing to resume")
+        if not (run_dir / MARKER).exists():
+            raise UsageError(f"{run_dir}: the run already finished (no {MARKER} marker); "
+                             f"nothing to resume")
+        return
+    if run_dir.exists() and any(run_dir.iterdir()):
+        raise UsageError(f"{run_dir}: folder exists and is not empty; choose another --out or "
+                         f"continue it with --resume")
+
+
+def _fit(cfg: TrainConfig, schema: FeatureSchema, X: np.ndarray, y: np.ndarray,
+         tr: np.ndarray, va: np.ndarray, folder: Path, tb: Path | None, *, resume: bool,
+         init_from: str | None, quiet: bool, label: str, track_best: bool,
+         hook: EpochHook | None) -> tuple[FitResult, FeatureSchema]:
+    """Fit one model on rows tr, validating on va; scaler from the training rows."""
+    from phoneprice_edge.data import fit_scaler
+
+    mean, std = fit_scaler(X[tr])
+    fit_schema = schema.with_scaler(mean, std)
+    data = SplitTensors(*(torch.from_numpy(np.ascontiguousarray(a))
+                          for a in (X[tr], y[tr], X[va], y[va])))
+    mcfg = model_config(cfg, X.shape[1], schema.n_classes)
+    trainer = Trainer(cfg, mcfg, fit_schema, data, FitPaths(folder / "checkpoints",
+                                                              folder / "history.jsonl", tb),
+                      resolve_device(cfg.device), seed=cfg.seed, init_from=init_from,
+                      quiet=quiet, label=label, track_best=track_best)
+    if resume:
+        trainer.resume()
+    on_end = (lambda epoch: hook(label, epoch)) if hook else None
+    return trainer.run(on_end), fit_schema
+
+
+def _val_metrics(model: torch.nn.Module, X: np.ndarray, y: np.ndarray, classes: list[str]) -> dict[str, Any]:
+    from phoneprice_edge.evaluate import compute_metrics, predict_logits
+
+    return compute_metrics(y, predict_logits(model, X), classes)
+
+
+def _kfold(cfg: TrainConfig, schema: FeatureSchema, X: np.ndarray, y: np.ndarray, run_dir: Path,
+           kw: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]], float, int]:
+    """Train cfg.kfold models; each fold's score is its final weights on its held-out fold."""
+    from phoneprice_edge.data import kfold
+
+    folds, seconds, samples = [], 0.0, 0
+    for i, (tr, va) in enumerate(kfold(y, cfg.kfold, cfg.seed), start=1):
+        folder = run_dir / "folds" / f"fold_{i}"
+        done = folder / "result.json"
+        if done.is_file():
+            folds.append(json.loads(done.read_text(encoding="utf-8")))
+            continue
+        res, fit_schema = _fit(cfg, schema, X, y, tr, va, folder, run_dir / "tb" / f"fold_{i}",
+                               label=f"fold {i}/{cfg.kfold}", track_best=False, **kw)
+        m = _val_metrics(res.model, X[va], y[va], list(schema.classes))
+        save_checkpoint(folder / "model.pt", res.model, res.model.cfg, fit_schema,
+                        epoch=len(res.history), train_config=cfg.to_dict(), fold=i)
+        result = {"fold": i, "accuracy": m["accuracy"], "macro_f1": m["macro_f1"],
+                  "n_train": int(tr.size), "n_val": int(va.size), "epochs": len(res.history),
+                  "seconds": round(res.seconds, 3), "samples": res.samples}
+        atomic_write_json(done, result)
+        folds.append(result)
+    seconds = sum(f["seconds"] for f in folds)
+    samples = sum(f["samples"] for f in folds)
+    accs = np.array([f["accuracy"] for f in folds])
+    cv = {"k": cfg.kfold, "accuracy_mean": float(accs.mean()), "accuracy_std": float(accs.std()),
+          "macro_f1_mean": float(np.mean([f["macro_f1"] for f in folds])), "folds": folds,
+          "score": "final weights of each fold on its held-out rows (no epoch chosen on them)"}
+    return cv, folds, seconds, samples
+
+
+def _finish_kfold_without_refit(cfg: TrainConfig, schema: FeatureSchema, X: np.ndarray,
+                                y: np.ndarray, run_dir: Path, folds: list[dict[str, Any]]) -> None:
+    """best_model.pt = the best fold's model; its split becomes data/train.npz and val.npz."""
+    from phoneprice_edge.checkpoint import load_model
+    from phoneprice_edge.data import kfold
+
+    best = max(folds, key=lambda f: f["accuracy"])["fold"]
+    tr, va = kfold(y, cfg.kfold, cfg.seed)[best - 1]
+    folder = run_dir / "folds" / f"fold_{best}"
+    atomic_write_bytes(run_dir / "checkpoints" / BEST, (folder / "model.pt").read_bytes())
+    atomic_write_bytes(run_dir / "history.jsonl", (folder / "history.jsonl").read_bytes())
+    load_model(run_dir / "checkpoints" / BEST).schema.save(run_dir / "schema.json")
+    save_npz(run_dir / "data" / "train.npz", X[tr], y[tr])
+    save_npz(run_dir / "data" / "val.npz", X[va], y[va])
+
+
+def train_run(cfg: TrainConfig, X: np.ndarray, y: np.ndarray, schema: FeatureSchema,
+              run_dir: str | Path, *, init_from: str | None = None, quiet: bool = True,
+              hook: EpochHook | None = None, _resume: bool = False) -> RunResult:
+    """Train into run_dir (holdout, or k-fold with optional refit) and write every run file."""
+    run_dir = Path(run_dir)
+    _prepare_dir(run_dir, _resume)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if not _resume:
+        atomic_write_json(run_dir / MARKER, {"pid": os.getpid(), "started": time.time()})
+        save_train_config(cfg, run_dir / "config.toml")
+        save_npz(run_dir / "data" / "all.npz", X, y)
+        schema.save(run_dir / "schema.json")
+    set_threads(cfg.threads)
+    kw = {"resume": _resume, "init_from": init_from, "quiet": quiet, "hook": hook}
+    t0 = time.perf_counter()
+    cv, seconds, samples = None, 0.0, 0
+    if cfg.kfold:
+        cv, folds, seconds, samples = _kfold(cfg, schema, X, y, run_dir, kw)
+    if cfg.kfold and not cfg.refit:
+        _finish_kfold_without_refit(cfg, schema, X, y, run_dir, folds)
+    else:
+        seconds, samples = _final_fit(cfg, schema, X, y, run_dir, kw, seconds, samples)
+    from phoneprice_edge.checkpoint import load_model
+
+    loaded = load_model(run_dir / "checkpoints" / BEST)
+    Xv, yv = load_npz(run_dir / "data" / "val.npz")
+    metrics = _val_metrics(loaded.model, Xv, yv, list(schema.classes))
+    metrics["val_held_out"] = not (cfg.kfold and cfg.refit)
+    if cv is not None:
+        metrics["cv"] = cv
+    metrics["train_seconds"], metrics["train_samples"] = round(seconds, 3), samples
+    atomic_write_json(run_dir / "metrics.json", metrics)
+    (run_dir / MARKER).unlink(missing_ok=True)
+    return RunResult(run_dir, run_dir / "checkpoints" / BEST, metrics,
+                     time.perf_counter() - t0, samples)
+
+
+def _final_fit(cfg: TrainConfig, schema: FeatureSchema, X: np.ndarray, y: np.ndarray,
+               run_dir: Path, kw: dict[str, Any], seconds: float, samples: int) -> tuple[float, int]:
+    """The holdout fit, or the k-fold refit on all rows (val = seeded 20% of them, not held out)."""
+    from phoneprice_edge.data import holdout
+
+    refit = bool(cfg.kfold and cfg.refit)
+    if refit:
+        tr, va = np.arange(y.size), holdout(y, 0.8, cfg.seed)[1]
+    else:
+        tr, va = holdout(y, cfg.train_val_split, cfg.seed)
+    save_npz(run_dir / "data" / "train.npz", X[tr], y[tr])
+    save_npz(run_dir / "data" / "val.npz", X[va], y[va])
+    res, fit_schema = _fit(cfg, schema, X, y, tr, va, run_dir, run_dir / "tb" / "final",
+                           label="refit" if refit else "train", track_best=not refit, **kw)
+    fit_schema.save(run_dir / "schema.json")
+    if refit:
+        save_checkpoint(run_dir / "checkpoints" / BEST, res.model, res.model.cfg, fit_schema,
+                        epoch=len(res.history), train_config=cfg.to_dict(), refit=True)
+    return seconds + res.seconds, samples + res.samples
+
+
+def resume_run(run_dir: str | Path, *, quiet: bool = True, hook: EpochHook | None = None,
+               init_from: str | None = None) -> RunResult:
+    """Continue an interrupted run from its files (config.toml, data/all.npz, schema, last.pt)."""
+    run_dir = Path(run_dir)
+    _prepare_dir(run_dir, resume=True)
+    cfg = load_train_config(run_dir / "config.toml")
+    X, y = load_npz(run_dir / "data" / "all.npz")
+    schema = FeatureSchema.load(run_dir / "schema.json")
+    return train_run(cfg, X, y, schema, run_dir, init_from=init_from, quiet=quiet, hook=hook,
+                     _resume=True)
