@@ -161,3 +161,9 @@ def schema_cmd(source: str, fmt: str | None, table: str | None, query: str | Non
     schema.save(out)
     click.echo(f"wrote schema ({schema.n_features} features, label {schema.label!r}, "
                f"classes {', '.join(schema.classes)}) to {out}")
+
+
+if __name__ == "__main__":  # `python -m phoneprice_edge.cli.data`, same exit codes as pe-data
+    from phoneprice_edge.cli.common import entry
+
+    entry(cmd)(prog_name="pe-data")

@@ -102,6 +102,7 @@ def test_logistic_regression_accuracy_like_the_real_data() -> None:
 
     df = synth_phone(rows=2000, seed=42)
     X, y = df[PHONE_SCHEMA.feature_names].to_numpy(), df["price_range"].to_numpy()
-    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
+    # C=100 reproduces the 97.15% measured on the real table (shared/data/README.md)
+    model = make_pipeline(StandardScaler(), LogisticRegression(C=100.0, max_iter=20000))
     acc = cross_val_score(model, X, y, cv=StratifiedKFold(5, shuffle=True, random_state=42)).mean()
     assert 0.95 <= acc <= 0.985, acc
