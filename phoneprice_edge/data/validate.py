@@ -65,7 +65,8 @@ def rows_text(mask: np.ndarray) -> str:
 
 def resolve_schema(df: pd.DataFrame, schema: FeatureSchema | None, label: str | None,
                    source: str = "") -> FeatureSchema:
-    """The schema to check df with: the given one, PHONE_SCHEMA for the phone table, or inferred."""
+    """The schema to check df with: the given one; PHONE_SCHEMA when the label is None or
+    price_range and at least half the phone columns are present; else inferred (label required)."""
     where = source or "<table>"
     if schema is not None:
         if label is not None and label != schema.label:
