@@ -27,7 +27,7 @@ class Target:
     needs_gpu: bool = False
     packages: tuple[str, ...] = ()  # python modules the exporter and backend import
     int8_packages: tuple[str, ...] = ()  # extra modules int8 export needs
-    extra: str = ""  # pip extra that brings the packages
+    install_hint: str = ""  # how to get the packages
     calibration_methods: tuple[str, ...] = ()  # () = int8 takes no calibration section
     options: OptionTable = field(default_factory=dict)  # the target's own TOML section(s)
     deferrable: bool = False  # can write the build recipe instead of building (--defer-build)
@@ -48,12 +48,13 @@ class Target:
             return None
         mods = self.packages + (self.int8_packages if precision == "int8" else ())
         missing = [m for m in mods if importlib.util.find_spec(m) is None]
+        reasons = []
         if missing:
-            hint = f" (install phoneprice_edge[{self.extra}])" if self.extra else ""
-            return f"python package(s) not installed: {', '.join(missing)}{hint}"
+            hint = f" ({self.install_hint})" if self.install_hint else ""
+            reasons.append(f"python package(s) not installed: {', '.join(missing)}{hint}")
         if self.needs_gpu and not cuda_available():
-            return "no NVIDIA GPU with CUDA on this host"
-        return None
+            reasons.append("no NVIDIA GPU with CUDA on this host")
+        return "; ".join(reasons) or None
 
 
 def _resolve(spec: str) -> Any:
@@ -91,7 +92,7 @@ TARGETS: dict[str, Target] = {
         name="openvino", fmt="openvino-ir", suffix=".xml", precisions=("fp32", "fp16", "int8"),
         exporter="phoneprice_edge.export.openvino:export_openvino",
         backend="phoneprice_edge.backends.openvino:OpenVINOBackend",
-        packages=("onnx", "openvino"), int8_packages=("nncf",), extra="openvino",
+        packages=("onnx", "openvino"), int8_packages=("nncf",), install_hint="install phoneprice_edge[openvino]",
         calibration_methods=("minmax",),
         options={"openvino": {"device": str, "inference_precision": ("f32", "f16", "bf16"),
                               "preset": ("performance", "mixed")}},
@@ -100,7 +101,8 @@ TARGETS: dict[str, Target] = {
         name="tensorrt", fmt="tensorrt-engine", suffix=".plan", precisions=("fp32", "fp16", "int8"),
         exporter="phoneprice_edge.export.tensorrt:export_tensorrt",
         backend="phoneprice_edge.backends.tensorrt:TensorRTBackend",
-        needs_gpu=True, packages=("onnx", "onnxruntime", "tensorrt"), extra="tensorrt",
+        needs_gpu=True, packages=("onnx", "onnxruntime", "tensorrt"),
+        install_hint="NVIDIA TensorRT 10 for Python, on a host with a CUDA GPU",
         calibration_methods=_ONNX_CALIB, deferrable=True,
         options={"tensorrt": {"workspace_mb": int, "timing_cache": str, "device_name": str,
                               "compute_capability": str, "build_on_device": bool,
