@@ -1,4 +1,5 @@
 // pe::Engine over libtorch for the TorchScript artifact (model.pt), one intra-op thread.
+#include <ATen/Parallel.h>
 #include <torch/script.h>
 
 #include <cstring>

@@ -1,0 +1,124 @@
+"""The `cpp` backend: the C++ runtime's shared library (libpe_runtime.so) through ctypes."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from phoneprice_edge.backends.base import Backend, IOSpec, TensorSpec
+from phoneprice_edge.backends.common import artifact_manifest
+from phoneprice_edge.errors import ArtifactError, BackendUnavailable
+
+ENV_LIB = "PE_RUNTIME_LIB"
+REPO = Path(__file__).resolve().parents[2]
+DEFAULT_LIB = REPO / "cpp_runtime" / "build" / "libpe_runtime.so"
+BUILD_CMD = ("cmake -S cpp_runtime -B cpp_runtime/build && cmake --build cpp_runtime/build -j "
+             "--target pe_runtime")
+ABI_VERSION = 1
+TILE_ROWS = 1024  # arena sized for this many rows; larger batches run in tiles
+_LIB: ctypes.CDLL | None = None
+
+
+def library_path() -> Path:
+    """Where the shared library is looked for: $PE_RUNTIME_LIB, else cpp_runtime/build/."""
+    env = os.environ.get(ENV_LIB)
+    return Path(env) if env else DEFAULT_LIB
+
+
+def load_library() -> ctypes.CDLL:
+    """Load libpe_runtime once and declare the C API's signatures."""
+    global _LIB
+    if _LIB is not None:
+        return _LIB
+    path = library_path()
+    if not path.is_file():
+        raise BackendUnavailable(f"C++ runtime library not found at {path}; build it with "
+                                 f"`{BUILD_CMD}` (or set {ENV_LIB})")
+    try:
+        lib = ctypes.CDLL(str(path))
+    except OSError as exc:
+        raise BackendUnavailable(f"{path}: cannot load the C++ runtime ({exc})") from None
+    vp, sz, u32 = ctypes.c_void_p, ctypes.c_size_t, ctypes.c_uint32
+    sigs = {"pe_abi_version": (u32, []), "pe_status_str": (ctypes.c_char_p, [ctypes.c_int]),
+            "pe_model_open": (ctypes.c_int, [ctypes.c_char_p, ctypes.POINTER(vp)]),
+            "pe_model_close": (None, [vp]), "pe_model_n_features": (u32, [vp]),
+            "pe_model_n_classes": (u32, [vp]), "pe_model_precision": (u32, [vp]),
+            "pe_model_feature_name": (ctypes.c_char_p, [vp, u32]),
+            "pe_model_class_name": (ctypes.c_char_p, [vp, u32]),
+            "pe_arena_size": (ctypes.c_int, [vp, sz, ctypes.POINTER(sz)]),
+            "pe_run": (ctypes.c_int, [vp, vp, sz, vp, sz, vp])}
+    for name, (res, args) in sigs.items():
+        fn = getattr(lib, name)
+        fn.restype, fn.argtypes = res, args
+    if lib.pe_abi_version() != ABI_VERSION:
+        raise BackendUnavailable(f"{path}: ABI version {lib.pe_abi_version()}, this package needs "
+                                 f"{ABI_VERSION}; rebuild with `{BUILD_CMD}`")
+    _LIB = lib
+    return lib
+
+
+class CppBackend(Backend):
+    """A .pem export folder run by the C++ runtime (single thread, caller-owned arena)."""
+
+    name = "cpp"
+
+    def __init__(self, lib: ctypes.CDLL, handle: ctypes.c_void_p, precision: str) -> None:
+        self._lib, self._h = lib, handle
+        self.precision = precision
+        self.n_features = int(lib.pe_model_n_features(handle))
+        self.n_classes = int(lib.pe_model_n_classes(handle))
+        self.features = [lib.pe_model_feature_name(handle, i).decode() for i in range(self.n_features)]
+        self.classes = [lib.pe_model_class_name(handle, i).decode() for i in range(self.n_classes)]
+        size = ctypes.c_size_t()
+        self._check(lib.pe_arena_size(handle, TILE_ROWS, ctypes.byref(size)), "arena size")
+        self._arena = np.zeros(size.value, dtype=np.uint8)
+        self._spec = IOSpec(inputs=(TensorSpec("x", (None, self.n_features)),),
+                            outputs=(TensorSpec("logits", (None, self.n_classes)),))
+
+    def _check(self, status: int, what: str) -> None:
+        if status != 0:
+            msg = self._lib.pe_status_str(status).decode()
+            raise ArtifactError(f"C++ runtime: {what}: {msg} (status {status})")
+
+    @classmethod
+    def load(cls, artifact: str | Path, device: str = "cpu", **options: Any) -> CppBackend:
+        if device != "cpu":
+            raise BackendUnavailable(f"the C++ runtime runs on the CPU only, not {device!r}")
+        manifest = options.get("manifest") or artifact_manifest(artifact)
+        pem = next((n for n in manifest["files"] if n.endswith(".pem")), None)
+        if pem is None:
+            raise ArtifactError(f"{artifact}: manifest lists no .pem file")
+        lib = load_library()
+        handle = ctypes.c_void_p()
+        status = lib.pe_model_open(str(Path(artifact) / pem).encode(), ctypes.byref(handle))
+        if status != 0:
+            raise ArtifactError(f"{Path(artifact) / pem}: rejected by the C++ runtime: "
+                                f"{lib.pe_status_str(status).decode()}")
+        backend = cls(lib, handle, "int8" if lib.pe_model_precision(handle) == 1 else "fp32")
+        if manifest.get("features") and list(manifest["features"]) != backend.features:
+            backend.close()
+            raise ArtifactError(f"{artifact}: model.pem features differ from the manifest's")
+        return backend
+
+    def describe(self) -> IOSpec:
+        return self._spec
+
+    def _run(self, x: np.ndarray) -> np.ndarray:
+        if self._h is None:
+            raise ArtifactError("C++ backend is closed")
+        out = np.empty((x.shape[0], self.n_classes), dtype=np.float32)
+        self._check(self._lib.pe_run(self._h, self._arena.ctypes.data, self._arena.nbytes,
+                                     x.ctypes.data, x.shape[0], out.ctypes.data), "run")
+        return out
+
+    def close(self) -> None:
+        if getattr(self, "_h", None) is not None:
+            self._lib.pe_model_close(self._h)
+            self._h = None
+
+    def __del__(self) -> None:
+        self.close()

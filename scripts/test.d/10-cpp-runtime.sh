@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Builds cpp_runtime/ (core, tools, adapters whose SDK is found) and runs ctest; then a short
+# libFuzzer run of the loader where clang is present. Idempotent: incremental builds, cached SDKs.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+ROOT=$PWD
+PY=$ROOT/.venv/bin/python
+BUILD=$ROOT/cpp_runtime/build
+CACHE=${PE_SDK_CACHE:-$HOME/.cache/phoneprice_edge/sdk}
+JOBS=${PE_BUILD_JOBS:-2}
+log() { echo "[cpp] $*" >&2; }
+
+# --- ONNX Runtime: headers from Debian 13's libonnxruntime-dev (private apt state), library from the wheel
+fetch_ort_headers() {
+  local d=$CACHE/apt-trixie
+  [ -f "$CACHE/ort/include/onnxruntime_c_api.h" ] && return 0
+  command -v apt-get >/dev/null && command -v dpkg-deb >/dev/null || return 1
+  local src; src=$(ls /etc/apt/sources.list.d/*.sources 2>/dev/null | head -1)
+  [ -n "$src" ] || return 1
+  mkdir -p "$d/state/lists/partial" "$d/cache/archives/partial" "$d/etc" "$CACHE/ort"
+  awk 'BEGIN{RS=""; ORS="\n\n"} /Suites:/ && !/security/ {print; exit}' "$src" \
+    | sed 's/^Suites:.*/Suites: trixie/' > "$d/etc/trixie.sources"
+  local o=(-o Dir::State="$d/state" -o Dir::Cache="$d/cache" -o Dir::Etc::SourceList=/dev/null
+           -o Dir::Etc::SourceParts="$d/etc" -o Dir::State::status=/var/lib/dpkg/status -qq)
+  apt-get "${o[@]}" update >/dev/null 2>&1 || return 1
+  (cd "$d/cache" && apt-get "${o[@]}" download libonnxruntime-dev >/dev/null 2>&1) || return 1
+  dpkg-deb -x "$d"/cache/libonnxruntime-dev_*.deb "$d/root" || return 1
+  cp -r "$d/root/usr/include/onnxruntime/." "$CACHE/ort/include/"
+}
+
+ORT_ARGS=()
+ORT_LIB=$(ls "$ROOT"/.venv/lib/python3*/site-packages/onnxruntime/capi/libonnxruntime.so.* 2>/dev/null | head -1 || true)
+if [ -n "$ORT_LIB" ] && fetch_ort_headers; then
+  mkdir -p "$BUILD/ort/lib"
+  ln -sf "$CACHE/ort/include" "$BUILD/ort/"
+  ln -sf "$ORT_LIB" "$BUILD/ort/lib/libonnxruntime.so"
+  ln -sf "$ORT_LIB" "$BUILD/ort/lib/libonnxruntime.so.1"
+  ORT_ARGS=(-DPE_ORT_ROOT="$BUILD/ort")
+else
+  log "ONNX Runtime adapter skipped: wheel library or libonnxruntime-dev headers unavailable"
+fi
+
+OV_DIR=$(ls -d "$ROOT"/.venv/lib/python3*/site-packages/openvino/cmake 2>/dev/null | head -1 || true)
+TORCH_PREFIX=$("$PY" -c 'import torch.utils; print(torch.utils.cmake_prefix_path)' 2>/dev/null || true)
+TORCH_ARGS=(-DPE_WITH_LIBTORCH=OFF)
+if [ -n "$TORCH_PREFIX" ] && [ "${PE_SKIP_LIBTORCH:-0}" != 1 ]; then
+  TORCH_ARGS=(-DPE_WITH_LIBTORCH=ON -DCMAKE_PREFIX_PATH="$TORCH_PREFIX")
+else
+  log "libtorch adapter skipped (torch wheel not found or PE_SKIP_LIBTORCH=1)"
+fi
+
+cmake -S cpp_runtime -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DPE_PYTHON="$PY" \
+  -DPE_OPENVINO_DIR="${OV_DIR:-}" "${ORT_ARGS[@]}" "${TORCH_ARGS[@]}" >"$BUILD.configure.log" 2>&1 \
+  || { cat "$BUILD.configure.log" >&2; exit 1; }
+grep -E "pe_runtime: .*(skipped|built)" "$BUILD.configure.log" | sed 's/^-- /[cpp] /' >&2 || true
+cmake --build "$BUILD" -j "$JOBS" >"$BUILD.build.log" 2>&1 || { tail -50 "$BUILD.build.log" >&2; exit 1; }
+LD_LIBRARY_PATH="$BUILD/ort/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
+  ctest --test-dir "$BUILD" --output-on-failure -j "$JOBS" >"$BUILD.ctest.log" 2>&1 \
+  || { cat "$BUILD.ctest.log" >&2; exit 1; }
+log "$(grep -E 'tests passed' "$BUILD.ctest.log")"
+
+# --- bounded libFuzzer + ASan/UBSan run of the loader (only where clang is installed)
+if command -v clang++ >/dev/null && [ "${PE_FUZZ_SECONDS:-20}" -gt 0 ]; then
+  FB=$ROOT/cpp_runtime/build-fuzz
+  CXX=clang++ CC=clang cmake -S cpp_runtime -B "$FB" -DPE_FUZZ=ON -DPE_BUILD_TESTS=OFF \
+    -DPE_WITH_ADAPTERS=OFF >"$FB.configure.log" 2>&1 && cmake --build "$FB" --target pe_fuzz_loader -j "$JOBS" >"$FB.build.log" 2>&1 \
+    || { tail -30 "$FB.build.log" >&2; exit 1; }
+  mkdir -p "$FB/corpus"
+  cp "$BUILD"/golden/*.pem "$FB/corpus/" 2>/dev/null || true
+  "$FB/fuzz/pe_fuzz_loader" "$FB/corpus" -max_total_time="${PE_FUZZ_SECONDS:-20}" -max_len=8192 \
+    -print_final_stats=1 >"$FB.fuzz.log" 2>&1 || { tail -40 "$FB.fuzz.log" >&2; exit 1; }
+  log "fuzz: $(grep -E 'stat::number_of_executed_units' "$FB.fuzz.log" | awk '{print $2}') runs, no crash"
+else
+  log "fuzzer skipped: clang++ not installed"
+fi
