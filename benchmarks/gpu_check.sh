@@ -5,8 +5,8 @@
 #
 #   benchmarks/gpu_check.sh OUT_DIR [RUN_DIR] [--dry-run]
 #
-# OUT_DIR    where everything is written: env.txt, run/ (when no RUN_DIR is given), parity,
-#            bench-cuda/ and bench-cpu/ reports, steps.tsv (each step's exit code), log.txt.
+# OUT_DIR    where everything is written: env.txt, run/ (when no RUN_DIR is given), parity-cpu/,
+#            parity-cuda/, bench-cpu/ and bench-cuda/ reports, steps.tsv (each step's exit code), log.txt.
 # RUN_DIR    an existing training run to use; otherwise a small run is trained on the built-in
 #            synthetic data (the real data set is not on GPU hosts).
 # --dry-run  a few seconds per step (tiny training, 0.01 s per point): checks the script itself.
@@ -81,7 +81,7 @@ echo "cuda=$CUDA onnxruntime-cuda=$ORT_GPU tensorrt=$TRT dry_run=$DRY" | tee -a 
 
 # 2. A run to export (unless one was given).
 if [ ! -d "$RUN/checkpoints" ]; then
-  step train 0 pe train --epochs "$EPOCHS" --out "$RUN"
+  step train 0 pe train --epochs "$EPOCHS" --out "$RUN" --quiet
 fi
 
 # 3. Export every profile that can run on a GPU host with torch + ONNX Runtime (+ TensorRT).
@@ -89,23 +89,31 @@ PROFILES=(torchscript-fp32 onnx-fp32 onnx-fp16)
 [ "$TRT" = 1 ] && PROFILES+=(tensorrt-fp16 tensorrt-int8)
 for p in "${PROFILES[@]}"; do step "export:$p" 0 pe export --run "$RUN" --profile "$p"; done
 
-# 4. Parity of every exported artifact (the reference runs on the CPU in pe-parity).
-step parity 0 pe parity --run "$RUN" --all
+# 4. CPU: parity of every artifact, then the CPU sweep (for comparison with the GPU figures).
+step parity-cpu 0 pe parity --run "$RUN" --all
+mkdir -p "$OUT/parity-cpu" && cp -f "$RUN"/parity/*.json "$OUT/parity-cpu/" 2>/dev/null
+step bench-cpu 0 pe bench --run "$RUN" --all --device cpu --reference --threads "$CPU_THREADS" \
+     --out "$OUT/bench-cpu" "${TIMING[@]}"
 
-# 5. Latency sweeps: CUDA (torch reference, TorchScript, ORT CUDA/TensorRT providers, TensorRT
-#    engines: whatever loads; the rest is listed under "Not timed"), and the CPU for comparison.
+# 5. CUDA: parity on the GPU of what can run there, then the CUDA sweep: the torch reference,
+#    TorchScript, ORT's CUDA/TensorRT providers and TensorRT engines, whichever load (the rest is
+#    listed under "Not timed" in the report). Without a GPU: check that cuda is refused clearly.
 if [ "$CUDA" = 1 ]; then
+  ARTS=(--artifact "$RUN/export/torchscript-fp32")
+  [ "$ORT_GPU" = 1 ] && ARTS+=(--artifact "$RUN/export/onnx-fp32" --artifact "$RUN/export/onnx-fp16")
+  [ "$TRT" = 1 ] && ARTS+=(--artifact "$RUN/export/tensorrt-fp16" --artifact "$RUN/export/tensorrt-int8")
+  step parity-cuda 0 pe parity --run "$RUN" "${ARTS[@]}" --device cuda
+  mkdir -p "$OUT/parity-cuda" && cp -f "$RUN"/parity/*.json "$OUT/parity-cuda/" 2>/dev/null
   step bench-cuda 0 pe bench --run "$RUN" --all --device cuda --reference \
        --batch-sizes 1,64,1024,8192 --out "$OUT/bench-cuda" "${TIMING[@]}"
 else
-  echo "no CUDA device here: checking that --device cuda refuses clearly, then the CPU path" \
+  echo "no CUDA device here: checking that --device cuda is refused clearly (exit 1)" \
     | tee -a "$OUT/log.txt"
   step bench-cuda-refused 1 pe bench --run "$RUN" --all --device cuda --out "$OUT/bench-cuda" \
        "${TIMING[@]}"
+  step parity-cuda-refused 1 pe parity --run "$RUN" --artifact "$RUN/export/torchscript-fp32" \
+       --device cuda
 fi
-step bench-cpu 0 pe bench --run "$RUN" --all --device cpu --reference --threads "$CPU_THREADS" \
-     --out "$OUT/bench-cpu" "${TIMING[@]}"
-cp -f "$RUN"/parity/*.json "$OUT/" 2>/dev/null || true
 
 echo "== steps (name, exit code, expected)"; cat "$OUT/steps.tsv"
 [ -f "$OUT/bench-cuda/report.md" ] && cat "$OUT/bench-cuda/report.md"
