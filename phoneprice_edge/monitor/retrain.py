@@ -115,7 +115,8 @@ def _gates(out: Path, champion: Path, opts: RetrainOptions, stages: Stages,
         return parity, bench, [f"export failed: {exc}"]
     for art in artifacts:
         rep = stages.parity(out, art)
-        atomic_write_json(out / "parity" / f"{art.name}.json", rep)
+        if "error" in rep:  # no report was written by the parity stage
+            atomic_write_json(out / "parity" / f"{art.name}.json", rep)
         parity.append(rep)
         echo(f"parity {art.name}: {'passed' if rep.get('passed') else 'FAILED'}")
     if opts.bench and all(p.get("passed") for p in parity):

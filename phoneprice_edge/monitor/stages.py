@@ -63,18 +63,15 @@ def export_stage(run_dir: Path, profiles: list[str]) -> list[Path]:
 
 
 def parity_stage(run_dir: Path, artifact_dir: Path) -> dict[str, Any]:
-    """The parity report of one artifact (phoneprice_edge.parity); any error is a failed check."""
-    try:
-        from phoneprice_edge.parity import check_parity
-    except ModuleNotFoundError as exc:
-        return {"artifact": str(artifact_dir), "passed": False,
-                "error": f"parity module not available ({exc})"}
+    """Check parity (phoneprice_edge.parity) and save its report; any error is a failed check."""
+    from phoneprice_edge.parity import check_parity, save_report
+
     try:
         rep = check_parity(run_dir, artifact_dir)
     except PEError as exc:
         return {"artifact": str(artifact_dir), "passed": False, "error": str(exc)}
-    d = rep.to_dict() if hasattr(rep, "to_dict") else dict(vars(rep))
-    return {"artifact": str(artifact_dir), **d, "passed": bool(rep.passed)}
+    save_report(run_dir, artifact_dir, rep)
+    return {"artifact": str(artifact_dir), **rep.to_dict()}
 
 
 def bench_stage(run_dir: Path, artifacts: list[Path], batch_sizes: tuple[int, ...] = (1, 64),

@@ -1,0 +1,111 @@
+"""Gated retraining: better candidates are promoted; a broken or worse one is refused, champion kept."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import shifted
+
+from phoneprice_edge.cli.common import entry
+from phoneprice_edge.cli.monitor import cmd
+from phoneprice_edge.data import synth_phone
+from phoneprice_edge.export.manifest import read_manifest, update_manifest
+from phoneprice_edge.io_utils import sha256_file
+from phoneprice_edge.monitor import stages as S
+from phoneprice_edge.monitor.fit import FitConfig
+from phoneprice_edge.monitor.registry import Registry, current_artifact
+from phoneprice_edge.monitor.retrain import RetrainOptions, Stages, decide, retrain
+
+PASS = {"artifact": "x/onnx-fp32", "passed": True}
+
+
+def test_decide_gates() -> None:
+    assert decide(0.80, 0.80, [PASS]) == (True, [])
+    ok, why = decide(0.80, 0.79, [PASS])
+    assert not ok and "below the champion" in why[0]
+    assert decide(0.80, 0.79, [PASS], tolerance=0.02)[0]
+    ok, why = decide(0.80, 0.90, [PASS, {"artifact": "x/openvino-fp32", "passed": False, "error": "boom"}])
+    assert not ok and why == ["parity failed for openvino-fp32: boom"]
+    assert not decide(0.8, 0.9, [])[0]
+    ok, why = decide(0.8, 0.9, [PASS], latency=(10.0, 25.0), max_latency_ratio=2.0)
+    assert not ok and "latency" in why[0]
+    assert not decide(0.8, 0.9, [PASS], errors=["export failed: x"])[0]
+
+
+@pytest.fixture()
+def setup(small_run: Path, tmp_path: Path) -> tuple[Path, Path]:
+    run = tmp_path / "run"
+    shutil.copytree(small_run, run)
+    new = tmp_path / "new.csv"
+    shifted(synth_phone(1000, 5)).to_csv(new, index=False)
+    return run, new
+
+
+FAST = FitConfig(epochs=10, lr=3e-3)
+
+
+@pytest.mark.slow
+def test_shifted_data_promotes_a_better_model(setup: tuple[Path, Path], tmp_path: Path) -> None:
+    run, new = setup
+    reg = tmp_path / "reg"
+    res = retrain(RetrainOptions(run=run, data=str(new), registry=reg, out=tmp_path / "cand", fit=FAST))
+    assert res["promoted"], res["reasons"]
+    assert res["candidate_accuracy"] > res["champion_accuracy"] + 0.05
+    assert Registry(reg).champion() == "v0002"
+    assert current_artifact(reg, "onnx-fp32") == reg / "versions" / "v0002" / "export" / "onnx-fp32"
+    assert (tmp_path / "cand" / "parity" / "onnx-fp32.json").is_file()
+    assert (tmp_path / "cand" / "bench" / "report.json").is_file()
+
+
+def corrupting_export(run_dir: Path, profiles: list[str]) -> list[Path]:
+    """The real exporter, then one weight of the ONNX graph perturbed (manifest re-hashed, so it loads)."""
+    import onnx
+    from onnx import numpy_helper
+
+    arts = S.export_stage(run_dir, profiles)
+    for art in arts:
+        m = read_manifest(art)
+        name = next(n for n in m["files"] if n.endswith(".onnx"))
+        model = onnx.load(str(art / name))
+        init = next(i for i in model.graph.initializer if numpy_helper.to_array(i).size > 16)
+        arr = numpy_helper.to_array(init).copy()
+        arr.flat[0] += 0.5
+        init.CopyFrom(numpy_helper.from_array(arr, init.name))
+        onnx.save(model, str(art / name))
+        update_manifest(art, files={**m["files"], name: sha256_file(art / name)})
+    return arts
+
+
+@pytest.mark.slow
+def test_candidate_failing_parity_is_refused(setup: tuple[Path, Path], tmp_path: Path) -> None:
+    run, new = setup
+    reg = tmp_path / "reg"
+    res = retrain(RetrainOptions(run=run, data=str(new), registry=reg, out=tmp_path / "cand", fit=FAST,
+                                 bench=False), stages=Stages(export=corrupting_export))
+    assert not res["promoted"] and res["candidate_accuracy"] > res["champion_accuracy"]
+    assert any("parity failed for onnx-fp32" in r for r in res["reasons"])
+    (rep,) = res["parity"]
+    assert "error" not in rep and rep["failures"] and rep["max_abs_diff"] > 1e-3  # a numerical failure
+    r = Registry(reg)
+    assert r.champion() == "v0001" and r.info("v0002")["status"] == "rejected"
+
+
+@pytest.mark.slow
+def test_candidate_losing_accuracy_is_refused_by_the_cli(setup: tuple[Path, Path], tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    run, _ = setup
+    df = synth_phone(800, 8)
+    df["price_range"] = np.random.default_rng(0).permutation(df["price_range"].to_numpy())
+    df.to_csv(tmp_path / "garbage.csv", index=False)
+    synth_phone(400, 9).to_csv(tmp_path / "holdout.csv", index=False)
+    reg = tmp_path / "reg"
+    with pytest.raises(SystemExit) as exc:
+        entry(cmd)(["retrain", "--run", str(run), "--data", str(tmp_path / "garbage.csv"),
+                    "--holdout", str(tmp_path / "holdout.csv"), "--registry", str(reg),
+                    "--out", str(tmp_path / "cand"), "--epochs", "10", "--no-bench"])
+    out = capsys.readouterr().out
+    assert exc.value.code == 1 and "REFUSED" in out and "below the champion" in out
+    assert Registry(reg).champion() == "v0001"
