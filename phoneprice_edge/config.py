@@ -59,7 +59,7 @@ class TrainConfig:
     drop_last: bool = False
     noise_sigma: float = 0.0
     mixup_alpha: float = 0.0
-    threads: int = 0
+    threads: int = 1
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

@@ -43,10 +43,13 @@ class SplitTensors:
 
 @dataclass
 class FitPaths:
-    """Where one fit writes: checkpoints folder, history.jsonl, TensorBoard folder (None = off)."""
+    """Where one fit writes: checkpoints folder, history.jsonl, TensorBoard folder (None = off).
 
-    checkpoints: Path
-    history: Path
+    checkpoints=None trains without writing checkpoints (recipe searches, benchmarks).
+    """
+
+    checkpoints: Path | None
+    history: Path | None = None
     tb: Path | None = None
 
 
@@ -142,6 +145,8 @@ class Trainer:
     # -- state -------------------------------------------------------------------------------
     def resume(self) -> bool:
         """Load checkpoints/last.pt if present; return whether it did."""
+        if self.paths.checkpoints is None:
+            return False
         path = self.paths.checkpoints / LAST
         if not path.is_file():
             return False
@@ -157,6 +162,8 @@ class Trainer:
         return True
 
     def _save_last(self) -> None:
+        if self.paths.checkpoints is None:
+            return
         save_checkpoint(self.paths.checkpoints / LAST, self.model, self.mcfg, self.schema,
                         optimizer=self.optimizer.state_dict(), scheduler=self.scheduler.state_dict(),
                         epoch=self.epoch, rng=capture_rng(self.gen), train_config=self.cfg.to_dict(),
@@ -164,6 +171,8 @@ class Trainer:
                         stopped_early=self.stopped_early)
 
     def _save_best(self, record: dict[str, Any]) -> None:
+        if self.paths.checkpoints is None:
+            return
         save_checkpoint(self.paths.checkpoints / BEST, self.model, self.mcfg, self.schema,
                         epoch=self.epoch, train_config=self.cfg.to_dict(), val=record)
 
@@ -283,7 +292,9 @@ def _log_tb(writer: Any, record: dict[str, Any]) -> None:
     writer.add_scalar("grad_norm", record["grad_norm"], step)
 
 
-def _write_history(path: Path, history: list[dict[str, Any]]) -> None:
+def _write_history(path: Path | None, history: list[dict[str, Any]]) -> None:
+    if path is None:
+        return
     atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in history))
 
 
