@@ -36,12 +36,13 @@ def cmd(run_dir: Path, artifacts: tuple[Path, ...], all_: bool, device: str, as_
         artifacts = tuple(sorted(p.parent for p in (run_dir / "export").glob(f"*/{MANIFEST}")))
         if not artifacts:
             raise UsageError(f"no export folders under {run_dir / 'export'} (run pe-export first)")
+        artifacts = _skip_deferred(artifacts)
     reports, errors = [], []
     for art in artifacts:
         try:
             rep = check_parity(run_dir, art, device=device)
         except PEError as exc:
-            errors.append(f"{art}: {exc}")
+            errors.append(str(exc) if str(art) in str(exc) else f"{art}: {exc}")
             continue
         save_report(run_dir, art, rep)
         reports.append(rep)
@@ -57,3 +58,16 @@ def cmd(run_dir: Path, artifacts: tuple[Path, ...], all_: bool, device: str, as_
     for e in errors:
         click.echo(f"error: {e}", err=True)
     return 1 if errors or any(not r.passed for r in reports) else 0
+
+
+def _skip_deferred(artifacts: tuple[Path, ...]) -> tuple[Path, ...]:
+    """Leave out TensorRT folders whose engine is still to be built on the device (said so)."""
+    from phoneprice_edge.export.manifest import read_manifest
+
+    keep = []
+    for art in artifacts:
+        if read_manifest(art).get("deferred_build"):
+            click.echo(f"skip {art.name}: engine not built yet (run its build_engine.sh on the device)")
+        else:
+            keep.append(art)
+    return tuple(keep)

@@ -81,7 +81,8 @@ def write_fp32_onnx(ctx: ExportContext, path: Path) -> None:
     check_onnx(path, cfg.in_features, cfg.num_classes)
 
 
-def write_onnx_for_precision(ctx: ExportContext, path: Path) -> dict[str, Any]:
+def write_onnx_for_precision(ctx: ExportContext, path: Path,
+                             quantize_bias: bool = True) -> dict[str, Any]:
     """fp32, fp16 (float32 I/O) or int8 (static QDQ) ONNX at path; returns manifest facts."""
     from phoneprice_edge.export import quantize
 
@@ -102,7 +103,8 @@ def write_onnx_for_precision(ctx: ExportContext, path: Path) -> dict[str, Any]:
             assert calib is not None  # guaranteed by profile validation
             facts["quantization"] = quantize.onnx_static_qdq(
                 fp32, path, ctx.calib_x, method=calib.method,
-                per_channel=bool(ctx.profile.option("per_channel", True)))
+                per_channel=bool(ctx.profile.option("per_channel", True)),
+                quantize_bias=quantize_bias)
     finally:
         fp32.unlink(missing_ok=True)
     check_onnx(path, cfg.in_features, cfg.num_classes)

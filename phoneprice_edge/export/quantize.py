@@ -47,8 +47,12 @@ class ArrayCalibrationReader:
 
 
 def onnx_static_qdq(fp32_path: Path, out_path: Path, calib_x: np.ndarray, method: str,
-                    per_channel: bool) -> dict[str, Any]:
-    """ORT quantize_static in QDQ format (int8 activations and weights); returns the settings."""
+                    per_channel: bool, quantize_bias: bool = True) -> dict[str, Any]:
+    """ORT quantize_static in QDQ format (symmetric int8 activations and weights).
+
+    quantize_bias=False keeps Gemm biases float (TensorRT's explicit quantization takes int8
+    Q/DQ only, not ORT's int32 bias DequantizeLinear). Returns the settings used.
+    """
     import onnx
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
@@ -63,7 +67,8 @@ def onnx_static_qdq(fp32_path: Path, out_path: Path, calib_x: np.ndarray, method
                         quant_format=QuantFormat.QDQ, activation_type=QuantType.QInt8,
                         weight_type=QuantType.QInt8, per_channel=per_channel,
                         op_types_to_quantize=QUANTIZED_OPS, calibrate_method=methods[method],
-                        extra_options={"ActivationSymmetric": True, "WeightSymmetric": True})
+                        extra_options={"ActivationSymmetric": True, "WeightSymmetric": True,
+                                       "QuantizeBias": quantize_bias})
     except Exception as exc:
         raise ExportError(f"int8 static quantization failed: {str(exc).splitlines()[0][:300]}") \
             from exc
@@ -71,7 +76,8 @@ def onnx_static_qdq(fp32_path: Path, out_path: Path, calib_x: np.ndarray, method
         pre.unlink(missing_ok=True)
     return {"format": "QDQ", "activations": "int8 symmetric", "weights": "int8 symmetric",
             "per_channel": per_channel, "calibration_method": method,
-            "calibration_rows": int(len(calib_x)), "quantized_ops": QUANTIZED_OPS}
+            "calibration_rows": int(len(calib_x)), "quantized_ops": QUANTIZED_OPS,
+            "bias": "int32" if quantize_bias else "float"}
 
 
 def onnx_to_fp16(fp32_path: Path, out_path: Path) -> None:
