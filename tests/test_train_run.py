@@ -106,7 +106,7 @@ def test_resume_refuses_finished_or_foreign_folder(tmp_path: Path, phone) -> Non
         resume_run(tmp_path / "run")
     with pytest.raises(UsageError, match="not a run folder"):
         resume_run(tmp_path)
-    with pytest.raises(UsageError, match="not empty"):
+    with pytest.raises(UsageError, match="already holds a training run"):
         train_run(small(epochs=1), X, y, schema, tmp_path / "run")
 
 

@@ -19,6 +19,7 @@ from phoneprice_edge.errors import UsageError
 from phoneprice_edge.io_utils import atomic_write, atomic_write_bytes, atomic_write_json
 from phoneprice_edge.schema import FeatureSchema
 from phoneprice_edge.training.builders import model_config
+from phoneprice_edge.training.distributed import is_main, world_size
 from phoneprice_edge.training.loop import BEST, FitPaths, FitResult, SplitTensors, Trainer
 from phoneprice_edge.training.state import resolve_device, set_threads
 
@@ -55,8 +56,8 @@ def _prepare_dir(run_dir: Path, resume: bool) -> None:
             raise UsageError(f"{run_dir}: the run already finished (no {MARKER} marker); "
                              f"nothing to resume")
         return
-    if run_dir.exists() and any(run_dir.iterdir()):
-        raise UsageError(f"{run_dir}: folder exists and is not empty; choose another --out or "
+    if (run_dir / "config.toml").exists() or (run_dir / "checkpoints").exists():
+        raise UsageError(f"{run_dir}: already holds a training run; choose another --out or "
                          f"continue it with --resume")
 
 
@@ -140,9 +141,11 @@ def train_run(cfg: TrainConfig, X: np.ndarray, y: np.ndarray, schema: FeatureSch
               hook: EpochHook | None = None, _resume: bool = False) -> RunResult:
     """Train into run_dir (holdout, or k-fold with optional refit) and write every run file."""
     run_dir = Path(run_dir)
-    _prepare_dir(run_dir, _resume)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    if not _resume:
+    main = is_main()  # under DDP only rank 0 writes the run folder
+    if main:
+        _prepare_dir(run_dir, _resume)
+        run_dir.mkdir(parents=True, exist_ok=True)
+    if not _resume and main:
         atomic_write_json(run_dir / MARKER, {"pid": os.getpid(), "started": time.time()})
         save_train_config(cfg, run_dir / "config.toml")
         save_npz(run_dir / "data" / "all.npz", X, y)
@@ -157,6 +160,9 @@ def train_run(cfg: TrainConfig, X: np.ndarray, y: np.ndarray, schema: FeatureSch
         _finish_kfold_without_refit(cfg, schema, X, y, run_dir, folds)
     else:
         seconds, samples = _final_fit(cfg, schema, X, y, run_dir, kw, seconds, samples)
+    if not main:
+        return RunResult(run_dir, run_dir / "checkpoints" / BEST, {},
+                         time.perf_counter() - t0, samples)
     from phoneprice_edge.checkpoint import load_model
 
     loaded = load_model(run_dir / "checkpoints" / BEST)
@@ -166,6 +172,8 @@ def train_run(cfg: TrainConfig, X: np.ndarray, y: np.ndarray, schema: FeatureSch
     if cv is not None:
         metrics["cv"] = cv
     metrics["train_seconds"], metrics["train_samples"] = round(seconds, 3), samples
+    if world_size() > 1:
+        metrics["world_size"] = world_size()
     atomic_write_json(run_dir / "metrics.json", metrics)
     (run_dir / MARKER).unlink(missing_ok=True)
     return RunResult(run_dir, run_dir / "checkpoints" / BEST, metrics,
@@ -182,11 +190,13 @@ def _final_fit(cfg: TrainConfig, schema: FeatureSchema, X: np.ndarray, y: np.nda
         tr, va = np.arange(y.size), holdout(y, 0.8, cfg.seed)[1]
     else:
         tr, va = holdout(y, cfg.train_val_split, cfg.seed)
-    save_npz(run_dir / "data" / "train.npz", X[tr], y[tr])
-    save_npz(run_dir / "data" / "val.npz", X[va], y[va])
+    if is_main():
+        save_npz(run_dir / "data" / "train.npz", X[tr], y[tr])
+        save_npz(run_dir / "data" / "val.npz", X[va], y[va])
     res, fit_schema = _fit(cfg, schema, X, y, tr, va, run_dir, run_dir / "tb" / "final",
                            label="refit" if refit else "train", track_best=not refit, **kw)
-    fit_schema.save(run_dir / "schema.json")
+    if is_main():
+        fit_schema.save(run_dir / "schema.json")
     if refit:
         save_checkpoint(run_dir / "checkpoints" / BEST, res.model, res.model.cfg, fit_schema,
                         epoch=len(res.history), train_config=cfg.to_dict(), refit=True)

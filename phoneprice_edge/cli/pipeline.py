@@ -1,0 +1,114 @@
+"""`pe pipeline`: the main job as a list of stages (data -> train -> evaluate; later: export, parity, bench)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import click
+
+from phoneprice_edge.cli.common import CONTEXT
+
+
+@dataclass
+class PipelineContext:
+    """What the stages share: options, the run folder, and results earlier stages leave for later ones."""
+
+    run_dir: Path
+    data: str | None
+    epochs: int | None
+    config: str | None
+    quiet: bool
+    results: dict[str, Any] = field(default_factory=dict)
+
+    def say(self, text: str) -> None:
+        click.echo(text)
+
+
+Stage = Callable[[PipelineContext], None]
+
+
+def stage_data(ctx: PipelineContext) -> None:
+    """Use --data, or write the built-in synthetic data (2000 rows, seed 42) into the run folder;
+    check it and print its summary."""
+    from phoneprice_edge.cli.data import render, summarize
+    from phoneprice_edge.data import (
+        read_table,
+        resolve_schema,
+        synth_phone,
+        validate_frame,
+        write_table,
+    )
+    from phoneprice_edge.errors import DataError
+
+    if ctx.data is None:
+        path = ctx.run_dir / "input" / "phone_synth.csv"
+        write_table(synth_phone(rows=2000, seed=42), path)
+        ctx.data = str(path)
+        ctx.say(f"no --data: wrote the built-in synthetic phone data to {path}")
+    df = read_table(ctx.data)
+    schema = resolve_schema(df, None, None, ctx.data)
+    res = validate_frame(df, schema, source=ctx.data)
+    ctx.say(render(summarize(df, res)))
+    if res.errors:
+        raise DataError(f"{ctx.data}: {len(res.errors)} problem(s) make the table unusable")
+
+
+def stage_train(ctx: PipelineContext) -> None:
+    """Train with the default recipe (or --config), --epochs overriding."""
+    from phoneprice_edge.cli.train import print_summary, resolve_config
+    from phoneprice_edge.train import train
+
+    cfg = resolve_config(ctx.config, (), epochs=ctx.epochs)
+    result = train(cfg, ctx.data, ctx.run_dir, quiet=ctx.quiet)
+    print_summary(result)
+    ctx.results["train"] = result
+
+
+def stage_evaluate(ctx: PipelineContext) -> None:
+    """Metrics, report.md and plots of the best model on the validation rows."""
+    from phoneprice_edge.evaluate import evaluate_run
+
+    res = evaluate_run(ctx.run_dir)
+    ctx.results["evaluate"] = res
+    ctx.say(f"evaluation: accuracy {100 * res.metrics['accuracy']:.2f}%, "
+            f"macro F1 {res.metrics['macro_f1']:.4f}")
+    ctx.say(f"report: {res.out_dir / 'report.md'}")
+    ctx.say(f"plots:  {res.out_dir / 'plots'}/")
+
+
+# Later stages (export, parity, bench) append themselves here: (name, function).
+STAGES: list[tuple[str, Stage]] = [
+    ("data", stage_data),
+    ("train", stage_train),
+    ("evaluate", stage_evaluate),
+]
+
+
+def run_stages(ctx: PipelineContext, stages: list[tuple[str, Stage]] | None = None) -> None:
+    """Run each stage in order, announcing it; an exception stops the pipeline."""
+    for name, stage in stages or STAGES:
+        t0 = time.perf_counter()
+        ctx.say(f"== {name}")
+        stage(ctx)
+        ctx.say(f"   ({name}: {time.perf_counter() - t0:.1f} s)")
+
+
+@click.command(context_settings=CONTEXT)
+@click.option("--data", help="Training table (file or SQL URL). Default: built-in synthetic phone data, written into the run folder.")
+@click.option("--out", "out", type=click.Path(file_okay=False), help="Run folder (default runs/pipeline-<time>).")
+@click.option("--config", type=click.Path(dir_okay=False), help="Training config TOML (default recipe otherwise).")
+@click.option("--epochs", type=click.IntRange(min=1), help="Override the number of training epochs.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
+def cmd(data: str | None, out: str | None, config: str | None, epochs: int | None, quiet: bool) -> None:
+    """The main job: check the data, train, evaluate (then export, parity and bench as those
+    stages are added). Every stage reads the files of the stage before it.
+    """
+    from phoneprice_edge.cli.train import default_out
+
+    ctx = PipelineContext(Path(out or default_out("pipeline")), data, epochs, config, quiet)
+    run_stages(ctx)
+    ctx.say(f"done: {ctx.run_dir}")
