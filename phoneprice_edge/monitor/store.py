@@ -52,12 +52,32 @@ def to_url(target: str | Path) -> str:
     return f"sqlite:///{Path(s).expanduser().resolve()}"
 
 
+def _driver(url: str) -> str:
+    """postgresql:// (and postgres://) with psycopg 3 when psycopg2 is not installed."""
+    for scheme in ("postgresql://", "postgres://"):
+        if url.startswith(scheme):
+            try:
+                import psycopg2  # noqa: F401
+                return "postgresql://" + url[len(scheme):]
+            except ImportError:
+                return "postgresql+psycopg://" + url[len(scheme):]
+    return url
+
+
+def _safe(url: str) -> str:
+    try:
+        return sa.engine.make_url(url).render_as_string(hide_password=True)
+    except sa.exc.ArgumentError:
+        return url
+
+
 def make_engine(url: str) -> sa.Engine:
     """An engine; SQLite gets WAL and a busy timeout so several writers and a reader coexist."""
+    url = _driver(url)
     try:
         engine = sa.create_engine(url, future=True, pool_pre_ping=True)
     except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError) as exc:
-        raise UsageError(f"{url}: not a usable database URL ({exc})") from None
+        raise UsageError(f"{_safe(url)}: not a usable database URL ({exc})") from None
     if engine.dialect.name == "sqlite":
         @sa.event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn: Any, _rec: Any) -> None:
@@ -119,7 +139,12 @@ class SQLPredictionSink:
                  retention: Retention | None = None, prune_every: int = 50) -> None:
         self.url = to_url(target)
         self.engine = make_engine(self.url)
-        _META.create_all(self.engine, checkfirst=True)
+        try:
+            _META.create_all(self.engine, checkfirst=True)
+        except sa.exc.SQLAlchemyError as exc:
+            self.engine.dispose()
+            raise DataError(f"{_safe(self.url)}: cannot open the prediction log "
+                            f"({str(exc).splitlines()[0][:200]})") from None
         self.retention = retention or Retention()
         self.flush_rows, self.flush_interval_s, self.prune_every = flush_rows, flush_interval_s, prune_every
         self._q: queue.Queue[BatchLike | None] = queue.Queue(maxsize=max_queue)
@@ -272,7 +297,7 @@ def read_sql_log(target: str | Path, *, window: int | None = None, since: float 
         with engine.connect() as conn:
             rows = [dict(r._mapping) for r in conn.execute(q)]
     except sa.exc.SQLAlchemyError as exc:
-        raise DataError(f"{target}: cannot read the prediction log "
+        raise DataError(f"{_safe(str(target))}: cannot read the prediction log "
                         f"({str(exc).splitlines()[0][:200]})") from None
     finally:
         engine.dispose()

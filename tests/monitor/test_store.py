@@ -106,3 +106,15 @@ def test_serve_make_sink_picks_the_sql_store(tmp_path: Path) -> None:
 def test_missing_log_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="not found"):
         read_sql_log(tmp_path / "nope.db")
+
+
+def test_postgres_urls_use_psycopg_and_refusal_is_clear() -> None:
+    pytest.importorskip("psycopg")
+    import importlib.util
+
+    from phoneprice_edge.monitor.store import _driver
+    want = "postgresql://" if importlib.util.find_spec("psycopg2") else "postgresql+psycopg://"
+    assert _driver("postgres://u@h/db") == want + "u@h/db"
+    with pytest.raises(DataError, match=r"127.0.0.1:1/db: cannot open the prediction log") as e:
+        SQLPredictionSink("postgresql://u:secret@127.0.0.1:1/db")
+    assert "secret" not in str(e.value)
