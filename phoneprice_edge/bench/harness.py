@@ -193,6 +193,7 @@ def result_row(art: Artifact, device: str, batch: int, threads: int, stats: Late
         "parity_passed": parity.get("passed"),
         "std_us": round(stats.std_us, 3), "min_us": round(stats.min_us, 3), "iters": stats.iters,
         "wall_s": round(stats.wall_s, 3),
+        "throughput_p50_rows_s": round(batch / (stats.p50_us / 1e6), 1) if stats.p50_us > 0 else None,
         "peak_rss_mb": round(peak_mb, 1) if peak_mb is not None else None,
         "accuracy": parity.get("accuracy_candidate"), "format": art.fmt, "backend": backend_name,
     }

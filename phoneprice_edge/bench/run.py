@@ -127,6 +127,8 @@ def settings_of(cfg: h.BenchConfig) -> dict[str, Any]:
             "min_iters": p.min_iters, "min_time_s": p.min_time_s, "warmup_iters": p.warmup_iters,
             "warmup_time_s": p.warmup_time_s, "input_buffers": N_BUFFERS,
             "timer": "time.perf_counter_ns around each backend.run call",
+            "throughput": "throughput_rows_s = batch / mean latency (carries every preemption of "
+                          "a busy machine); throughput_p50_rows_s = batch / p50",
             "load_ms": "files to a ready backend (manifest sha256 check, session creation or "
                        "compilation), runtime library already imported",
             "peak_rss": "process-wide high-water mark during the point (VmHWM reset per point "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -83,8 +84,20 @@ def time_calls(fn: Callable[[np.ndarray], Any], inputs: list[np.ndarray], plan: 
     """Warm up, then time fn(inputs[i % n]) one call at a time; return stats and an output checksum.
 
     sync (e.g. torch.cuda.synchronize) runs inside the timed window after each call, for devices
-    whose work may still be in flight when fn returns.
+    whose work may still be in flight when fn returns. Python's garbage collector is off while
+    timing (as in timeit), so a collection cycle does not land in one call's figure.
     """
+    gc_was_on = gc.isenabled()
+    gc.disable()
+    try:
+        return _time_calls(fn, inputs, plan, sync)
+    finally:
+        if gc_was_on:
+            gc.enable()
+
+
+def _time_calls(fn: Callable[[np.ndarray], Any], inputs: list[np.ndarray], plan: TimingPlan,
+                sync: Callable[[], None] | None) -> tuple[LatencyStats, float]:
     n = len(inputs)
     clock = time.perf_counter_ns
     checksum = 0.0
