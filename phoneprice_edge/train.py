@@ -31,7 +31,8 @@ def load_data(data: str | None, *, label: str | None = None, table: str | None =
 
 
 def train(cfg: TrainConfig, data: str | None, run_dir: str | Path, *, label: str | None = None,
-          table: str | None = None, init_from: str | None = None, quiet: bool = True) -> RunResult:
+          table: str | None = None, init_from: str | None = None, quiet: bool = True,
+          query: str | None = None) -> RunResult:
     """Load the data (or synthesise the default) and train into run_dir."""
-    ds = load_data(data, label=label, table=table, seed=cfg.seed)
+    ds = load_data(data, label=label, table=table, query=query, seed=cfg.seed)
     return train_run(cfg, ds.X, ds.y, ds.schema, run_dir, init_from=init_from, quiet=quiet)

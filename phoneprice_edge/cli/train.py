@@ -41,6 +41,7 @@ def print_summary(result: object) -> None:
 @click.option("--config", type=click.Path(dir_okay=False), help="TOML config; its keys override the defaults (phoneprice_edge/defaults/train.toml).")
 @click.option("--data", help="Training table: CSV/Parquet/JSON/JSONL file or SQLAlchemy URL. Default: built-in synthetic phone data (2000 rows).")
 @click.option("--table", help="SQL table name (with a SQL URL).")
+@click.option("--query", help="SQL query to read instead of --table (with a SQL URL).")
 @click.option("--label", help="Label column (default: from the schema, price_range for the phone table).")
 @click.option("--kfold", type=int, help="Stratified K-fold cross-validation with K models (K >= 2).")
 @click.option("--refit/--no-refit", default=None, help="After k-fold, train one final model on all rows.")
@@ -51,12 +52,15 @@ def print_summary(result: object) -> None:
 @click.option("--out", type=click.Path(file_okay=False), help="Run folder (default runs/train-<time>).")
 @click.option("--resume", type=click.Path(file_okay=False), help="Continue the interrupted run in this folder (other options are taken from its config.toml).")
 @click.option("--init-from", type=click.Path(dir_okay=False), help="Start from the weights of this checkpoint (same architecture).")
-@click.option("--distributed", is_flag=True, help="Multi-process data-parallel training (not available in this build).")
+@click.option("--distributed", is_flag=True, help="DistributedDataParallel across the processes torchrun starts "
+              "(`torchrun --nproc_per_node=N --no-python pe-train --distributed ...`); see docs/distributed.md.")
+@click.option("--dist-timeout", type=click.FloatRange(min=1), default=60.0, show_default=True, metavar="SECONDS",
+              help="With --distributed: how long the rendezvous and any collective may wait for a peer.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
-def cmd(config: str | None, data: str | None, table: str | None, label: str | None,
+def cmd(config: str | None, data: str | None, table: str | None, query: str | None, label: str | None,
         kfold: int | None, refit: bool | None, seed: int | None, epochs: int | None,
         device: str | None, sets: tuple[str, ...], out: str | None, resume: str | None,
-        init_from: str | None, distributed: bool, quiet: bool) -> None:
+        init_from: str | None, distributed: bool, dist_timeout: float, quiet: bool) -> None:
     """Train a tabular classifier into a run folder.
 
     Writes config.toml, schema.json, data/{train,val}.npz, checkpoints/{last,best_model}.pt,
@@ -65,12 +69,18 @@ def cmd(config: str | None, data: str | None, table: str | None, label: str | No
     """
     from phoneprice_edge.train import resume_run, train
 
-    if distributed:
-        raise UsageError("--distributed is not available in this build: the data set is small "
-                         "enough that one process trains it in seconds")
     if resume:
         if any(v is not None for v in (config, data, kfold, refit, seed, epochs, device, out)) or sets:
             raise UsageError("--resume takes its settings from RUN_DIR/config.toml; drop the other options")
+    if distributed:
+        from phoneprice_edge.training.distributed import run_cli
+
+        run_cli(resume=resume, quiet=quiet, init_from=init_from, timeout_s=dist_timeout,
+                summary=print_summary, make_config=lambda: resolve_config(
+                    config, sets, kfold=kfold, refit=refit, seed=seed, epochs=epochs, device=device),
+                data=data, table=table, query=query, label=label, out=out or default_out())
+        return
+    if resume:
         try:
             result = resume_run(resume, quiet=quiet, init_from=init_from)
         except KeyboardInterrupt:
@@ -83,7 +93,7 @@ def cmd(config: str | None, data: str | None, table: str | None, label: str | No
     run_dir = out or default_out()
     try:
         result = train(cfg, data, run_dir, label=label, table=table, init_from=init_from,
-                       quiet=quiet)
+                       quiet=quiet, query=query)
     except KeyboardInterrupt:
         click.echo(f"interrupted; continue with: pe-train --resume {run_dir}", err=True)
         raise

@@ -19,6 +19,7 @@ from phoneprice_edge.config import TrainConfig
 from phoneprice_edge.io_utils import atomic_write_text
 from phoneprice_edge.model import ModelConfig, TabularClassifier
 from phoneprice_edge.schema import FeatureSchema
+from phoneprice_edge.training import distributed as dd
 from phoneprice_edge.training.builders import (
     add_l1_subgradient,
     make_model,
@@ -91,7 +92,8 @@ def _augment(cfg: TrainConfig, model: TabularClassifier, xb: torch.Tensor, targe
     """Gaussian noise and/or mixup on standardised features, mapped back to raw units."""
     from phoneprice_edge.data import augment
 
-    std, mean = model.standardize.std, model.standardize.mean
+    base = getattr(model, "module", model)  # the classifier inside a DDP wrapper
+    std, mean = base.standardize.std, base.standardize.mean
     z = (xb - mean) / std
     if cfg.noise_sigma > 0:
         z = augment.gaussian_noise(z, cfg.noise_sigma, gen)
@@ -129,9 +131,10 @@ class Trainer:
         mean = torch.tensor(schema.scaler_mean or [0.0] * mcfg.in_features)
         std = torch.tensor(schema.scaler_std or [1.0] * mcfg.in_features)
         self.model = make_model(mcfg, mean.numpy(), std.numpy(), init_from).to(device)
+        self.net = dd.wrap(self.model)  # DDP inside a process group, else the model itself
         self.data = SplitTensors(*(t.to(device) for t in (data.x_train, data.y_train,
                                                           data.x_val, data.y_val)))
-        n = self.data.x_train.shape[0]
+        n = dd.shard_size(self.data.x_train.shape[0])  # rows per rank under DDP
         full = n // cfg.batch_size if cfg.drop_last and n >= cfg.batch_size else math.ceil(n / cfg.batch_size)
         self.steps_per_epoch = max(1, full)
         self.optimizer = make_optimizer(cfg, self.model)
@@ -147,10 +150,10 @@ class Trainer:
         """Load checkpoints/last.pt if present; return whether it did."""
         if self.paths.checkpoints is None:
             return False
-        path = self.paths.checkpoints / LAST
-        if not path.is_file():
+        path = self.paths.checkpoints / LAST  # read by rank 0, broadcast to the others
+        payload = dd.on_main(lambda: read_checkpoint(path) if path.is_file() else None)
+        if payload is None:
             return False
-        payload = read_checkpoint(path)
         self.model.load_state_dict(payload["state_dict"])
         self.optimizer.load_state_dict(payload["optimizer"])
         self.scheduler.load_state_dict(payload["scheduler"])
@@ -162,7 +165,7 @@ class Trainer:
         return True
 
     def _save_last(self) -> None:
-        if self.paths.checkpoints is None:
+        if self.paths.checkpoints is None or not dd.is_main():
             return
         save_checkpoint(self.paths.checkpoints / LAST, self.model, self.mcfg, self.schema,
                         optimizer=self.optimizer.state_dict(), scheduler=self.scheduler.state_dict(),
@@ -171,7 +174,7 @@ class Trainer:
                         stopped_early=self.stopped_early)
 
     def _save_best(self, record: dict[str, Any]) -> None:
-        if self.paths.checkpoints is None:
+        if self.paths.checkpoints is None or not dd.is_main():
             return
         save_checkpoint(self.paths.checkpoints / BEST, self.model, self.mcfg, self.schema,
                         epoch=self.epoch, train_config=self.cfg.to_dict(), val=record)
@@ -179,15 +182,18 @@ class Trainer:
     # -- one epoch ---------------------------------------------------------------------------
     def _train_epoch(self) -> dict[str, float]:
         cfg, model = self.cfg, self.model
-        model.train()
+        self.net.train()
         loss_sum = torch.zeros((), device=self.device)
         correct = torch.zeros((), device=self.device, dtype=torch.long)
         norm = torch.zeros((), device=self.device)
         seen = steps = 0
         params = [p for p in model.parameters() if p.requires_grad]
         last_step = self.steps_per_epoch - 1
-        for xb, yb in _batches(cfg, self.data.x_train, self.data.y_train, self.gen, self.device):
-            loss, logits = _step_loss(cfg, model, xb, yb, self.mcfg.num_classes, self.gen)
+        batches = (dd.sharded_batches(cfg, self.data.x_train, self.data.y_train, self.epoch)
+                   if dd.active() else
+                   _batches(cfg, self.data.x_train, self.data.y_train, self.gen, self.device))
+        for xb, yb in batches:
+            loss, logits = _step_loss(cfg, self.net, xb, yb, self.mcfg.num_classes, self.gen)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             add_l1_subgradient(model, cfg.l1_input)
@@ -201,6 +207,7 @@ class Trainer:
             correct += (logits.detach().argmax(1) == yb).sum()
             seen += xb.shape[0]
             steps += 1
+        loss_sum, correct, seen = dd.sum_across_ranks(loss_sum, correct, seen)
         return {"train_loss": float(loss_sum) / max(seen, 1),
                 "train_accuracy": float(correct) / max(seen, 1),
                 "grad_norm": float(norm), "samples": seen}
@@ -211,6 +218,8 @@ class Trainer:
         self.model.eval()
         if self.data.x_val.shape[0] == 0:
             return {"val_loss": math.nan, "val_accuracy": math.nan}
+        if dd.active():
+            return dd.validate(self.model, self.data.x_val, self.data.y_val)
         logits = self.model(self.data.x_val)
         return {"val_loss": float(F.cross_entropy(logits, self.data.y_val)),
                 "val_accuracy": float((logits.argmax(1) == self.data.y_val).float().mean())}
@@ -231,7 +240,7 @@ class Trainer:
     def run(self, on_epoch_end: Callable[[int], None] | None = None) -> FitResult:
         """Train from the current epoch to cfg.epochs (or early stop); checkpoint every epoch."""
         cfg = self.cfg
-        writer = _tb_writer(self.paths.tb, purge_step=self.epoch + 1)
+        writer = _tb_writer(self.paths.tb if dd.is_main() else None, purge_step=self.epoch + 1)
         bar = _progress(range(self.epoch, cfg.epochs), self.quiet, self.label)
         t0, samples = time.perf_counter(), 0
         try:
@@ -256,7 +265,7 @@ class Trainer:
                 if on_epoch_end is not None:
                     on_epoch_end(self.epoch)
         finally:  # also on Ctrl-C: history.jsonl matches last.pt
-            _write_history(self.paths.history, self.history)
+            _write_history(self.paths.history if dd.is_main() else None, self.history)
             if writer is not None:
                 writer.close()
             if hasattr(bar, "close"):

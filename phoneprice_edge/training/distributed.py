@@ -1,0 +1,299 @@
+"""Distributed data-parallel training: process group from torchrun's environment, DistributedSampler
+sharding of in-memory batches, metric reduction across ranks, rank-0-only I/O, DDP train/resume."""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from torch import nn
+
+from phoneprice_edge.errors import PEError, UsageError
+
+if TYPE_CHECKING:
+    from phoneprice_edge.config import TrainConfig
+    from phoneprice_edge.training.run import RunResult
+
+T = TypeVar("T")
+TORCHRUN_VARS: tuple[str, ...] = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
+DEFAULT_TIMEOUT_S = 60.0
+LAUNCH_HINT = ("launch it with torchrun, one process per device: `torchrun --nproc_per_node=N "
+               "--no-python pe-train --distributed ...` (several machines: add --nnodes, "
+               "--node-rank and --rdzv-backend c10d --rdzv-endpoint HOST:PORT; see docs/distributed.md)")
+
+
+class DistributedError(PEError):
+    """A rendezvous or collective that failed or timed out, or another rank's failure."""
+
+
+# -- who am I ---------------------------------------------------------------------------------
+def active() -> bool:
+    """True inside an initialised process group."""
+    return dist.is_available() and dist.is_initialized()
+
+
+def rank() -> int:
+    return dist.get_rank() if active() else 0
+
+
+def world_size() -> int:
+    return dist.get_world_size() if active() else 1
+
+
+def is_main() -> bool:
+    """Rank 0, or a single process: the one that writes files and prints."""
+    return rank() == 0
+
+
+def missing_env() -> list[str]:
+    """The torchrun variables absent from the environment (empty when launched by torchrun)."""
+    return [v for v in TORCHRUN_VARS if not os.environ.get(v)]
+
+
+def backend_for(device: str) -> str:
+    """nccl when training on CUDA (device auto/cuda with a GPU present), gloo on CPUs."""
+    return "nccl" if device != "cpu" and torch.cuda.is_available() else "gloo"
+
+
+# -- process group ----------------------------------------------------------------------------
+def init(device: str = "auto", timeout_s: float = DEFAULT_TIMEOUT_S) -> str:
+    """Join the process group torchrun describes; UsageError with launch instructions otherwise.
+
+    The timeout bounds the rendezvous and every collective, so a lost peer fails instead of hanging.
+    Returns the backend name.
+    """
+    missing = missing_env()
+    if missing:
+        raise UsageError(f"--distributed needs the torchrun environment ({', '.join(missing)} not set): "
+                         + LAUNCH_HINT)
+    if not dist.is_available():
+        raise UsageError("--distributed: this torch build has no torch.distributed support")
+    backend = backend_for(device)
+    if backend == "nccl":
+        torch.cuda.set_device(int(os.environ["LOCAL_RANK"]))
+    try:
+        dist.init_process_group(backend, timeout=timedelta(seconds=timeout_s))
+    except (RuntimeError, ValueError) as exc:
+        raise DistributedError(f"cannot join the process group ({backend}, "
+                               f"{os.environ['MASTER_ADDR']}:{os.environ['MASTER_PORT']}, "
+                               f"timeout {timeout_s:g} s): {_one_line(exc)}") from None
+    return backend
+
+
+def shutdown() -> None:
+    if active():
+        dist.destroy_process_group()
+
+
+@contextmanager
+def session(device: str = "auto", timeout_s: float = DEFAULT_TIMEOUT_S) -> Iterator[str]:
+    """init() ... shutdown(), also on errors."""
+    backend = init(device, timeout_s)
+    try:
+        yield backend
+    finally:
+        shutdown()
+
+
+def _comm_device() -> torch.device:
+    if dist.get_backend() == "nccl":
+        return torch.device("cuda", torch.cuda.current_device())
+    return torch.device("cpu")
+
+
+def on_main(fn: Callable[[], T]) -> T:
+    """Run fn on rank 0 only and hand its result (or its error) to every rank.
+
+    Rank 0 alone reads sources and run files, so the other ranks (possibly on machines without
+    those files) train on exactly the same rows. Without a process group, just fn().
+    """
+    if not active():
+        return fn()
+    box: list[Any] = [None]
+    error: BaseException | None = None
+    if is_main():
+        try:
+            box[0] = ("ok", fn())
+        except PEError as exc:
+            error, box[0] = exc, ("error", type(exc).__name__, str(exc), exc.exit_code)
+        except BaseException as exc:  # noqa: BLE001 - told to the others, then re-raised here
+            error, box[0] = exc, ("error", type(exc).__name__, _one_line(exc), 1)
+    dist.broadcast_object_list(box, src=0, device=_comm_device())
+    if error is not None:
+        raise error
+    if box[0][0] == "error":
+        _, _, message, code = box[0]
+        exc = DistributedError(message)
+        exc.exit_code = code
+        raise exc
+    return box[0][1]
+
+
+# -- sharding, reduction, model ---------------------------------------------------------------
+def shard_size(n: int) -> int:
+    """Rows per rank per epoch: ceil(n / world size), as DistributedSampler (drop_last=False)."""
+    return math.ceil(n / world_size()) if active() else n
+
+
+def shard_indices(n: int, seed: int, epoch: int, rank_: int, world: int,
+                  shuffle: bool = True) -> torch.Tensor:
+    """The row indices DistributedSampler(shuffle, seed, drop_last=False) gives rank_ after set_epoch(epoch).
+
+    A permutation from seed + epoch (the same on every rank), padded by wrapping around to a
+    multiple of world, then every world-th index from rank_: the shards are disjoint up to the
+    padding and together cover every row.
+    """
+    if shuffle:
+        order = torch.randperm(n, generator=torch.Generator().manual_seed(seed + epoch))
+    else:
+        order = torch.arange(n)
+    total = math.ceil(n / world) * world
+    pad = total - n
+    if pad:
+        order = torch.cat([order, order.repeat(math.ceil(pad / n))[:pad]])
+    return order[rank_:total:world]
+
+
+def sharded_batches(cfg: TrainConfig, x: torch.Tensor, y: torch.Tensor,
+                    epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """This rank's mini-batches (cfg.batch_size rows each) of epoch `epoch`; same count on every rank."""
+    idx = shard_indices(x.shape[0], cfg.seed, epoch, rank(), world_size(), cfg.shuffle).to(x.device)
+    n = idx.numel()
+    stop = n - n % cfg.batch_size if cfg.drop_last and n >= cfg.batch_size else n
+    for start in range(0, stop, cfg.batch_size):
+        b = idx[start:start + cfg.batch_size]
+        yield x[b], y[b]
+
+
+def sum_across_ranks(*values: float | torch.Tensor) -> tuple[Any, ...]:
+    """Sums of the values over all ranks (float64, one all-reduce); the values unchanged alone."""
+    if not active():
+        return values
+    t = torch.tensor([float(v) for v in values], dtype=torch.float64, device=_comm_device())
+    dist.all_reduce(t)
+    return tuple(t.tolist())
+
+
+@torch.no_grad()
+def validate(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
+    """Validation loss and accuracy over all ranks: each rank scores rows rank::W, sums are reduced."""
+    xs, ys = x[rank()::world_size()], y[rank()::world_size()]
+    loss_sum, correct = 0.0, 0.0
+    if xs.shape[0]:
+        logits = model(xs)
+        loss_sum = float(F.cross_entropy(logits, ys, reduction="sum"))
+        correct = float((logits.argmax(1) == ys).sum())
+    loss_sum, correct, n = sum_across_ranks(loss_sum, correct, float(xs.shape[0]))
+    return {"val_loss": loss_sum / n, "val_accuracy": correct / n}
+
+
+def wrap(model: nn.Module) -> nn.Module:
+    """DistributedDataParallel around model inside a process group (rank 0's weights are
+    broadcast to all ranks here; gradients are averaged in backward); the model itself otherwise."""
+    if not active():
+        return model
+    from torch.nn.parallel import DistributedDataParallel
+
+    device = next(model.parameters()).device
+    ids = [device.index if device.index is not None else torch.cuda.current_device()] \
+        if device.type == "cuda" else None
+    return DistributedDataParallel(model, device_ids=ids)
+
+
+# -- runs ---------------------------------------------------------------------------------------
+def _check_config(cfg: TrainConfig) -> TrainConfig:
+    """Refuse what DDP does not cover; split the host's cores between its local ranks."""
+    if cfg.kfold:
+        raise UsageError("--distributed trains one holdout model; k-fold (kfold = "
+                         f"{cfg.kfold}) runs independent small fits: run it without --distributed")
+    if cfg.threads == 0:
+        local = int(os.environ.get("LOCAL_WORLD_SIZE", "1") or 1)
+        cfg = cfg.with_overrides(source="--distributed",
+                                 threads=max(1, (os.cpu_count() or 1) // local))
+    return cfg
+
+
+def train_distributed(cfg: TrainConfig, data: str | None, run_dir: str | Path, *,
+                      label: str | None = None, table: str | None = None,
+                      query: str | None = None, init_from: str | None = None,
+                      quiet: bool = True) -> RunResult:
+    """train() for every rank of the group: rank 0 reads the data and broadcasts it; only rank 0
+    writes the run folder. Metrics in the result are empty on the other ranks."""
+    from phoneprice_edge.train import load_data
+    from phoneprice_edge.training.run import _prepare_dir, train_run
+
+    cfg = _check_config(cfg)
+    run_dir = Path(run_dir)
+
+    def read() -> Any:
+        _prepare_dir(run_dir, resume=False)
+        return load_data(data, label=label, table=table, query=query, seed=cfg.seed)
+
+    ds = on_main(read)
+    return train_run(cfg, ds.X, ds.y, ds.schema, run_dir, quiet=quiet or not is_main(),
+                     init_from=init_from if is_main() else None)
+
+
+def resume_distributed(run_dir: str | Path, *, quiet: bool = True,
+                       init_from: str | None = None) -> RunResult:
+    """resume_run() for every rank: rank 0 reads config, rows, schema and last.pt and broadcasts them."""
+    from phoneprice_edge.config import load_train_config
+    from phoneprice_edge.schema import FeatureSchema
+    from phoneprice_edge.training.run import _prepare_dir, load_npz, train_run
+
+    run_dir = Path(run_dir)
+
+    def read() -> tuple[Any, ...]:
+        _prepare_dir(run_dir, resume=True)
+        X, y = load_npz(run_dir / "data" / "all.npz")
+        return (load_train_config(run_dir / "config.toml"), X, y,
+                FeatureSchema.load(run_dir / "schema.json"))
+
+    cfg, X, y, schema = on_main(read)
+    cfg = _check_config(cfg)
+    return train_run(cfg, X, y, schema, run_dir, quiet=quiet or not is_main(), _resume=True,
+                     init_from=init_from if is_main() else None)
+
+
+def run_cli(*, resume: str | None, make_config: Callable[[], TrainConfig],
+            summary: Callable[[RunResult], None], data: str | None, table: str | None,
+            query: str | None, label: str | None, out: str, init_from: str | None,
+            quiet: bool, timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
+    """`pe-train --distributed`: join the group, train (or resume), rank 0 prints the summary."""
+    if missing_env():  # before reading any config: the launch itself is wrong
+        init()
+    cfg = None if resume else make_config()
+    device = cfg.device if cfg is not None else _run_device(Path(resume or "."))
+    with session(device, timeout_s):
+        run_dir = on_main(lambda: resume or out)  # rank 0's folder name (a timestamp by default)
+        if resume:
+            result = resume_distributed(run_dir, quiet=quiet, init_from=init_from)
+        else:
+            assert cfg is not None
+            result = train_distributed(cfg, data, run_dir, label=label, table=table, query=query,
+                                       init_from=init_from, quiet=quiet)
+        if is_main():
+            summary(result)
+
+
+def _run_device(run_dir: Path) -> str:
+    """The device setting of a run folder being resumed (auto where this rank cannot read it)."""
+    try:
+        from phoneprice_edge.config import load_train_config
+
+        return load_train_config(run_dir / "config.toml").device
+    except (PEError, OSError):
+        return "auto"
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
