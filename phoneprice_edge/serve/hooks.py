@@ -7,11 +7,10 @@ background thread owned by the sink drains; when the queue is full the batch is 
 
 from __future__ import annotations
 
+import collections
 import importlib
 import logging
-import queue
 import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Protocol, runtime_checkable
@@ -66,14 +65,20 @@ class NullSink:
 
 
 class QueueSink:
-    """Base for sinks with a bounded queue and one writer thread; subclasses implement _write."""
+    """Base for sinks with a bounded in-memory queue and one writer thread; subclasses implement
+    _write. submit() is a length check and a deque append: it never takes a lock or wakes the
+    writer (waking a thread per request costs a GIL hand-off); the writer polls every interval."""
 
-    def __init__(self, max_queue: int = 10_000, name: str = "pe-prediction-sink") -> None:
-        self._queue: queue.Queue[PredictionBatch | None] = queue.Queue(maxsize=max_queue)
+    def __init__(self, max_queue: int = 10_000, name: str = "pe-prediction-sink",
+                 interval: float = 0.05) -> None:
+        self._queue: collections.deque[PredictionBatch] = collections.deque()
+        self._max = max_queue
+        self._interval = interval
         self._dropped = 0
         self.written = 0
         self.errors = 0
         self._closed = False
+        self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
         self._thread.start()
 
@@ -82,35 +87,28 @@ class QueueSink:
         return self._dropped
 
     def submit(self, batch: PredictionBatch) -> None:
-        if self._closed:
+        if self._closed or len(self._queue) >= self._max:
             self._dropped += 1
             return
-        try:
-            self._queue.put_nowait(batch)
-        except queue.Full:
-            self._dropped += 1
+        self._queue.append(batch)
+
+    def _drain(self) -> None:
+        while self._queue:
+            batches = []
+            while self._queue and len(batches) < 512:
+                batches.append(self._queue.popleft())
+            try:
+                self._write(batches)
+                self.written += len(batches)
+            except Exception as exc:  # a sink failure must never reach the request path
+                self.errors += len(batches)
+                log.warning("prediction sink: %d batch(es) lost: %s", len(batches), exc)
 
     def _loop(self) -> None:
-        while True:
-            item = self._queue.get()
-            items = [item]
-            while item is not None and len(items) < 512:
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                items.append(item)
-            batches = [b for b in items if b is not None]
-            if batches:
-                try:
-                    self._write(batches)
-                    self.written += len(batches)
-                except Exception as exc:  # a sink failure must never reach the request path
-                    self.errors += len(batches)
-                    log.warning("prediction sink: %d batch(es) lost: %s", len(batches), exc)
-            if items[-1] is None:
-                self._finish()
-                return
+        while not self._stop.wait(self._interval):
+            self._drain()
+        self._drain()
+        self._finish()
 
     def _write(self, batches: list[PredictionBatch]) -> None:
         raise NotImplementedError
@@ -119,20 +117,14 @@ class QueueSink:
         """Release resources once the queue is drained (called on the writer thread)."""
 
     def close(self, timeout: float = 5.0) -> None:
-        """Stop accepting, drain what is queued (up to timeout seconds), stop the thread."""
+        """Stop accepting, write what is queued (waiting up to timeout seconds), stop the thread."""
         if self._closed:
             return
         self._closed = True
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                self._queue.put(None, timeout=max(0.01, deadline - time.monotonic()))
-                break
-            except queue.Full:
-                if time.monotonic() >= deadline:
-                    log.warning("prediction sink: queue still full at shutdown; pending batches lost")
-                    return
-        self._thread.join(max(0.0, deadline - time.monotonic()))
+        self._stop.set()
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            log.warning("prediction sink: still writing after %.1f s at shutdown", timeout)
 
 
 class JsonlSink(QueueSink):
