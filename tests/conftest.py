@@ -126,7 +126,7 @@ def build_run(run_dir: Path, x, y, norm: str = "none", activation: str = "relu",
 def synth_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A plain MLP trained on separable synthetic rows (no real data needed)."""
     x, y = _synth_xy()
-    return build_run(tmp_path_factory.mktemp("synth_run"), x, y)
+    return build_run(tmp_path_factory.mktemp("synth_run"), x, y, epochs=15)
 
 
 @pytest.fixture(scope="session", params=sorted(RUN_VARIANTS))
@@ -134,7 +134,8 @@ def variant_run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
     """One run per model variant that matters for export (norm, activation, wide path)."""
     norm, act, wide = RUN_VARIANTS[request.param]
     x, y = _synth_xy(seed=1)
-    return build_run(tmp_path_factory.mktemp(f"run_{request.param}"), x, y, norm, act, wide)
+    return build_run(tmp_path_factory.mktemp(f"run_{request.param}"), x, y, norm, act, wide,
+                     epochs=15)
 
 
 @pytest.fixture(scope="session")

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from phoneprice_edge.export.profile import (PACKAGE_PROFILES, REPO_PROFILES, builtin_profiles,
-                                            profile_for)
+from phoneprice_edge.export.profile import (
+    PACKAGE_PROFILES,
+    REPO_PROFILES,
+    builtin_profiles,
+    profile_for,
+)
 from phoneprice_edge.targets import TARGETS, cuda_available
 
 REQUIRED = {"torchscript-fp32", "torchscript-int8", "onnx-fp32", "onnx-fp16", "onnx-int8",
