@@ -35,6 +35,12 @@ CANDIDATES: dict[str, dict] = {
     "mlp64_l1_drop": {"hidden_dims": [64], "dropout_p": 0.1},
     "softmax": {"hidden_dims": [], "l1_input": 0.0, "learning_rate": 0.1, "epochs": 300},
     "softmax_l1": {"hidden_dims": [], "l1_input": 0.003, "learning_rate": 0.1},
+    # second round, around the best inner score of the first (the wide path)
+    "wide_l1_1e-2": {"wide": True, "l1_input": 0.01},
+    "wide_noise": {"wide": True, "noise_sigma": 0.05},
+    "wide_mlp64": {"wide": True, "hidden_dims": [64]},
+    "wide_300ep": {"wide": True, "epochs": 300},
+    "wide_lr3e-3": {"wide": True, "learning_rate": 0.003},
 }
 
 
@@ -72,7 +78,11 @@ def main() -> None:
         print(name, json.dumps(results[name]), flush=True)
     best = max(results, key=lambda n: results[n]["inner_mean"])
     print("chosen by inner CV:", best, results[best], file=sys.stderr)
-    Path(args.out).write_text(json.dumps({"chosen": best, "results": results}, indent=2) + "\n")
+    out = Path(args.out)
+    if out.is_file():  # merge with earlier rounds
+        results = {**json.loads(out.read_text())["results"], **results}
+        best = max(results, key=lambda n: results[n]["inner_mean"])
+    out.write_text(json.dumps({"chosen": best, "results": results}, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -151,3 +151,18 @@ def test_init_from_copies_weights_but_not_scaler(tmp_path: Path, phone) -> None:
     with pytest.raises(CheckpointError):
         make_model(model_config(small(hidden_dims=[5]), X.shape[1], 4), np.zeros(X.shape[1]),
                    np.ones(X.shape[1]), init_from=str(first.best_checkpoint))
+
+
+@pytest.mark.gpu
+def test_cuda_same_code_path_resumes(tmp_path: Path, phone) -> None:
+    X, y, schema = phone
+    cfg = small(device="cuda")
+    full = train_run(cfg, X, y, schema, tmp_path / "full")
+    with pytest.raises(KeyboardInterrupt):
+        train_run(cfg, X, y, schema, tmp_path / "cut", hook=interrupt_at(2))
+    resumed = resume_run(tmp_path / "cut")
+    a, b = weights(full.best_checkpoint), weights(resumed.best_checkpoint)
+    for key in a:
+        assert a[key].device.type == "cpu"
+        assert torch.allclose(a[key], b[key], atol=1e-6), key
+    assert load_model(full.best_checkpoint).model(torch.from_numpy(X[:3])).shape == (3, 4)
