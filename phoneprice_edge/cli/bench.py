@@ -32,8 +32,9 @@ HELP = """Time exported artifacts: latency p50/p90/p99, throughput, load time, s
 Every point (artifact x batch size x thread count) feeds real validation rows from
 RUN_DIR/data/val.npz, tiled to the batch size and rotated among 8 buffers, warms up
 (untimed), then times each backend.run call with perf_counter_ns for at least --min-iters
-calls AND --min-time seconds. The defaults (300 calls, 0.5 s) time every CPU profile x 3
-batch sizes in about a minute on a 2-core machine; raise them for publication figures.
+calls AND --min-time seconds. The defaults (300 calls, 0.5 s) time every CPU profile (10)
+and the reference x 3 batch sizes in about 40 s on a 2-core machine (measured); raise them
+for publication figures.
 
 ONNX artifacts are also timed against a bare onnxruntime.InferenceSession at batch 1
 (interleaved rounds) to report the toolkit's own overhead.
