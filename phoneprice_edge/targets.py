@@ -86,7 +86,8 @@ TARGETS: dict[str, Target] = {
         exporter="phoneprice_edge.export.onnx:export_onnx",
         backend="phoneprice_edge.backends.onnxruntime:OnnxRuntimeBackend",
         packages=("onnx", "onnxruntime"), calibration_methods=_ONNX_CALIB,
-        options={"onnx": {"per_channel": bool, "exporter": ("dynamo", "legacy")}},
+        options={"onnx": {"per_channel": bool, "activation_symmetric": bool,
+                          "exporter": ("dynamo", "legacy")}},
     ),
     "openvino": Target(
         name="openvino", fmt="openvino-ir", suffix=".xml", precisions=("fp32", "fp16", "int8"),

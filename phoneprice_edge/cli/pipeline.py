@@ -85,7 +85,17 @@ STAGES: list[tuple[str, Stage]] = [
     ("data", stage_data),
     ("train", stage_train),
     ("evaluate", stage_evaluate),
+    ("export", lambda ctx: _stage("phoneprice_edge.export.stages:stage_export", ctx)),
+    ("parity", lambda ctx: _stage("phoneprice_edge.export.stages:stage_parity", ctx)),
 ]
+
+
+def _stage(spec: str, ctx: PipelineContext) -> None:
+    """Run a stage function that lives in its area's module ("module:function")."""
+    import importlib
+
+    module, _, name = spec.partition(":")
+    getattr(importlib.import_module(module), name)(ctx)
 
 
 def run_stages(ctx: PipelineContext, stages: list[tuple[str, Stage]] | None = None) -> None:

@@ -82,7 +82,8 @@ def write_fp32_onnx(ctx: ExportContext, path: Path) -> None:
 
 
 def write_onnx_for_precision(ctx: ExportContext, path: Path,
-                             quantize_bias: bool = True) -> dict[str, Any]:
+                             quantize_bias: bool = True,
+                             activation_symmetric: bool | None = None) -> dict[str, Any]:
     """fp32, fp16 (float32 I/O) or int8 (static QDQ) ONNX at path; returns manifest facts."""
     from phoneprice_edge.export import quantize
 
@@ -104,7 +105,9 @@ def write_onnx_for_precision(ctx: ExportContext, path: Path,
             facts["quantization"] = quantize.onnx_static_qdq(
                 fp32, path, ctx.calib_x, method=calib.method,
                 per_channel=bool(ctx.profile.option("per_channel", True)),
-                quantize_bias=quantize_bias)
+                quantize_bias=quantize_bias,
+                activation_symmetric=bool(ctx.profile.option("activation_symmetric", False))
+                if activation_symmetric is None else activation_symmetric)
     finally:
         fp32.unlink(missing_ok=True)
     check_onnx(path, cfg.in_features, cfg.num_classes)

@@ -47,8 +47,11 @@ class ArrayCalibrationReader:
 
 
 def onnx_static_qdq(fp32_path: Path, out_path: Path, calib_x: np.ndarray, method: str,
-                    per_channel: bool, quantize_bias: bool = True) -> dict[str, Any]:
-    """ORT quantize_static in QDQ format (symmetric int8 activations and weights).
+                    per_channel: bool, quantize_bias: bool = True,
+                    activation_symmetric: bool = True) -> dict[str, Any]:
+    """ORT quantize_static in QDQ format: symmetric int8 weights; activations symmetric int8, or
+    asymmetric uint8 (activation_symmetric=False: ReLU outputs use all 256 levels; measured on
+    the real data: 99.25% top-1 agreement instead of 98.5%).
 
     quantize_bias=False keeps Gemm biases float (TensorRT's explicit quantization takes int8
     Q/DQ only, not ORT's int32 bias DequantizeLinear). Returns the settings used.
@@ -64,17 +67,19 @@ def onnx_static_qdq(fp32_path: Path, out_path: Path, calib_x: np.ndarray, method
         quant_pre_process(str(fp32_path), str(pre), skip_symbolic_shape=True)
         name = onnx.load(str(pre)).graph.input[0].name
         quantize_static(str(pre), str(out_path), ArrayCalibrationReader(name, calib_x),
-                        quant_format=QuantFormat.QDQ, activation_type=QuantType.QInt8,
+                        quant_format=QuantFormat.QDQ,
+                        activation_type=QuantType.QInt8 if activation_symmetric else QuantType.QUInt8,
                         weight_type=QuantType.QInt8, per_channel=per_channel,
                         op_types_to_quantize=QUANTIZED_OPS, calibrate_method=methods[method],
-                        extra_options={"ActivationSymmetric": True, "WeightSymmetric": True,
+                        extra_options={"ActivationSymmetric": activation_symmetric, "WeightSymmetric": True,
                                        "QuantizeBias": quantize_bias})
     except Exception as exc:
         raise ExportError(f"int8 static quantization failed: {str(exc).splitlines()[0][:300]}") \
             from exc
     finally:
         pre.unlink(missing_ok=True)
-    return {"format": "QDQ", "activations": "int8 symmetric", "weights": "int8 symmetric",
+    return {"format": "QDQ",
+            "activations": "int8 symmetric" if activation_symmetric else "uint8 asymmetric", "weights": "int8 symmetric",
             "per_channel": per_channel, "calibration_method": method,
             "calibration_rows": int(len(calib_x)), "quantized_ops": QUANTIZED_OPS,
             "bias": "int32" if quantize_bias else "float"}

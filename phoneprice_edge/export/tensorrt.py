@@ -125,7 +125,8 @@ def export_tensorrt(ctx: ExportContext) -> list[str]:
 
     cfg = ctx.loaded.config
     onnx_path = ctx.out_dir / ONNX_FILE
-    facts = write_onnx_for_precision(ctx, onnx_path, quantize_bias=False) if ctx.profile.precision == "int8" else \
+    facts = write_onnx_for_precision(
+        ctx, onnx_path, quantize_bias=False, activation_symmetric=True) if ctx.profile.precision == "int8" else \
         _fp32_onnx(ctx, onnx_path)
     check_trt_friendly(onnx.load(str(onnx_path)), ctx.profile.precision == "int8")
     s = builder_settings(ctx.profile, cfg.in_features)
