@@ -152,3 +152,21 @@ def test_compare_catches_a_slow_backend(bench_run: Path, pe_bench: Runner, tmp_p
     code, out, _ = pe_bench("--run", str(bench_run), "--all", "--no-overhead", "--compare",
                             str(base), *FAST)
     assert code == 1 and "FAIL: 2 of 2" in out
+
+
+def test_all_on_cpu_lists_gpu_only_artifacts_as_not_timed(bench_run: Path,
+                                                          pe_bench: Runner) -> None:
+    from phoneprice_edge.export.manifest import read_manifest, write_manifest
+
+    src = read_manifest(bench_run / "export" / "onnx-fp32")
+    trt = bench_run / "export" / "tensorrt-fp16"
+    trt.mkdir()
+    (trt / "model.plan").write_bytes(b"engine")
+    write_manifest(trt, target="tensorrt", precision="fp16", fmt="tensorrt-engine",
+                   files=["model.plan"], inputs=src["inputs"], outputs=src["outputs"],
+                   schema=src["schema"], source_checkpoint_sha256="0" * 64)
+    code, _, err = pe_bench("--run", str(bench_run), "--all", "--no-overhead", *FAST)
+    assert code == 0 and "skipped tensorrt-fp16: tensorrt needs a GPU" in err
+    report = json.loads((bench_run / "bench" / "report.json").read_text())
+    assert {r["artifact"] for r in report["results"]} == {"onnx-fp32"}
+    assert report["skipped"] == [{"artifact": "tensorrt-fp16", "reason": "tensorrt needs a GPU"}]
