@@ -107,11 +107,14 @@ def cmd(run_dir: Path, artifacts: tuple[Path, ...], all_: bool, batch_sizes: tup
 
 
 def _run(cfg: BenchConfig, skipped: list[dict[str, str]]) -> BenchReport:
-    """run_bench with a progress bar on a terminal (quiet in CI logs)."""
-    from tqdm import tqdm
-
+    """run_bench with a progress bar on a terminal (quiet in CI logs; none where tqdm is absent,
+    e.g. the bare GPU image gpu_check.sh runs on)."""
     from phoneprice_edge import bench
 
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return bench.run_bench(cfg, skipped=skipped)
     total = bench.count_points(cfg)
     with tqdm(total=total, desc="bench", unit="point", disable=not sys.stderr.isatty()) as bar:
         return bench.run_bench(cfg, progress=bar.update, skipped=skipped)
