@@ -15,29 +15,41 @@ void standardize(size_t rows, size_t dim, const float* x, size_t xs, float* y, s
   }
 }
 
-static inline void axpy_rows(size_t in, size_t out, const float* __restrict xr,
-                             const float* __restrict wt, float* __restrict yr) {
+// Accumulates a block of NB outputs in double (exact products of floats, one rounding per
+// sum), so long dot products with cancellation stay within float rounding of PyTorch's result.
+template <size_t NB>
+static inline void dense_block(size_t in, size_t out, const float* __restrict xr,
+                               const float* __restrict wt, double* __restrict acc) {
   for (size_t i = 0; i < in; ++i) {
-    const float xv = xr[i];
+    const double xv = xr[i];
     const float* __restrict w = wt + i * out;
-    for (size_t o = 0; o < out; ++o) yr[o] += xv * w[o];
+    for (size_t j = 0; j < NB; ++j) acc[j] += xv * double(w[j]);
+  }
+}
+
+static inline void dense_tail(size_t in, size_t out, size_t nb, const float* __restrict xr,
+                              const float* __restrict wt, double* __restrict acc) {
+  for (size_t i = 0; i < in; ++i) {
+    const double xv = xr[i];
+    const float* __restrict w = wt + i * out;
+    for (size_t j = 0; j < nb; ++j) acc[j] += xv * double(w[j]);
   }
 }
 
 void dense_f32(size_t rows, size_t in, size_t out, const float* x, size_t xs, const float* wt,
                const float* bias, float* y, size_t ys, bool accumulate) {
+  constexpr size_t kB = 16;
   for (size_t r = 0; r < rows; ++r) {
+    const float* __restrict xr = x + r * xs;
     float* __restrict yr = y + r * ys;
-    if (!accumulate) {
-      if (bias) {
-        for (size_t o = 0; o < out; ++o) yr[o] = bias[o];
-      } else {
-        for (size_t o = 0; o < out; ++o) yr[o] = 0.0f;
-      }
-    } else if (bias) {
-      for (size_t o = 0; o < out; ++o) yr[o] += bias[o];
+    for (size_t o0 = 0; o0 < out; o0 += kB) {
+      const size_t nb = out - o0 < kB ? out - o0 : kB;
+      double acc[kB];
+      for (size_t j = 0; j < kB; ++j) acc[j] = (bias && j < nb) ? double(bias[o0 + j]) : 0.0;
+      if (nb == kB) dense_block<kB>(in, out, xr, wt + o0, acc);
+      else dense_tail(in, out, nb, xr, wt + o0, acc);
+      for (size_t j = 0; j < nb; ++j) yr[o0 + j] = accumulate ? yr[o0 + j] + float(acc[j]) : float(acc[j]);
     }
-    axpy_rows(in, out, x + r * xs, wt, yr);
   }
 }
 

@@ -1,0 +1,130 @@
+"""pe-export --target cpp end to end: export through the runner, run through the ctypes backend,
+compare with PyTorch on the validation rows (fp32 max abs <= 1e-5; int8 top-1 >= 99%, accuracy
+drop <= 1 point)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from phoneprice_edge.backends.registry import load_backend
+from phoneprice_edge.checkpoint import load_model
+from phoneprice_edge.export.cpp_pem import MAGIC
+from phoneprice_edge.export.manifest import verify_artifact
+from phoneprice_edge.export.profile import profile_for
+from phoneprice_edge.export.runner import export_profile, load_split
+
+
+def _reference(run_dir: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    x, y = load_split(run_dir / "data" / "val.npz")
+    model = load_model(run_dir / "checkpoints" / "best_model.pt").model
+    with torch.no_grad():
+        return x, y, model(torch.from_numpy(x)).numpy()
+
+
+def _export(run_dir: Path, precision: str) -> Path:
+    return export_profile(run_dir, profile_for("cpp", precision)).out_dir
+
+
+def _check_fp32(run_dir: Path) -> None:
+    out = _export(run_dir, "fp32")
+    m = verify_artifact(out)
+    assert m["target"] == "cpp" and m["precision"] == "fp32"
+    assert set(m["files"]) == {"model.pem", "model_pem.h"}
+    data = (out / "model.pem").read_bytes()
+    assert data[:8] == MAGIC
+    assert f"pe_model_data[{len(data)}]" in (out / "model_pem.h").read_text()
+    x, _, ref = _reference(run_dir)
+    with load_backend(out) as b:
+        assert b.name == "cpp"
+        got = b.run(x)
+        one = np.concatenate([b.run(x[i:i + 1]) for i in range(0, len(x), 37)])
+    assert float(np.abs(got - ref).max()) <= 1e-5
+    assert np.array_equal(one, got[::37])  # batch invariance, bit for bit
+
+
+def _check_int8(run_dir: Path) -> None:
+    out = _export(run_dir, "int8")
+    m = verify_artifact(out)
+    assert m["precision"] == "int8" and "per row" in m["activation_quantization"]
+    fp32_pem = run_dir / "export" / "cpp-fp32" / "model.pem"
+    if fp32_pem.is_file():
+        assert (out / "model.pem").stat().st_size < 0.6 * fp32_pem.stat().st_size
+    x, y, ref = _reference(run_dir)
+    with load_backend(out) as b:
+        got = b.run(x)
+    agree = float((got.argmax(1) == ref.argmax(1)).mean())
+    drop = float((ref.argmax(1) == y).mean() - (got.argmax(1) == y).mean())
+    assert agree >= 0.99, agree
+    assert drop <= 0.01, drop
+
+
+def test_fp32_parity_variants(pe_lib, variant_run: Path) -> None:
+    _check_fp32(variant_run)
+
+
+def test_int8_agreement_variants(pe_lib, variant_run: Path) -> None:
+    _check_int8(variant_run)
+
+
+@pytest.mark.slow
+def test_fp32_and_int8_on_real_data(pe_lib, real_run: Path) -> None:
+    _check_fp32(real_run)
+    _check_int8(real_run)
+
+
+def test_corrupt_files_rejected(pe_lib, synth_run: Path, tmp_path: Path) -> None:
+    """Header fields, truncation at each section boundary and a flipped payload byte all fail."""
+    import ctypes
+    import struct
+
+    from phoneprice_edge.export.cpp_pem import HEADER_FIELDS, fix_checksums
+
+    data = (_export(synth_run, "fp32") / "model.pem").read_bytes()
+    h = {k: struct.unpack_from("<I", data, off)[0] for k, off in HEADER_FIELDS.items()}
+    bad: list[bytes] = []
+    for name, off in HEADER_FIELDS.items():
+        b = bytearray(data)
+        struct.pack_into("<I", b, off, h[name] + 1)
+        bad.append(bytes(b))
+        if name not in ("payload_crc", "header_crc"):
+            bad.append(fix_checksums(bytes(b)))  # the field check itself must catch it
+    bounds = {0, 8, 64, h["strings_offset"], h["data_offset"], len(data) - 1}
+    bad += [data[:n] for n in sorted(bounds)]
+    flipped = bytearray(data)
+    flipped[h["data_offset"] + 5] ^= 0x10
+    bad.append(bytes(flipped))
+    handle = ctypes.c_void_p()
+    for i, blob in enumerate(bad):
+        p = tmp_path / f"bad{i}.pem"
+        p.write_bytes(blob)
+        assert pe_lib.pe_model_open(str(p).encode(), ctypes.byref(handle)) != 0, i
+    p.write_bytes(data)
+    assert pe_lib.pe_model_open(str(p).encode(), ctypes.byref(handle)) == 0
+    pe_lib.pe_model_close(handle)
+
+
+def test_missing_library_is_backend_unavailable(monkeypatch, tmp_path: Path) -> None:
+    from phoneprice_edge.backends import cpp as cpp_backend
+    from phoneprice_edge.errors import BackendUnavailable
+
+    monkeypatch.setattr(cpp_backend, "_LIB", None)
+    monkeypatch.setenv(cpp_backend.ENV_LIB, str(tmp_path / "libpe_runtime.so"))
+    with pytest.raises(BackendUnavailable, match="cmake -S cpp_runtime"):
+        cpp_backend.load_library()
+
+
+def test_unsupported_node_is_export_error() -> None:
+    from onnx import TensorProto, helper
+
+    from phoneprice_edge.errors import ExportError
+    from phoneprice_edge.export.cpp import lower_onnx
+
+    g = helper.make_graph([helper.make_node("Sigmoid", ["x"], ["logits"])], "g",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, 2])],
+                          [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [None, 2])])
+    with pytest.raises(ExportError, match="Sigmoid"):
+        lower_onnx(helper.make_model(g), ["a", "b"], ["c0", "c1"])
