@@ -49,6 +49,7 @@ else
   log "libtorch adapter skipped (torch wheel not found or PE_SKIP_LIBTORCH=1)"
 fi
 
+mkdir -p "$BUILD"
 cmake -S cpp_runtime -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DPE_PYTHON="$PY" \
   -DPE_OPENVINO_DIR="${OV_DIR:-}" "${ORT_ARGS[@]}" "${TORCH_ARGS[@]}" >"$BUILD.configure.log" 2>&1 \
   || { cat "$BUILD.configure.log" >&2; exit 1; }
@@ -62,6 +63,7 @@ log "$(grep -E 'tests passed' "$BUILD.ctest.log")"
 # --- bounded libFuzzer + ASan/UBSan run of the loader (only where clang is installed)
 if command -v clang++ >/dev/null && [ "${PE_FUZZ_SECONDS:-20}" -gt 0 ]; then
   FB=$ROOT/cpp_runtime/build-fuzz
+  mkdir -p "$FB"
   CXX=clang++ CC=clang cmake -S cpp_runtime -B "$FB" -DPE_FUZZ=ON -DPE_BUILD_TESTS=OFF \
     -DPE_WITH_ADAPTERS=OFF >"$FB.configure.log" 2>&1 && cmake --build "$FB" --target pe_fuzz_loader -j "$JOBS" >"$FB.build.log" 2>&1 \
     || { tail -30 "$FB.build.log" >&2; exit 1; }
