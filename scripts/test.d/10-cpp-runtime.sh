@@ -51,27 +51,27 @@ fi
 
 mkdir -p "$BUILD"
 cmake -S cpp_runtime -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DPE_PYTHON="$PY" \
-  -DPE_OPENVINO_DIR="${OV_DIR:-}" "${ORT_ARGS[@]}" "${TORCH_ARGS[@]}" >"$BUILD.configure.log" 2>&1 \
-  || { cat "$BUILD.configure.log" >&2; exit 1; }
-grep -E "pe_runtime: .*(skipped|built)" "$BUILD.configure.log" | sed 's/^-- /[cpp] /' >&2 || true
-cmake --build "$BUILD" -j "$JOBS" >"$BUILD.build.log" 2>&1 || { tail -50 "$BUILD.build.log" >&2; exit 1; }
+  -DPE_OPENVINO_DIR="${OV_DIR:-}" "${ORT_ARGS[@]}" "${TORCH_ARGS[@]}" >"$BUILD/pe-configure.log" 2>&1 \
+  || { cat "$BUILD/pe-configure.log" >&2; exit 1; }
+grep -E "pe_runtime: .*(skipped|built)" "$BUILD/pe-configure.log" | sed 's/^-- /[cpp] /' >&2 || true
+cmake --build "$BUILD" -j "$JOBS" >"$BUILD/pe-build.log" 2>&1 || { tail -50 "$BUILD/pe-build.log" >&2; exit 1; }
 LD_LIBRARY_PATH="$BUILD/ort/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
-  ctest --test-dir "$BUILD" --output-on-failure -j "$JOBS" >"$BUILD.ctest.log" 2>&1 \
-  || { cat "$BUILD.ctest.log" >&2; exit 1; }
-log "$(grep -E 'tests passed' "$BUILD.ctest.log")"
+  ctest --test-dir "$BUILD" --output-on-failure -j "$JOBS" >"$BUILD/pe-ctest.log" 2>&1 \
+  || { cat "$BUILD/pe-ctest.log" >&2; exit 1; }
+log "$(grep -E 'tests passed' "$BUILD/pe-ctest.log")"
 
 # --- bounded libFuzzer + ASan/UBSan run of the loader (only where clang is installed)
 if command -v clang++ >/dev/null && [ "${PE_FUZZ_SECONDS:-20}" -gt 0 ]; then
   FB=$ROOT/cpp_runtime/build-fuzz
   mkdir -p "$FB"
   CXX=clang++ CC=clang cmake -S cpp_runtime -B "$FB" -DPE_FUZZ=ON -DPE_BUILD_TESTS=OFF \
-    -DPE_WITH_ADAPTERS=OFF >"$FB.configure.log" 2>&1 && cmake --build "$FB" --target pe_fuzz_loader -j "$JOBS" >"$FB.build.log" 2>&1 \
-    || { tail -30 "$FB.build.log" >&2; exit 1; }
+    -DPE_WITH_ADAPTERS=OFF >"$FB/pe-configure.log" 2>&1 && cmake --build "$FB" --target pe_fuzz_loader -j "$JOBS" >"$FB/pe-build.log" 2>&1 \
+    || { tail -30 "$FB/pe-build.log" >&2; exit 1; }
   mkdir -p "$FB/corpus"
   cp "$BUILD"/golden/*.pem "$FB/corpus/" 2>/dev/null || true
   "$FB/fuzz/pe_fuzz_loader" "$FB/corpus" -max_total_time="${PE_FUZZ_SECONDS:-20}" -max_len=8192 \
-    -print_final_stats=1 >"$FB.fuzz.log" 2>&1 || { tail -40 "$FB.fuzz.log" >&2; exit 1; }
-  log "fuzz: $(grep -E 'stat::number_of_executed_units' "$FB.fuzz.log" | awk '{print $2}') runs, no crash"
+    -print_final_stats=1 >"$FB/pe-fuzz.log" 2>&1 || { tail -40 "$FB/pe-fuzz.log" >&2; exit 1; }
+  log "fuzz: $(grep -E 'stat::number_of_executed_units' "$FB/pe-fuzz.log" | awk '{print $2}') runs, no crash"
 else
   log "fuzzer skipped: clang++ not installed"
 fi
