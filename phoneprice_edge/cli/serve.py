@@ -31,8 +31,9 @@ from phoneprice_edge.cli.common import CONTEXT
 @click.option("--log-predictions", metavar="URL_OR_FILE", default=None,
               help="Log every prediction off the request path: a JSONL file, or a "
                    "sqlite:/// or postgresql:// URL (the monitor's prediction store).")
-@click.option("--log-queue", type=click.IntRange(1), default=10_000, show_default=True,
-              help="Batches the prediction log may hold before it drops (and counts) them.")
+@click.option("--log-queue", type=click.IntRange(1), default=100_000, show_default=True,
+              help="Rows the prediction log may hold in memory before it drops (and counts) "
+                   "further batches.")
 @click.option("--access-log/--no-access-log", default=True, show_default=True,
               help="One JSON line per request on stderr.")
 @click.option("--graceful-timeout", type=click.FloatRange(min=0), default=10.0, show_default=True,

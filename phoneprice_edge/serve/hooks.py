@@ -66,12 +66,15 @@ class NullSink:
 
 class QueueSink:
     """Base for sinks with a bounded in-memory queue and one writer thread; subclasses implement
-    _write. submit() is a length check and a deque append: it never takes a lock or wakes the
+    _write. The bound is in rows (max_queue), so memory stays bounded whatever the batch sizes.
+    submit() takes an uncontended lock and appends to a deque: it never waits and never wakes the
     writer (waking a thread per request costs a GIL hand-off); the writer polls every interval."""
 
-    def __init__(self, max_queue: int = 10_000, name: str = "pe-prediction-sink",
+    def __init__(self, max_queue: int = 100_000, name: str = "pe-prediction-sink",
                  interval: float = 0.05) -> None:
         self._queue: collections.deque[PredictionBatch] = collections.deque()
+        self._lock = threading.Lock()
+        self._rows = 0
         self._max = max_queue
         self._interval = interval
         self._dropped = 0
@@ -87,16 +90,22 @@ class QueueSink:
         return self._dropped
 
     def submit(self, batch: PredictionBatch) -> None:
-        if self._closed or len(self._queue) >= self._max:
-            self._dropped += 1
-            return
-        self._queue.append(batch)
+        n = len(batch)
+        with self._lock:
+            if self._closed or self._rows + n > self._max:
+                self._dropped += 1
+                return
+            self._rows += n
+            self._queue.append(batch)
+
+    def _take(self, limit: int = 512) -> list[PredictionBatch]:
+        with self._lock:
+            batches = [self._queue.popleft() for _ in range(min(limit, len(self._queue)))]
+            self._rows -= sum(len(b) for b in batches)
+        return batches
 
     def _drain(self) -> None:
-        while self._queue:
-            batches = []
-            while self._queue and len(batches) < 512:
-                batches.append(self._queue.popleft())
+        while batches := self._take():
             try:
                 self._write(batches)
                 self.written += len(batches)
@@ -135,7 +144,7 @@ class JsonlSink(QueueSink):
     """
 
     def __init__(self, path: str | Path, feature_names: list[str], classes: list[str],
-                 max_queue: int = 10_000) -> None:
+                 max_queue: int = 100_000) -> None:
         self.path = Path(path)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -174,7 +183,7 @@ def _dumps() -> Any:
 
 
 def make_sink(spec: str | None, *, feature_names: list[str], classes: list[str],
-              max_queue: int = 10_000) -> PredictionSink:
+              max_queue: int = 100_000) -> PredictionSink:
     """NullSink for None/""; a database URL -> phoneprice_edge.monitor.store.open_sink; else JSONL."""
     if not spec:
         return NullSink()

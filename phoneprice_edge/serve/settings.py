@@ -23,7 +23,7 @@ class ServeSettings:
     api_key: str | None = None
     cors_origins: tuple[str, ...] = ()
     log_predictions: str | None = None
-    sink_queue: int = 10_000
+    sink_queue: int = 100_000
     access_log: bool = True
     warmup_runs: int = 20
     extra: dict[str, str] = field(default_factory=dict)

@@ -11,6 +11,7 @@ import math
 import operator
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -25,7 +26,7 @@ try:
 except ImportError:  # pragma: no cover - orjson is in the serve extra
     _loads = json.loads
 
-_NUMBER_KINDS = "iuf"
+_NUMBER_TYPES = {int, float}
 _F32_MAX = float(np.finfo(np.float32).max)
 
 
@@ -122,15 +123,14 @@ class Validator:
     def validate_body(self, body: bytes) -> Validated:
         """Parse and check a JSON body: {"records": [...]} or {"columns": [...], "data": [[...]]}."""
         payload = parse_json(body)
-        maybe_bool = b"true" in body or b"false" in body
         if not isinstance(payload, dict):
             raise _reject(None, None, f"body must be a JSON object, got {_json_type(payload)}",
                           code="invalid_body")
         keys = set(payload)
         if keys == {"records"}:
-            return self.records(payload["records"], maybe_bool)
+            return self.records(payload["records"])
         if keys == {"columns", "data"}:
-            return self.columnar(payload["columns"], payload["data"], maybe_bool)
+            return self.columnar(payload["columns"], payload["data"])
         raise _reject(None, None, "body must have exactly 'records', or 'columns' and 'data' "
                       f"(got {sorted(keys) or 'no keys'})", code="invalid_body")
 
@@ -144,7 +144,7 @@ class Validator:
                           "per request", 413, "batch_too_large")
         return len(rows)
 
-    def records(self, records: Any, maybe_bool: bool = True) -> Validated:
+    def records(self, records: Any) -> Validated:
         """A list of {feature: number} objects, each with exactly the schema's features."""
         n = self._check_count(records, "records")
         try:
@@ -153,21 +153,17 @@ class Validator:
             rows = list(map(self._getter, records))
         except (TypeError, KeyError):
             raise self._locate_records(records) from None
-        return self._finish(rows, maybe_bool, lambda: self._locate_records(records))
+        return self._finish(rows, n, lambda: self._locate_records(records))
 
-    def columnar(self, columns: Any, data: Any, maybe_bool: bool = True) -> Validated:
+    def columnar(self, columns: Any, data: Any) -> Validated:
         """Column names (the schema's features in the schema's order) and rows of numbers."""
         if not isinstance(columns, list) or not all(isinstance(c, str) for c in columns):
             raise _reject(None, "columns", "must be an array of feature names", code="invalid_body")
         self._check_columns(columns)
-        self._check_count(data, "data")
-        try:
-            arr = np.array(data)
-        except (ValueError, TypeError):
-            arr = None
-        if arr is None or arr.ndim != 2 or arr.shape[1] != self.n:
+        n = self._check_count(data, "data")
+        if set(map(type, data)) != {list} or set(map(len, data)) != {self.n}:
             raise self._locate_rows(data)
-        return self._finish(arr, maybe_bool, lambda: self._locate_rows(data))
+        return self._finish(data, n, lambda: self._locate_rows(data))
 
     def _check_columns(self, columns: list[str]) -> None:
         issues = [Issue(None, c, "listed more than once") for c in sorted(set(columns))
@@ -180,15 +176,18 @@ class Validator:
         if issues:
             raise RequestRejected(422, "invalid_input", issues[: self.max_issues])
 
-    def _finish(self, rows: Any, maybe_bool: bool,
+    def _finish(self, rows: list[Any], n: int,
                 locate: Callable[[], RequestRejected]) -> Validated:
-        arr = rows if isinstance(rows, np.ndarray) else _as_array(rows)
-        if arr is None or arr.dtype.kind not in _NUMBER_KINDS or maybe_bool:
-            err = locate()
-            if err.issues:
-                raise err
-            arr = np.array(rows, dtype=np.float64)
-        x64 = arr.astype(np.float64, copy=False)
+        """rows: n sequences of F values each. One pass checks the value types (exactly int or
+        float: no bool, str, null or array), one np.fromiter builds the float64 matrix."""
+        if not set(map(type, chain.from_iterable(rows))) <= _NUMBER_TYPES:
+            raise locate()
+        try:
+            flat = np.fromiter(chain.from_iterable(rows), dtype=np.float64, count=n * self.n)
+            arr = flat.reshape(n, self.n)
+        except OverflowError:  # an integer beyond float64
+            arr = np.array([[_clip_float(v) for v in r] for r in rows], dtype=np.float64)
+        x64 = arr
         bad = ~np.isfinite(x64) | (np.abs(x64) > _F32_MAX)
         if bad.any():
             raise self._issues_at(bad, x64, "not a finite float32 number")
@@ -246,8 +245,8 @@ def _is_number(v: Any) -> bool:
     return type(v) is float or type(v) is int
 
 
-def _as_array(rows: list[Any]) -> np.ndarray | None:
+def _clip_float(v: float) -> float:
     try:
-        return np.array(rows)
-    except (ValueError, TypeError, OverflowError):
-        return None
+        return float(v)
+    except OverflowError:
+        return math.inf
