@@ -221,6 +221,7 @@ def main() -> None:
                          "memory_requests": args.memory_requests},
               "summary": summarise(rounds), "memory": memory, "rounds": rounds}
     write_report(report)
+    shutil.rmtree(work, ignore_errors=True)  # the prediction log alone reaches ~1 GB
     print((HERE / "report.md").read_text())
 
 
