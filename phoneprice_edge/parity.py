@@ -68,7 +68,7 @@ def compare(ref: np.ndarray, cand: np.ndarray, y: np.ndarray, tol: Tolerance) ->
     if agree < tol.min_top1_agreement:
         fails.append(f"top-1 agreement {agree:.4f} < {tol.min_top1_agreement:g}")
     drop = (acc_ref - acc_cand) * 100
-    if tol.max_accuracy_drop is not None and drop > tol.max_accuracy_drop:
+    if tol.max_accuracy_drop is not None and drop > tol.max_accuracy_drop + 1e-9:  # float slack
         fails.append(f"accuracy drop {drop:.2f} points > {tol.max_accuracy_drop:g}")
     stats = {"max_abs_diff": max_abs, "max_rel_diff": max_rel, "top1_agreement": agree,
              "accuracy_reference": acc_ref, "accuracy_candidate": acc_cand}
