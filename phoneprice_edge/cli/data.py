@@ -44,33 +44,44 @@ def cmd() -> None:
 @click.option("--strict", is_flag=True, help="Out-of-range values and unknown columns are errors, not warnings.")
 @click.option("--unlabelled", is_flag=True, help="Check features only (rows to predict, no label column).")
 @click.option("--max-rows", type=click.IntRange(min=1), help="Check only the first N rows (samples a large SQL table).")
+@click.option("--chunk-rows", type=click.IntRange(min=1), default=50_000, show_default=True,
+              help="SQL sources are streamed and checked this many rows at a time (bounded memory); "
+                   "row numbers stay global. --impute median then uses each chunk's median.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def validate_cmd(source: str, fmt: str | None, table: str | None, query: str | None,
                  delimiter: str | None, label: str | None, schema_file: str | None, impute: str,
-                 strict: bool, unlabelled: bool, max_rows: int | None, as_json: bool) -> None:
+                 strict: bool, unlabelled: bool, max_rows: int | None, chunk_rows: int,
+                 as_json: bool) -> None:
     """Check a table and print a summary: rows, columns, classes, per-column statistics, problems.
 
     Exits 1 when the table is unusable. Row numbers are 1-based data rows (the header not counted).
     """
-    from phoneprice_edge.data.ingest import read_table
+    from phoneprice_edge.data.ingest import detect_format, read_table
     from phoneprice_edge.data.validate import resolve_schema, source_name, validate_frame
     from phoneprice_edge.schema import FeatureSchema
 
     where = source_name(source, table, query)
+    given = FeatureSchema.load(schema_file) if schema_file else None
+    origin = "file " + schema_file if schema_file else None
+    opts = {"impute": impute, "strict": strict, "source": where, "allow_unlabelled": unlabelled}
     try:
-        df = read_table(source, fmt=fmt, table=table, query=query, delimiter=delimiter, max_rows=max_rows)
+        if detect_format(source, fmt) == "sql":
+            from phoneprice_edge.data.stream import validate_sql
+
+            summary = validate_sql(source, table, query, given, label, opts, max_rows, chunk_rows,
+                                   origin)
+        else:
+            df = read_table(source, fmt=fmt, table=table, query=query, delimiter=delimiter,
+                            max_rows=max_rows)
+            schema = resolve_schema(df, given, label, where)
+            summary = summarize(df, validate_frame(df, schema, **opts), schema_origin=origin)
     except DataError as exc:
         if as_json:
             click.echo(json.dumps({"source": where, "ok": False, "errors": [str(exc)], "warnings": []}))
         raise
-    schema = FeatureSchema.load(schema_file) if schema_file else None
-    schema = resolve_schema(df, schema, label, where)
-    res = validate_frame(df, schema, impute=impute, strict=strict, source=where,
-                         allow_unlabelled=unlabelled)
-    summary = summarize(df, res, schema_origin="file " + schema_file if schema_file else None)
     click.echo(json.dumps(summary, indent=2) if as_json else render(summary))
-    if res.errors:
-        raise DataError(f"{where}: {len(res.errors)} problem(s) make the table unusable")
+    if summary["errors"]:
+        raise DataError(f"{where}: {len(summary['errors'])} problem(s) make the table unusable")
 
 
 def summarize(df: pd.DataFrame, res: Any, schema_origin: str | None = None) -> dict[str, Any]:

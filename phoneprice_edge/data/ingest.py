@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -204,7 +205,8 @@ def _engine(url: str) -> Any:
     try:
         parsed = sa.engine.make_url(url)
     except (sa.exc.ArgumentError, ValueError):
-        raise DataError(f"{url!r}: not a valid database URL (expected e.g. sqlite:///file.db)") from None
+        shown = re.sub(r"(://[^:/@]*:)[^@/]*@", r"\1***@", url)  # no password in the message
+        raise DataError(f"{shown!r}: not a valid database URL (expected e.g. sqlite:///file.db)") from None
     if parsed.get_backend_name() == "sqlite":
         db = parsed.database
         if db and db != ":memory:" and not db.startswith("file:") and not Path(db).is_file():

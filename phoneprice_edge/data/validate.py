@@ -49,15 +49,17 @@ class CheckResult:
     warnings: list[str] = field(default_factory=list)
     X: np.ndarray | None = None
     y: np.ndarray | None = None
+    row_offset: int = 0  # rows before this frame (a chunk of a streamed table)
 
     @property
     def ok(self) -> bool:
         return not self.errors
 
 
-def rows_text(mask: np.ndarray) -> str:
-    """'data row 4' or 'data rows 4, 9, 17 (and 3 more)' for a boolean mask over positions."""
-    idx = np.flatnonzero(mask) + 1
+def rows_text(mask: np.ndarray, offset: int = 0) -> str:
+    """'data row 4' or 'data rows 4, 9, 17 (and 3 more)' for a boolean mask over positions
+    (offset: rows before position 0, so a chunk of a streamed table gives global row numbers)."""
+    idx = np.flatnonzero(mask) + 1 + offset
     shown = ", ".join(str(i) for i in idx[:_SHOW_ROWS])
     more = f" (and {idx.size - _SHOW_ROWS} more)" if idx.size > _SHOW_ROWS else ""
     return f"data row{'s' if idx.size > 1 else ''} {shown}{more}"
@@ -89,11 +91,15 @@ def looks_like_phone_table(df: pd.DataFrame) -> bool:
 
 def validate_frame(df: pd.DataFrame, schema: FeatureSchema, *, impute: str = "none",
                    strict: bool = False, source: str = "",
-                   allow_unlabelled: bool = False) -> CheckResult:
-    """Check df against schema, collecting every problem; X and y are set only when no error."""
+                   allow_unlabelled: bool = False, row_offset: int = 0) -> CheckResult:
+    """Check df against schema, collecting every problem; X and y are set only when no error.
+
+    row_offset: data rows that precede df (df is a chunk of a larger table): messages name
+    global row numbers.
+    """
     if impute not in IMPUTE_CHOICES:
         raise UsageError(f"unknown impute mode {impute!r} (use {', '.join(IMPUTE_CHOICES)})")
-    res = CheckResult(source=source or "<table>", schema=schema)
+    res = CheckResult(source=source or "<table>", schema=schema, row_offset=row_offset)
     if not _check_shape(df, schema, res, allow_unlabelled, strict):
         return res
     columns = [_check_feature(df[f.name], f, res, impute, strict) for f in schema.features]
@@ -154,7 +160,7 @@ def _check_feature(col: pd.Series, spec: FeatureSpec, res: CheckResult, impute: 
     if bad.any():
         first = int(np.flatnonzero(bad)[0])
         res.errors.append(f"{w}: column {name!r}: non-numeric value {col.iloc[first]!r} in "
-                          f"{rows_text(bad)}")
+                          f"{rows_text(bad, res.row_offset)}")
     nonfinite = ~np.isfinite(vals) & ~bad
     if nonfinite.any():
         _handle_nonfinite(vals, nonfinite, spec, res, impute)
@@ -168,7 +174,7 @@ def _handle_nonfinite(vals: np.ndarray, mask: np.ndarray, spec: FeatureSpec, res
     w, name = res.source, spec.name
     what = _nonfinite_kind(vals[mask])
     if impute == "none":
-        res.errors.append(f"{w}: column {name!r}: {what} in {rows_text(mask)}; fix the data "
+        res.errors.append(f"{w}: column {name!r}: {what} in {rows_text(mask, res.row_offset)}; fix the data "
                           "or pass --impute median")
         return
     finite = vals[np.isfinite(vals)]
@@ -179,7 +185,7 @@ def _handle_nonfinite(vals: np.ndarray, mask: np.ndarray, spec: FeatureSpec, res
     if spec.kind in ("integer", "binary"):
         median = float(np.floor(median + 0.5))
     vals[mask] = median
-    res.warnings.append(f"{w}: column {name!r}: {what} in {rows_text(mask)} replaced by the "
+    res.warnings.append(f"{w}: column {name!r}: {what} in {rows_text(mask, res.row_offset)} replaced by the "
                         f"median {median:g}")
 
 
@@ -200,16 +206,16 @@ def _check_range(vals: np.ndarray, spec: FeatureSpec, res: CheckResult, strict: 
     if out.any():
         first = int(np.flatnonzero(out)[0])
         target.append(f"{w}: column {name!r}: {int(out.sum())} value(s) outside the allowed range "
-                      f"[{spec.min:g}, {spec.max:g}], e.g. {vals[first]:g} in {rows_text(out)}"
+                      f"[{spec.min:g}, {spec.max:g}], e.g. {vals[first]:g} in {rows_text(out, res.row_offset)}"
                       if spec.min is not None and spec.max is not None else
                       f"{w}: column {name!r}: {int(out.sum())} value(s) outside the allowed range, "
-                      f"e.g. {vals[first]:g} in {rows_text(out)}")
+                      f"e.g. {vals[first]:g} in {rows_text(out, res.row_offset)}")
     if spec.kind in ("integer", "binary"):
         frac = finite & (vals != np.round(vals))
         if frac.any():
             first = int(np.flatnonzero(frac)[0])
             target.append(f"{w}: column {name!r} is {spec.kind} but has non-integral value "
-                          f"{vals[first]:g} in {rows_text(frac)}")
+                          f"{vals[first]:g} in {rows_text(frac, res.row_offset)}")
 
 
 def _check_label(col: pd.Series, schema: FeatureSchema, res: CheckResult) -> np.ndarray:
@@ -218,13 +224,13 @@ def _check_label(col: pd.Series, schema: FeatureSchema, res: CheckResult) -> np.
     index = {c: i for i, c in enumerate(schema.classes)}
     missing = np.array([n is None for n in names], dtype=bool)
     if missing.any():
-        res.errors.append(f"{w}: label column {name!r}: missing value in {rows_text(missing)}")
+        res.errors.append(f"{w}: label column {name!r}: missing value in {rows_text(missing, res.row_offset)}")
     unknown = np.array([n is not None and n not in index for n in names], dtype=bool)
     if unknown.any():
         values = sorted({names[i] for i in np.flatnonzero(unknown)}, key=str)
         shown = ", ".join(repr(v) for v in values[:_SHOW_ROWS])
         res.errors.append(f"{w}: label column {name!r}: value(s) {shown} not among the classes "
-                          f"{', '.join(schema.classes)}, in {rows_text(unknown)}")
+                          f"{', '.join(schema.classes)}, in {rows_text(unknown, res.row_offset)}")
     y = np.array([index.get(n, -1) if n is not None else -1 for n in names], dtype=np.int64)
     counts = np.bincount(y[y >= 0], minlength=len(schema.classes))
     empty = [c for c, k in zip(schema.classes, counts, strict=True) if k == 0]
