@@ -78,7 +78,7 @@ class Backend(ABC):
             x = np.ascontiguousarray(x)
         return self._run(x)
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional hook: most runtimes need no explicit release
         """Release runtime resources (sessions, engines, contexts)."""
 
     def __enter__(self) -> Backend:
