@@ -47,8 +47,8 @@ class TrainConfig:
     norm: str = "none"
     init: str = "kaiming"
     dropout_p: float = 0.0
-    wide: bool = False
-    l1_input: float = 0.003
+    wide: bool = True
+    l1_input: float = 0.01
     train_val_split: float = 0.8
     kfold: int = 0
     refit: bool = False
