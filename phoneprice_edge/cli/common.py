@@ -34,7 +34,10 @@ def entry(cmd: click.Command) -> Callable[[], None]:
         except click.ClickException as exc:
             exc.show()
             sys.exit(exc.exit_code)
-        except click.exceptions.Abort:
+        except click.exceptions.Abort as exc:
+            # click turns Ctrl-C into Abort; keep the shell's convention for an interrupt.
+            if isinstance(exc.__cause__, KeyboardInterrupt):
+                fail("interrupted", 130)
             fail("aborted", 1)
         except PEError as exc:
             fail(str(exc), exc.exit_code)
