@@ -110,7 +110,7 @@ TARGETS: dict[str, Target] = {
                               "builder_optimization_level": int}},
     ),
     "cpp": Target(
-        name="cpp", fmt="cpp-edge", suffix=".pebin", precisions=("fp32", "int8"),
+        name="cpp", fmt="cpp-edge", suffix=".pem", precisions=("fp32", "int8"),
         exporter="phoneprice_edge.export.cpp:export_cpp",
         backend="phoneprice_edge.backends.cpp:CppBackend",
         calibration_methods=("minmax",),
