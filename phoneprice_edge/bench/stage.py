@@ -1,0 +1,22 @@
+"""The bench stage of `pe pipeline`: time every exported artifact (and the reference) on the CPU."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def stage_bench(ctx: Any) -> None:
+    """Default sweep over every artifact in RUN_DIR/export; writes RUN_DIR/bench/report.*."""
+    from phoneprice_edge import bench
+    from phoneprice_edge.bench.report import results_table
+
+    paths, skipped = bench.discover_artifacts(ctx.run_dir, "cpu")
+    cfg = bench.BenchConfig(run_dir=ctx.run_dir, artifacts=paths, device="cpu", reference=True,
+                            skip_unavailable=True)
+    report = bench.run_bench(cfg, skipped=skipped)
+    written = bench.write_report(report.to_dict(), ctx.run_dir / "bench")
+    ctx.results["bench"] = report
+    ctx.say(results_table(report.results))
+    for s in report.skipped:
+        ctx.say(f"   not timed {s['artifact']}: {s['reason']}")
+    ctx.say("   bench report: " + ", ".join(str(p) for p in written.values()))
