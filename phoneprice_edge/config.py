@@ -48,6 +48,7 @@ class TrainConfig:
     init: str = "kaiming"
     dropout_p: float = 0.0
     wide: bool = True
+    ordinal: bool = False
     l1_input: float = 0.01
     train_val_split: float = 0.8
     kfold: int = 0

@@ -70,7 +70,7 @@ def test_untrained_model_is_not_already_right() -> None:
     {"dropout_p": 0.3}, {"wide": True}, {"hidden_dims": ()}, {"hidden_dims": (8, 8)},
     {"grad_clip": 0.5}, {"label_smoothing": 0.1}, {"noise_sigma": 0.1}, {"mixup_alpha": 0.4},
     {"drop_last": True, "batch_size": 50}, {"shuffle": False}, {"weight_decay": 0.01},
-    {"patience": 1},
+    {"patience": 1}, {"ordinal": True}, {"ordinal": True, "hidden_dims": (), "l1_input": 0.01},
 ])
 def test_every_option_builds_and_steps(overrides: dict) -> None:
     X, y = toy(120)
@@ -106,6 +106,17 @@ def test_l1_subgradient_matches_autograd() -> None:
     add_l1_subgradient(model, 0.01)
     assert torch.allclose(model.first_linear.weight.grad, expected[0])
     assert torch.allclose(model.wide.weight.grad, expected[1])
+
+
+def test_l1_subgradient_of_an_ordinal_path_is_on_its_vector() -> None:
+    model = build_model(ModelConfig(5, 3, (4,), wide=True, ordinal=True))
+    v = model.wide.parametrizations.weight.original
+    with torch.no_grad():
+        v.copy_(torch.tensor([1.0, -2.0, 0.5, 0.0, 3.0]))
+    model(torch.randn(8, 5)).sum().backward()
+    grad = v.grad.clone()
+    add_l1_subgradient(model, 0.01)
+    assert torch.allclose(v.grad - grad, 0.01 * torch.sign(v), atol=1e-5)
 
 
 def test_lr_schedules() -> None:

@@ -12,7 +12,7 @@ from torch import nn
 from phoneprice_edge.checkpoint import load_model
 from phoneprice_edge.config import TrainConfig
 from phoneprice_edge.errors import CheckpointError
-from phoneprice_edge.model import ModelConfig, TabularClassifier, build_model
+from phoneprice_edge.model import ModelConfig, TabularClassifier, build_model, raw_weight
 
 
 def model_config(cfg: TrainConfig, n_features: int, n_classes: int) -> ModelConfig:
@@ -20,7 +20,7 @@ def model_config(cfg: TrainConfig, n_features: int, n_classes: int) -> ModelConf
     return ModelConfig(in_features=n_features, num_classes=n_classes,
                        hidden_dims=tuple(cfg.hidden_dims), activation=cfg.activation,  # type: ignore[arg-type]
                        norm=cfg.norm, dropout_p=cfg.dropout_p, init=cfg.init,  # type: ignore[arg-type]
-                       wide=cfg.wide)
+                       wide=cfg.wide, ordinal=cfg.ordinal)
 
 
 def make_model(mcfg: ModelConfig, mean: np.ndarray, std: np.ndarray,
@@ -86,10 +86,13 @@ def make_scheduler(cfg: TrainConfig, optimizer: torch.optim.Optimizer,
 
 
 def input_weights(model: TabularClassifier) -> list[torch.Tensor]:
-    """The weight matrices that read the standardised input (first Linear, wide path)."""
-    weights = [model.first_linear.weight]
+    """The trainable weights that read the standardised input (first Linear, wide path).
+
+    For an ordinal layer this is its weight vector v (the penalty is on v, not on outer(k, v)).
+    """
+    weights = [raw_weight(model.first_linear)]
     if model.wide is not None:
-        weights.append(model.wide.weight)
+        weights.append(raw_weight(model.wide))
     return weights
 
 

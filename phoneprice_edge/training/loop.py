@@ -167,7 +167,8 @@ class Trainer:
     def _save_last(self) -> None:
         if self.paths.checkpoints is None or not dd.is_main():
             return
-        save_checkpoint(self.paths.checkpoints / LAST, self.model, self.mcfg, self.schema,
+        save_checkpoint(self.paths.checkpoints / LAST, self.model, self.mcfg.materialized(),
+                        self.schema,
                         optimizer=self.optimizer.state_dict(), scheduler=self.scheduler.state_dict(),
                         epoch=self.epoch, rng=capture_rng(self.gen), train_config=self.cfg.to_dict(),
                         history=_pack_history(self.history), best=self.best,
@@ -176,7 +177,8 @@ class Trainer:
     def _save_best(self, record: dict[str, Any]) -> None:
         if self.paths.checkpoints is None or not dd.is_main():
             return
-        save_checkpoint(self.paths.checkpoints / BEST, self.model, self.mcfg, self.schema,
+        save_checkpoint(self.paths.checkpoints / BEST, self.model, self.mcfg.materialized(),
+                        self.schema,
                         epoch=self.epoch, train_config=self.cfg.to_dict(), val=record)
 
     # -- one epoch ---------------------------------------------------------------------------

@@ -104,7 +104,7 @@ def _kfold(cfg: TrainConfig, schema: FeatureSchema, X: np.ndarray, y: np.ndarray
         res, fit_schema = _fit(cfg, schema, X, y, tr, va, folder, run_dir / "tb" / f"fold_{i}",
                                label=f"fold {i}/{cfg.kfold}", track_best=False, **kw)
         m = _val_metrics(res.model, X[va], y[va], list(schema.classes))
-        save_checkpoint(folder / "model.pt", res.model, res.model.cfg, fit_schema,
+        save_checkpoint(folder / "model.pt", res.model, res.model.cfg.materialized(), fit_schema,
                         epoch=len(res.history), train_config=cfg.to_dict(), fold=i)
         result = {"fold": i, "accuracy": m["accuracy"], "macro_f1": m["macro_f1"],
                   "n_train": int(tr.size), "n_val": int(va.size), "epochs": len(res.history),
@@ -198,8 +198,8 @@ def _final_fit(cfg: TrainConfig, schema: FeatureSchema, X: np.ndarray, y: np.nda
     if is_main():
         fit_schema.save(run_dir / "schema.json")
     if refit:
-        save_checkpoint(run_dir / "checkpoints" / BEST, res.model, res.model.cfg, fit_schema,
-                        epoch=len(res.history), train_config=cfg.to_dict(), refit=True)
+        save_checkpoint(run_dir / "checkpoints" / BEST, res.model, res.model.cfg.materialized(),
+                        fit_schema, epoch=len(res.history), train_config=cfg.to_dict(), refit=True)
     return seconds + res.seconds, samples + res.samples
 
 
