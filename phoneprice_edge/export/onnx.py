@@ -97,8 +97,7 @@ def write_onnx_for_precision(ctx: ExportContext, path: Path,
     try:
         write_fp32_onnx(ctx, fp32)
         if prec == "fp16":
-            quantize.onnx_to_fp16(fp32, path)
-            facts["fp16"] = {"keep_io_types": True}
+            facts["fp16"] = quantize.onnx_to_fp16(fp32, path)
         else:
             calib = ctx.profile.calibration
             assert calib is not None  # guaranteed by profile validation

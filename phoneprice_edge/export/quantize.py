@@ -85,17 +85,123 @@ def onnx_static_qdq(fp32_path: Path, out_path: Path, calib_x: np.ndarray, method
             "bias": "int32" if quantize_bias else "float"}
 
 
-def onnx_to_fp16(fp32_path: Path, out_path: Path) -> None:
-    """fp16 weights and compute, float32 graph inputs/outputs (Cast nodes at the edges)."""
+# The ops that may form the linear tail kept in fp32: the output Gemm, the wide path's Gemm and
+# the Add that sums them (or a MatMul + bias Add pair).
+_TAIL_OPS = {"Gemm", "MatMul", "Add", "Sum"}
+_ELEMENTWISE = {"Sub", "Div", "Mul", "Add"}
+
+
+def fp32_tail(graph: Any) -> list[str]:
+    """Names of the nodes that compute the graph output from the last activations: the node that
+    produces the output and, behind an Add/Sum, the Gemm/MatMul/Add nodes that feed it."""
+    producer = {o: n for n in graph.node for o in n.output}
+    out = producer.get(graph.output[0].name)
+    if out is None or out.op_type not in _TAIL_OPS:
+        return []
+    keep, todo = [], [out]
+    while todo:
+        node = todo.pop()
+        if node.name in keep:
+            continue
+        keep.append(node.name)
+        if node.op_type in ("Add", "Sum"):
+            todo += [producer[i] for i in node.input
+                     if i in producer and producer[i].op_type in _TAIL_OPS]
+    return keep
+
+
+def fp32_standardisation(graph: Any) -> list[str]:
+    """Names of the elementwise nodes with constant operands that read the graph input before the
+    first layer (the Sub/Div standardisation): raw features such as RAM in MB (~4000, fp16
+    spacing 2) and their means would lose ~1e-3 of a standard deviation in fp16."""
+    consts = {i.name for i in graph.initializer}
+    consts |= {o for n in graph.node if n.op_type == "Constant" for o in n.output}
+    keep, frontier = [], {graph.input[0].name}
+    while True:
+        step = [n for n in graph.node if n.op_type in _ELEMENTWISE and n.name not in keep
+                and any(i in frontier for i in n.input)
+                and all(i in frontier or i in consts for i in n.input)]
+        if not step:
+            return keep
+        keep += [n.name for n in step]
+        frontier = {o for n in step for o in n.output}
+
+
+def onnx_to_fp16(fp32_path: Path, out_path: Path) -> dict[str, Any]:
+    """Mixed precision: fp16 weights and compute for the hidden layers; in fp32 on fp32 constants
+    run the input standardisation and the linear tail that produces the logits (head Gemm, wide
+    Gemm, their Add), so the logits are never rounded to fp16 (their spacing at |x| ~ 50 is
+    0.03). float32 graph I/O. Returns the manifest facts."""
     import onnx
     from onnxruntime.transformers.float16 import convert_float_to_float16
 
+    model = onnx.load(str(fp32_path))
+    keep = set(fp32_standardisation(model.graph)) | set(fp32_tail(model.graph))
+    tail = [n for n in model.graph.node if n.name in keep]
+    names = [n.name for n in tail]
     try:
-        model = convert_float_to_float16(onnx.load(str(fp32_path)), keep_io_types=True)
+        model = convert_float_to_float16(model, keep_io_types=True, node_block_list=names)
+        _toposort(model.graph)  # the converter appends its Casts after their consumers
+        del model.graph.value_info[:]  # stale fp32 types of tensors that became fp16
+        _drop_round_trips(model)
+        onnx.checker.check_model(model, full_check=True)
     except Exception as exc:
         raise ExportError(f"fp16 conversion failed: {str(exc).splitlines()[0][:300]}") from exc
-    _toposort(model.graph)  # the converter appends its input Casts after their consumers
     onnx.save(model, str(out_path))
+    return {"keep_io_types": True, "fp32_nodes": names,
+            "fp32_ops": [n.op_type for n in tail], "compute": "fp16 except fp32_nodes (standardisation and logits tail)"}
+
+
+def _elem_types(model: Any) -> dict[str, int]:
+    """Element type of every tensor (inputs, initializers, inferred values)."""
+    import onnx
+
+    inferred = onnx.shape_inference.infer_shapes(model, strict_mode=True)
+    g = inferred.graph
+    types = {i.name: i.data_type for i in g.initializer}
+    for vi in list(g.input) + list(g.value_info) + list(g.output):
+        types[vi.name] = vi.type.tensor_type.elem_type
+    return types
+
+
+def _drop_round_trips(model: Any) -> None:
+    """Remove the converter's no-op Casts (to the type the tensor already has) and its lossy
+    fp32 -> fp16 -> fp32 round trips between (and after) the nodes kept in fp32."""
+    import onnx
+
+    g = model.graph
+    types = _elem_types(model)
+    producer = {o: n for n in g.node for o in n.output}
+    outputs = {o.name for o in g.output}
+    alias: dict[str, str] = {}
+    for node in g.node:
+        if node.op_type != "Cast":
+            continue
+        src, to = node.input[0], onnx.helper.get_attribute_value(node.attribute[0])
+        prev = producer.get(src)
+        if (prev is not None and prev.op_type == "Cast" and types.get(prev.input[0]) == to
+                and types.get(src) == onnx.TensorProto.FLOAT16):
+            src = prev.input[0]  # fp32 -> fp16 -> fp32: read the fp32 tensor itself
+        elif types.get(src) != to:
+            continue
+        if node.output[0] in outputs:  # keep the graph output's name: an Identity
+            node.op_type, node.input[0] = "Identity", src
+            del node.attribute[:]
+        else:
+            alias[node.output[0]] = src
+    for node in g.node:
+        for k, i in enumerate(node.input):
+            while i in alias:
+                i = alias[i]
+            node.input[k] = i
+    used = outputs | {i for n in g.node for i in n.input}
+    while True:  # dead Casts left behind
+        dead = [n for n in g.node if not any(o in used for o in n.output)]
+        if not dead:
+            break
+        for n in dead:
+            g.node.remove(n)
+        used = outputs | {i for n in g.node for i in n.input}
 
 
 def _toposort(graph: Any) -> None:

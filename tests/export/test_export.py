@@ -53,6 +53,40 @@ def test_fp16_onnx_keeps_float32_io(synth_run: Path) -> None:
     assert any(t.data_type == onnx.TensorProto.FLOAT16 for t in model.graph.initializer)
 
 
+@pytest.mark.slow
+def test_fp16_onnx_runs_logits_tail_and_standardisation_in_fp32(variant_run: Path) -> None:
+    import onnx
+
+    res = export_profile(variant_run, load_profile("onnx-fp16"))
+    model = onnx.load(str(res.out_dir / "model.onnx"))
+    onnx.checker.check_model(model, full_check=True)
+    fp32_nodes = read_manifest(res.out_dir)["fp16"]["fp32_nodes"]
+    nodes = {n.name: n for n in model.graph.node}
+    producer = {o: n for n in model.graph.node for o in n.output}
+    # the output comes from an fp32 node (or an Identity of one), never through an fp16 Cast
+    out = producer[model.graph.output[0].name]
+    out = producer[out.input[0]] if out.op_type == "Identity" else out
+    assert out.name in fp32_nodes and out.op_type != "Cast"
+    assert [nodes[n].op_type for n in fp32_nodes[:2]] == ["Sub", "Div"]
+    types = {t.name: t.data_type for t in model.graph.initializer}
+    for name in fp32_nodes:  # their constants are float32
+        assert all(types.get(i, onnx.TensorProto.FLOAT) == onnx.TensorProto.FLOAT
+                   for i in nodes[name].input)
+    hidden = [n for n in model.graph.node if n.op_type == "Gemm" and n.name not in fp32_nodes]
+    assert hidden and all(types[i] == onnx.TensorProto.FLOAT16 for n in hidden
+                          for i in n.input[1:])
+    assert check_parity(variant_run, res.out_dir).passed
+
+
+@pytest.mark.slow
+def test_fp16_openvino_keeps_tail_constants_f32(variant_run: Path) -> None:
+    res = export_profile(variant_run, load_profile("openvino-fp16"))
+    fp16 = read_manifest(res.out_dir)["fp16"]
+    assert fp16["fp16_constants"] and fp16["fp32_constants"]
+    assert "head.weight" in fp16["fp32_constants"] and "head.weight" not in fp16["fp16_constants"]
+    assert check_parity(variant_run, res.out_dir).passed
+
+
 @pytest.mark.parametrize("profile", ["onnx-fp32", "torchscript-fp32", "openvino-fp32"])
 @pytest.mark.parametrize("damage", ["flip", "truncate"])
 def test_damaged_artifact_is_refused(synth_run: Path, tmp_path: Path, profile: str,
