@@ -1,4 +1,4 @@
-"""The FastAPI app: /v1/predict, /v1/model, /healthz, /readyz, /metrics over one ServedModel."""
+"""The FastAPI app: /v1/predict, /v1/model, /v1/admin/reload, /healthz, /readyz, /metrics."""
 
 from __future__ import annotations
 
@@ -20,49 +20,64 @@ from phoneprice_edge.serve.hooks import NullSink, PredictionBatch, PredictionSin
 from phoneprice_edge.serve.metrics import CONTENT_TYPE, Metrics
 from phoneprice_edge.serve.middleware import AccessLog, ServiceMiddleware, _dumps, error_body
 from phoneprice_edge.serve.model import ServedModel
+from phoneprice_edge.serve.reload import ModelHolder, Reloader, ReloadResult
 from phoneprice_edge.serve.settings import ServeSettings
 from phoneprice_edge.serve.validation import Issue, RequestRejected, Validator
 
 log = logging.getLogger("phoneprice_edge.serve")
-ROUTES = {"/v1/predict", "/v1/model", "/healthz", "/readyz", "/metrics", "/openapi.json", "/docs"}
+RELOAD = "/v1/admin/reload"
+ROUTES = {"/v1/predict", "/v1/model", RELOAD, "/healthz", "/readyz", "/metrics", "/openapi.json", "/docs"}
 
 
 def json_response(obj: Any, status: int = 200) -> Response:
     return Response(_dumps(obj), status_code=status, media_type="application/json")
 
 
-def create_app(model: ServedModel, settings: ServeSettings | None = None,
-               sink: PredictionSink | None = None, access_log: AccessLog | None = None) -> FastAPI:
-    """Build the app; the model is warmed up in the lifespan, the sink closed at shutdown."""
+def create_app(model: ServedModel | ModelHolder, settings: ServeSettings | None = None,
+               sink: PredictionSink | None = None, access_log: AccessLog | None = None,
+               reloader: Reloader | None = None) -> FastAPI:
+    """Build the app; the model is warmed up in the lifespan, the sink closed at shutdown.
+
+    With a reloader, POST /v1/admin/reload (and a poll every settings.reload_interval_s) loads
+    the artifact it locates off the request path and swaps it in; the caller closes the holder's
+    current model after the server stops."""
     settings = settings or ServeSettings()
     sink = sink or NullSink()
-    metrics = Metrics(model.classes, dropped=lambda: float(sink.dropped))
-    validator = Validator(model.schema, settings.out_of_range, settings.max_batch)
+    holder = model if isinstance(model, ModelHolder) else ModelHolder(model)
+    if reloader is not None and reloader.holder is not holder:
+        raise ValueError("the reloader must swap the app's own model holder")
+    first = holder.current
+    metrics = Metrics(first.classes, dropped=lambda: float(sink.dropped))
+    if reloader is not None:
+        _report_reloads(reloader, metrics)
     state: dict[str, Any] = {"ready": False}
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await asyncio.to_thread(model.warm_up, settings.warmup_runs)
+        await asyncio.to_thread(holder.current.warm_up, settings.warmup_runs)
         state["ready"] = True
         metrics.ready.set(1)
-        flusher = asyncio.create_task(_flush_every(access_log, 1.0)) if access_log else None
+        tasks = [asyncio.create_task(_flush_every(access_log, 1.0))] if access_log else []
+        if reloader is not None and settings.reload_interval_s > 0:
+            tasks.append(asyncio.create_task(_poll_every(reloader, settings.reload_interval_s)))
         try:
             yield
         finally:
             state["ready"] = False
             metrics.ready.set(0)
-            if flusher is not None:
-                flusher.cancel()
+            for task in tasks:
+                task.cancel()
             await asyncio.to_thread(sink.close, 5.0)
             if access_log is not None:
                 access_log.flush()
 
     app = FastAPI(title="phoneprice_edge inference API", version=__version__, lifespan=lifespan,
-                  description=f"Serves model {model.model_id} ({model.manifest.get('target')}, "
-                              f"{model.manifest.get('precision')}). Errors are JSON: "
+                  description=f"Serves model {first.model_id} ({first.manifest.get('target')}, "
+                              f"{first.manifest.get('precision')}; hot-reloadable). Errors are JSON: "
                               "{error: {code, message, issues: [{index, field, message}]}}.")
     _add_error_handlers(app, metrics)
-    _add_routes(app, model, settings, sink, metrics, validator, state)
+    _add_routes(app, holder, settings, sink, metrics, state)
+    _add_reload_route(app, reloader, settings)
     if settings.api_key:
         _document_security(app)
     if settings.cors_origins:
@@ -75,7 +90,29 @@ def create_app(model: ServedModel, settings: ServeSettings | None = None,
                        access_log=access_log)
     app.state.metrics = metrics
     app.state.sink = sink
+    app.state.holder = holder
     return app
+
+
+def _report_reloads(reloader: Reloader, metrics: Metrics) -> None:
+    previous = reloader.report
+
+    def report(res: ReloadResult) -> None:
+        if res.status in ("swapped", "failed"):
+            metrics.reloaded(res.status)
+        previous(res)
+
+    reloader.report = report
+
+
+async def _poll_every(reloader: Reloader, seconds: float) -> None:
+    """Check the registry pointer every `seconds`; a failure is logged and counted, never raised."""
+    while True:
+        await asyncio.sleep(seconds)
+        try:
+            await asyncio.to_thread(reloader.reload)
+        except Exception as exc:  # the poll must outlive any surprise; the log says what happened
+            log.error("model reload poll failed: %r", exc, exc_info=exc)
 
 
 async def _flush_every(access_log: AccessLog, seconds: float) -> None:
@@ -105,40 +142,64 @@ def _too_large(limit: int) -> RequestRejected:
                            [Issue(None, None, f"body exceeds the limit of {limit} bytes")])
 
 
-def _add_routes(app: FastAPI, model: ServedModel, settings: ServeSettings, sink: PredictionSink,
-                metrics: Metrics, validator: Validator, state: dict[str, Any]) -> None:
-    ref = {"id": model.model_id, "version": model.version,
-           "target": model.manifest.get("target"), "precision": model.manifest.get("precision")}
-    classes = model.classes
-    body_doc = schemas.request_body_schema(model.schema, settings)
+class _View:
+    """What the routes say about one served model (response ref, /v1/model body, validator)."""
+
+    def __init__(self, model: ServedModel, settings: ServeSettings) -> None:
+        self.model = model
+        self.ref = {"id": model.model_id, "version": model.version,
+                    "target": model.manifest.get("target"),
+                    "precision": model.manifest.get("precision")}
+        self.validator = Validator(model.schema, settings.out_of_range, settings.max_batch)
+        self.info = {**model.summary(), "limits": {
+            "max_batch": settings.max_batch, "max_body_bytes": settings.max_body_bytes,
+            "out_of_range": settings.out_of_range, "request_timeout_s": settings.request_timeout_s}}
+
+
+def _views(settings: ServeSettings) -> Any:
+    """view(model): the model's _View, rebuilt only when the served model changed."""
+    cache: list[_View] = []
+
+    def view(model: ServedModel) -> _View:
+        if cache and cache[0].model is model:
+            return cache[0]
+        v = _View(model, settings)
+        cache[:] = [v]
+        return v
+
+    return view
+
+
+def _add_routes(app: FastAPI, holder: ModelHolder, settings: ServeSettings, sink: PredictionSink,
+                metrics: Metrics, state: dict[str, Any]) -> None:
+    classes = holder.current.classes
+    body_doc = schemas.request_body_schema(holder.current.schema, settings)
+    view = _views(settings)
 
     @app.post("/v1/predict", tags=["predict"], openapi_extra={"requestBody": body_doc},
               responses={200: {"model": schemas.PredictResponse}, **schemas.ERRORS})
     async def predict(request: Request) -> Response:
         """Predict one record or a batch: records (objects) or columns + data (fast for batches)."""
         body = await read_body(request, settings.max_body_bytes)
-        v = validator.validate_body(body)
-        probs, idx = model.predict(v.x)
+        with holder.lease() as model:
+            served = view(model)
+            v = served.validator.validate_body(body)
+            probs, idx = model.predict(v.x)
         rid = request.state.request_id
         request.state.rows = len(idx)
         metrics.predicted(idx, len(v.warnings))
         sink.submit(PredictionBatch(v.x, probs, idx, model.model_id, time.time(), rid))
         preds = [{"class_index": k, "class_name": classes[k], "probabilities": p}
                  for k, p in zip(idx.tolist(), probs.tolist(), strict=True)]
-        return json_response({"request_id": rid, "model": ref, "classes": classes,
+        return json_response({"request_id": rid, "model": served.ref, "classes": classes,
                               "predictions": preds,
                               "warnings": [w.to_dict() for w in v.warnings]})
-
-    info = {**model.summary(), "limits": {"max_batch": settings.max_batch,
-                                          "max_body_bytes": settings.max_body_bytes,
-                                          "out_of_range": settings.out_of_range,
-                                          "request_timeout_s": settings.request_timeout_s}}
 
     @app.get("/v1/model", tags=["model"], response_model=schemas.ModelInfo,
              responses={401: schemas.ERRORS[401]})
     async def model_info() -> Response:
         """Manifest summary, limits and the feature schema (names, kinds, ranges, classes)."""
-        return json_response(info)
+        return json_response(view(holder.current).info)
 
     @app.get("/healthz", tags=["health"], response_model=schemas.Status)
     async def healthz() -> Response:
@@ -159,6 +220,33 @@ def _add_routes(app: FastAPI, model: ServedModel, settings: ServeSettings, sink:
     async def prometheus() -> Response:
         """Prometheus metrics: requests, errors, latency, batch sizes, predictions per class."""
         return Response(metrics.render(), media_type=CONTENT_TYPE)
+
+
+def _add_reload_route(app: FastAPI, reloader: Reloader | None, settings: ServeSettings) -> None:
+    @app.post(RELOAD, tags=["admin"], responses={
+        200: {"description": "swapped, or unchanged when the registry champion is the served one"},
+        401: schemas.ERRORS[401],
+        403: {"model": schemas.ErrorResponse,
+              "description": "no API key configured (start with --allow-unauthenticated-reload)"},
+        409: {"model": schemas.ErrorResponse,
+              "description": "no registry to reload from, or the new artifact failed to load "
+                             "(the old model keeps serving)"}})
+    async def reload(force: bool = False) -> Response:
+        """Load the registry's current champion off the request path and swap it in (force: even
+        when unchanged). In-flight requests finish on the old model."""
+        if settings.api_key is None and not settings.allow_unauthenticated_reload:
+            return Response(error_body("forbidden", "reload needs an API key (PE_API_KEY) or "
+                                       "--allow-unauthenticated-reload"), 403,
+                            media_type="application/json")
+        if reloader is None:
+            return Response(error_body("reload_unavailable", "this server serves a fixed "
+                                       "--artifact; start it with --registry to reload"), 409,
+                            media_type="application/json")
+        res = await asyncio.to_thread(reloader.reload, force)
+        if res.status == "failed":
+            return Response(error_body("reload_failed", f"{res.error} (still serving "
+                                       f"{res.model_id})"), 409, media_type="application/json")
+        return json_response(res.to_dict())
 
 
 def _add_error_handlers(app: FastAPI, metrics: Metrics) -> None:

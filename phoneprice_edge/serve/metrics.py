@@ -46,6 +46,11 @@ class Metrics:
         Gauge("pe_prediction_log_dropped", "Prediction batches dropped because the sink was full",
               registry=r).set_function(dropped)
         self.ready = Gauge("pe_model_ready", "1 when the model is loaded and warmed up", registry=r)
+        self._reloads = Counter("pe_model_reloads", "Model reload attempts by result "
+                                "(swapped, failed)", ["result"], registry=r)
+        self.reload_failed = Gauge("pe_model_reload_failed",
+                                   "1 when the latest reload attempt failed (the previous model "
+                                   "keeps serving)", registry=r)
         self._req_cache: dict[tuple[str, str, int], Counter] = {}
         self._lat_cache: dict[str, Histogram] = {}
 
@@ -75,6 +80,11 @@ class Metrics:
                     self._class_children[k].inc(int(count))
         if n_warnings:
             self.warnings.inc(n_warnings)
+
+    def reloaded(self, result: str) -> None:
+        """Count one reload attempt that loaded something ('swapped') or failed ('failed')."""
+        self._reloads.labels(result).inc()
+        self.reload_failed.set(1 if result == "failed" else 0)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

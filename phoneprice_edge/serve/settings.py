@@ -26,6 +26,8 @@ class ServeSettings:
     sink_queue: int = 100_000
     access_log: bool = True
     warmup_runs: int = 20
+    reload_interval_s: float = 0.0          # poll the registry pointer every S seconds (0 = off)
+    allow_unauthenticated_reload: bool = False  # POST /v1/admin/reload without an API key
     extra: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -39,6 +41,8 @@ class ServeSettings:
             raise UsageError(f"--timeout must be > 0 seconds, got {self.request_timeout_s}")
         if self.sink_queue < 1:
             raise UsageError(f"--log-queue must be >= 1, got {self.sink_queue}")
+        if self.reload_interval_s < 0:
+            raise UsageError(f"--reload-interval must be >= 0, got {self.reload_interval_s}")
         if self.api_key is not None and not self.api_key.strip():
             raise UsageError(f"{API_KEY_ENV} is set but empty")
 
