@@ -127,6 +127,19 @@ def prune(engine: sa.Engine, retention: Retention, now: float | None = None) -> 
     return deleted
 
 
+def create_tables(engine: sa.Engine, attempts: int = 3) -> None:
+    """Create the log table if missing. Servers starting together race on CREATE TABLE (PostgreSQL
+    answers the loser with a unique violation on its catalog); the loser checks again."""
+    for attempt in range(attempts):
+        try:
+            _META.create_all(engine, checkfirst=True)
+            return
+        except (sa.exc.IntegrityError, sa.exc.ProgrammingError):
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.05 * (attempt + 1))
+
+
 class SQLPredictionSink:
     """PredictionSink over SQL: submit() never blocks; a background thread writes in batches.
 
@@ -140,7 +153,7 @@ class SQLPredictionSink:
         self.url = to_url(target)
         self.engine = make_engine(self.url)
         try:
-            _META.create_all(self.engine, checkfirst=True)
+            create_tables(self.engine)
         except sa.exc.SQLAlchemyError as exc:
             self.engine.dispose()
             raise DataError(f"{_safe(self.url)}: cannot open the prediction log "
