@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/monitor/measure_drift.py [--windows 200] [--out benchmarks/monitor]
 
-A reference run is trained on the built-in generator (synth_phone, seed 1). Each live window is a
+A reference run is trained by the project's trainer on the built-in generator (synth_phone, seed 1). Each live window is a
 fresh draw of the generator (its own seed), unchanged or shifted; every scenario x window size is
 evaluated on `--windows` windows. PSI and KS are computed once per window; the alarm rules are then
 applied to the same statistics, so the rules are compared on identical data.
@@ -19,13 +19,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from phoneprice_edge.config import load_train_config
 from phoneprice_edge.data import synth_phone
 from phoneprice_edge.io_utils import atomic_write_json, atomic_write_text
-from phoneprice_edge.monitor import fit as F
 from phoneprice_edge.monitor.drift import compute_drift
 from phoneprice_edge.monitor.reference import build_reference, predict_classes
 from phoneprice_edge.monitor.thresholds import DriftThresholds
 from phoneprice_edge.schema import PHONE_SCHEMA as S
+from phoneprice_edge.train import train_run
 
 SIZES = (50, 100, 200, 500)
 NOTES = """
@@ -94,10 +95,9 @@ def make_reference(root: Path) -> Path:
     df = synth_phone(2500, 1)
     X = df[S.feature_names].to_numpy(np.float32)
     y = df[S.label].to_numpy(np.int64)
-    model, cfg, schema = F.new_model(S, X[:2000], hidden=(64, 32), seed=0)
-    F.fit(model, X[:2000], y[:2000], F.FitConfig(epochs=20, batch_size=64))
-    F.write_run(root, model, cfg, schema, (X[:2000], y[:2000]), (X[2000:], y[2000:]))
-    return root
+    cfg = load_train_config().with_overrides("benchmark", epochs=20, hidden_dims=[64, 32],
+                                             kfold=0, refit=False, device="cpu", seed=0)
+    return train_run(cfg, X, y, S, root).run_dir  # the project's trainer: 80/20 holdout
 
 
 def alarms(r: dict, rule: tuple[str, bool], t: DriftThresholds) -> dict[str, bool]:

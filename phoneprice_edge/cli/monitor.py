@@ -71,27 +71,36 @@ def drift(run_dir: Path, log: str, window: int | None, since: str | None, thresh
 @click.option("--holdout", metavar="FILE", help="Held-out labelled rows (default: 30% of --data).")
 @click.option("--profile", "profiles", multiple=True, default=("onnx-fp32",), show_default=True,
               help="Export profile(s) to build and check (repeatable).")
-@click.option("--epochs", type=int, default=30, show_default=True)
-@click.option("--lr", type=float, default=3e-3, show_default=True)
+@click.option("--epochs", type=int, default=None,
+              help="Training epochs (default: 30 when fine-tuning; the champion's recipe with --full).")
+@click.option("--lr", type=float, default=None,
+              help="Learning rate (default: 3e-3 when fine-tuning; the champion's with --full).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--tolerance", type=float, default=0.0, show_default=True,
               help="Accuracy the candidate may lose and still be promoted.")
 @click.option("--max-latency-ratio", type=float, default=2.0, show_default=True)
 @click.option("--no-bench", is_flag=True, help="Skip the latency gate.")
 def retrain(run_dir: Path, data: str, full: bool, registry: Path | None, out: Path | None,
-            holdout: str | None, profiles: tuple[str, ...], epochs: int, lr: float, seed: int,
+            holdout: str | None, profiles: tuple[str, ...], epochs: int | None, lr: float | None,
+            seed: int,
             tolerance: float, max_latency_ratio: float, no_bench: bool) -> int:
-    """Fine-tune (or --full retrain) on new labelled data; export, parity, bench; promote if better."""
-    from phoneprice_edge.monitor.fit import FitConfig
+    """Fine-tune (or --full retrain) on new labelled data; export, parity, bench; promote if better.
+
+    Training goes through the project's trainer with the champion's config.toml (k-fold off):
+    fine-tuning starts from the champion's checkpoint (--init-from) on the new rows plus a replay
+    of old ones; --full fits anew on old + new rows. The candidate is a complete run folder.
+    """
     from phoneprice_edge.monitor.retrain import RetrainOptions
     from phoneprice_edge.monitor.retrain import retrain as run_retrain
 
-    if epochs < 1 or lr <= 0:
+    if (epochs is not None and epochs < 1) or (lr is not None and lr <= 0):
         raise UsageError("--epochs must be >= 1 and --lr > 0")
     opts = RetrainOptions(run=run_dir, data=data, full=full, registry=registry, out=out,
                           holdout=holdout, profiles=profiles, accuracy_tolerance=tolerance,
                           max_latency_ratio=max_latency_ratio, bench=not no_bench,
-                          fit=FitConfig(epochs=epochs, lr=lr, seed=seed))
+                          train_overrides={k: v for k, v in (("epochs", epochs),
+                                                             ("learning_rate", lr)) if v is not None},
+                          seed=seed)
     res = run_retrain(opts, echo=click.echo)
     verdict = "PROMOTED" if res["promoted"] and registry else ("passed" if res["promoted"] else "REFUSED")
     click.echo(f"{verdict}: candidate {res['candidate_accuracy']:.4f} vs champion "

@@ -13,7 +13,6 @@ import numpy as np
 from phoneprice_edge.errors import PEError, UsageError
 from phoneprice_edge.io_utils import atomic_write_json
 from phoneprice_edge.monitor import stages as S
-from phoneprice_edge.monitor.fit import FitConfig
 from phoneprice_edge.monitor.registry import Registry
 from phoneprice_edge.schema import FeatureSchema
 
@@ -35,7 +34,8 @@ class RetrainOptions:
     accuracy_tolerance: float = 0.0     # candidate may be at most this much less accurate
     max_latency_ratio: float | None = 2.0  # candidate batch-1 p50 vs the champion's (None: no gate)
     bench: bool = True
-    fit: FitConfig = field(default_factory=FitConfig)
+    train_overrides: dict[str, Any] = field(default_factory=dict)  # TrainConfig keys (epochs, ...)
+    seed: int = 0                       # training seed and the holdout split's
 
 
 @dataclass
@@ -83,7 +83,7 @@ def _split(opts: RetrainOptions, schema: FeatureSchema) -> tuple[tuple[np.ndarra
     if opts.holdout:
         return (X, y), _load_xy(opts.holdout, schema)
     from phoneprice_edge.data import holdout
-    tr, te = holdout(y, 1.0 - opts.holdout_frac, seed=opts.fit.seed)
+    tr, te = holdout(y, 1.0 - opts.holdout_frac, seed=opts.seed)
     return (X[tr], y[tr]), (X[te], y[te])
 
 
@@ -146,7 +146,8 @@ def retrain(opts: RetrainOptions, stages: Stages | None = None, echo: Echo | Non
     if out.exists() and any(out.iterdir()):
         raise UsageError(f"--out {out}: folder exists and is not empty")
     echo(f"training candidate ({'full' if opts.full else 'incremental'}) on {len(new_xy[0])} new rows -> {out}")
-    stages.train(champion, out, new_xy, test_xy, S.TrainPlan(full=opts.full, fit=opts.fit))
+    stages.train(champion, out, new_xy, test_xy, S.TrainPlan(full=opts.full, overrides=dict(opts.train_overrides),
+                                seed=opts.seed))
     champ_acc, cand_acc = S.evaluate(champion, *test_xy), S.evaluate(out, *test_xy)
     echo(f"held-out accuracy ({len(test_xy[0])} rows): champion {champ_acc:.4f}, candidate {cand_acc:.4f}")
     parity, bench, errors = _gates(out, champion, opts, stages, echo)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import shifted
+from monitor_helpers import FEATS as S_FEATS
+from monitor_helpers import shifted
 
 from phoneprice_edge.cli.common import entry
 from phoneprice_edge.cli.monitor import cmd
@@ -15,7 +17,6 @@ from phoneprice_edge.data import synth_phone
 from phoneprice_edge.export.manifest import read_manifest, update_manifest
 from phoneprice_edge.io_utils import sha256_file
 from phoneprice_edge.monitor import stages as S
-from phoneprice_edge.monitor.fit import FitConfig
 from phoneprice_edge.monitor.registry import Registry, current_artifact
 from phoneprice_edge.monitor.retrain import RetrainOptions, Stages, decide, retrain
 
@@ -44,14 +45,14 @@ def setup(small_run: Path, tmp_path: Path) -> tuple[Path, Path]:
     return run, new
 
 
-FAST = FitConfig(epochs=10, lr=3e-3)
+FAST = {"epochs": 10, "learning_rate": 3e-3}  # TrainConfig overrides: few epochs
 
 
 @pytest.mark.slow
 def test_shifted_data_promotes_a_better_model(setup: tuple[Path, Path], tmp_path: Path) -> None:
     run, new = setup
     reg = tmp_path / "reg"
-    res = retrain(RetrainOptions(run=run, data=str(new), registry=reg, out=tmp_path / "cand", fit=FAST))
+    res = retrain(RetrainOptions(run=run, data=str(new), registry=reg, out=tmp_path / "cand", train_overrides=FAST))
     assert res["promoted"], res["reasons"]
     assert res["candidate_accuracy"] > res["champion_accuracy"] + 0.05
     assert Registry(reg).champion() == "v0002"
@@ -83,7 +84,7 @@ def corrupting_export(run_dir: Path, profiles: list[str]) -> list[Path]:
 def test_candidate_failing_parity_is_refused(setup: tuple[Path, Path], tmp_path: Path) -> None:
     run, new = setup
     reg = tmp_path / "reg"
-    res = retrain(RetrainOptions(run=run, data=str(new), registry=reg, out=tmp_path / "cand", fit=FAST,
+    res = retrain(RetrainOptions(run=run, data=str(new), registry=reg, out=tmp_path / "cand", train_overrides=FAST,
                                  bench=False), stages=Stages(export=corrupting_export))
     assert not res["promoted"] and res["candidate_accuracy"] > res["champion_accuracy"]
     assert any("parity failed for onnx-fp32" in r for r in res["reasons"])
@@ -109,3 +110,30 @@ def test_candidate_losing_accuracy_is_refused_by_the_cli(setup: tuple[Path, Path
     out = capsys.readouterr().out
     assert exc.value.code == 1 and "REFUSED" in out and "below the champion" in out
     assert Registry(reg).champion() == "v0001"
+
+
+@pytest.mark.parametrize("full", [False, True], ids=["fine-tune", "full"])
+def test_candidate_is_a_trainer_run_folder(small_run: Path, tmp_path: Path, full: bool) -> None:
+    from phoneprice_edge.config import load_train_config
+    from phoneprice_edge.train import load_npz
+
+    df = shifted(synth_phone(400, 11))
+    X, y = df[S_FEATS].to_numpy(np.float32), df["price_range"].to_numpy(np.int64)
+    out = S.train_candidate(small_run, tmp_path / "cand", (X[:300], y[:300]), (X[300:], y[300:]),
+                            S.TrainPlan(full=full, overrides={"epochs": 3}, seed=1))
+    for part in ("config.toml", "schema.json", "metrics.json", "data/all.npz", "data/train.npz",
+                 "data/val.npz", "checkpoints/best_model.pt", "checkpoints/last.pt",
+                 "monitor/reference.json"):
+        assert (out / part).is_file(), part
+    cfg = load_train_config(out / "config.toml")
+    champ = load_train_config(small_run / "config.toml")
+    assert cfg.epochs == 3 and cfg.seed == 1 and cfg.kfold == 0
+    assert cfg.hidden_dims == champ.hidden_dims  # the champion's recipe
+    assert cfg.learning_rate == (champ.learning_rate if full else 3e-3)
+    n_all = len(load_npz(out / "data" / "all.npz")[1])
+    n_old = len(load_npz(small_run / "data" / "train.npz")[1])
+    assert n_all == (n_old + 300 if full else 300 + 150)  # fine-tune: new rows + 50 % replay
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["retrain"]["mode"] == ("full" if full else "incremental")
+    assert (m["retrain"]["init_from"] is None) == full
+    assert 0.0 <= m["heldout_accuracy"] <= 1.0 and "confusion_matrix" in m

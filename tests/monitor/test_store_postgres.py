@@ -14,8 +14,8 @@ from urllib.parse import quote
 
 import pandas as pd
 import pytest
-from conftest import FEATS, shifted
 from fastapi.testclient import TestClient
+from monitor_helpers import FEATS, shifted
 
 from phoneprice_edge.cli.common import entry
 from phoneprice_edge.cli.monitor import cmd
@@ -98,7 +98,7 @@ def drift_exit(run: Path, url: str, out: Path, capsys: pytest.CaptureFixture[str
 
 
 def test_unshifted_traffic_logged_to_postgres_shows_no_drift(
-        exported_run: Path, pg_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        pg_url: str, exported_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     n = serve_traffic(exported_run, pg_url, synth_phone(600, 71))
     rows = read_sql_log(pg_url)
     assert len(rows) == n and len(rows[0]["features"]) == len(FEATS)
@@ -106,13 +106,13 @@ def test_unshifted_traffic_logged_to_postgres_shows_no_drift(
 
 
 def test_shifted_traffic_logged_to_postgres_is_drift(
-        exported_run: Path, pg_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        pg_url: str, exported_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     serve_traffic(exported_run, pg_url, shifted(synth_phone(600, 72)))
     assert drift_exit(exported_run, pg_url, tmp_path / "r", capsys) == 3
 
 
 def test_two_servers_log_to_one_postgres_table_concurrently(
-        exported_run: Path, pg_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        pg_url: str, exported_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     parts = [synth_phone(400, 73), synth_phone(400, 74)]
     done: list[int] = []
     errors: list[BaseException] = []
