@@ -54,7 +54,7 @@ def test_passing_artifact_writes_reports(synth_run: Path) -> None:
 
 
 def test_artifact_of_another_model_fails(synth_run: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
-    from conftest import _synth_xy, build_run
+    from run_factory import _synth_xy, build_run
 
     x, y = _synth_xy()
     other = build_run(tmp_path_factory.mktemp("other_run"), x, y, seed=7, epochs=3)

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import shifted, xy
+from monitor_helpers import shifted, xy
 
 from phoneprice_edge.cli.common import entry
 from phoneprice_edge.cli.monitor import cmd

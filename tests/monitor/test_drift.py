@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import FEATS, shifted, xy
+from monitor_helpers import FEATS, shifted, xy
 
 from phoneprice_edge.data import synth_phone
 from phoneprice_edge.errors import ConfigError, DataError
