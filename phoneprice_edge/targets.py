@@ -96,7 +96,7 @@ TARGETS: dict[str, Target] = {
         packages=("onnx", "openvino"), int8_packages=("nncf",), install_hint="install phoneprice_edge[openvino]",
         calibration_methods=("minmax",),
         options={"openvino": {"device": str, "inference_precision": ("f32", "f16", "bf16"),
-                              "preset": ("performance", "mixed")}},
+                              "preset": ("performance", "mixed"), "keep_first_float": bool}},
     ),
     "tensorrt": Target(
         name="tensorrt", fmt="tensorrt-engine", suffix=".plan", precisions=("fp32", "fp16", "int8"),
