@@ -65,7 +65,7 @@ def main() -> None:
             inner = [score(cfg, ds.schema, ds.X, ds.y, otr[itr], otr[iva])
                      for otr, _ in kfold(ds.y, 5, 42) for itr, iva in kfold(ds.y[otr], 4, 7)]
             rec.update(inner_mean=float(np.mean(inner)), inner_std=float(np.std(inner)))
-        rec["seconds"] = round(time.perf_counter() - t0, 1)
+        rec["outer_seconds" if args.outer else "seconds"] = round(time.perf_counter() - t0, 1)
         print(name, json.dumps(rec), flush=True)
         results = {**(json.loads(out.read_text())["results"] if out.is_file() else {}),
                    name: rec}
