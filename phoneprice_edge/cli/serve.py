@@ -82,6 +82,8 @@ def cmd(artifact: str | None, registry: str | None, profile: str | None,
                              reload_interval_s=reload_interval if registry else 0.0,
                              allow_unauthenticated_reload=allow_unauthenticated_reload)
     holder, reloader = _load(artifact, registry, profile, device, threads)
+    if reloader is not None:
+        _log_reloads()
     model = holder.current
     try:
         sink = make_sink(log_predictions, feature_names=model.schema.feature_names,
@@ -98,6 +100,18 @@ def cmd(artifact: str | None, registry: str | None, profile: str | None,
     finally:
         holder.close()
     sys.stderr.flush()
+
+
+def _log_reloads() -> None:
+    """Reload events (swaps at INFO, failures at ERROR) as lines on stderr."""
+    import logging
+
+    logger = logging.getLogger("phoneprice_edge.serve.reload")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("pe-serve: %(levelname)s %(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
 
 
 def _load(artifact: str | None, registry: str | None, profile: str | None, device: str,

@@ -134,7 +134,8 @@ class Reloader:
                 return ReloadResult("unchanged", serving.model_id, source=str(path))
             if not force and self._failed == (path, _stamp(path)):
                 return ReloadResult("failed", serving.model_id, source=str(path),
-                                    error="this artifact failed to load before")
+                                    error="this artifact failed to load before; "
+                                    "reload with force=true to retry")
             return self._done(self._load_and_swap(path, serving), t0)
 
     def _load_and_swap(self, path: Path, serving: ServedModel) -> ReloadResult:
