@@ -119,6 +119,7 @@ class Reloader:
         self.report = report or (lambda r: None)
         self._lock = threading.Lock()
         self._failed: tuple[Path, float] | None = None
+        self._locate_error: str | None = None
         self.last: ReloadResult | None = None
 
     def reload(self, force: bool = False) -> ReloadResult:
@@ -129,7 +130,12 @@ class Reloader:
             try:
                 path = self.locate()
             except PEError as exc:
-                return self._done(ReloadResult("failed", serving.model_id, error=str(exc)), t0)
+                res = ReloadResult("failed", serving.model_id, error=str(exc))
+                if not force and str(exc) == self._locate_error:
+                    return res  # the same broken pointer as last time: reported once
+                self._locate_error = str(exc)
+                return self._done(res, t0)
+            self._locate_error = None
             if not force and path == self.holder.source:
                 return ReloadResult("unchanged", serving.model_id, source=str(path))
             if not force and self._failed == (path, _stamp(path)):

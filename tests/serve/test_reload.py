@@ -205,3 +205,18 @@ def test_cli_needs_one_model_source(args: list[str], msg: str,
     with pytest.raises(SystemExit) as exc:
         entry(cmd)(args)
     assert exc.value.code == 2 and msg in capsys.readouterr().err
+
+
+def test_a_champion_without_the_profile_is_reported_once(registry: tuple[Registry, list[str]],
+                                                         closing: list[ModelHolder]) -> None:
+    reg, (v1, v2) = registry
+    shutil.rmtree(reg.path(v2) / "export" / PROFILE)
+    app, holder = _app(reg, reload_interval_s=0.05)
+    closing.append(holder)
+    old = holder.current.model_id
+    with TestClient(app) as c:
+        reg.promote(v2)
+        time.sleep(0.5)  # ~10 polls
+        assert predict_id(c) == (200, old)
+        metrics = c.get("/metrics").text
+    assert 'pe_model_reloads_total{result="failed"} 1.0' in metrics
