@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from phoneprice_edge.errors import ConfigError
+from phoneprice_edge.io_utils import read_toml
 from phoneprice_edge.targets import PRECISIONS, TARGETS, Target
 
 DEFAULT_OPSET = 20
@@ -179,13 +179,7 @@ def _calibration(data: dict[str, Any], table: dict[str, Any], spec: Target, prec
 def load_profile_file(path: str | Path) -> ExportProfile:
     """Read and validate one profile TOML file."""
     path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: profile file not found") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
-    return parse_profile(data, name=path.stem, source=str(path))
+    return parse_profile(read_toml(path, "profile file"), name=path.stem, source=str(path))
 
 
 def profiles_dir() -> Path:

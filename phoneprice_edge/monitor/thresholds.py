@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
 from phoneprice_edge.errors import ConfigError
+from phoneprice_edge.io_utils import read_toml
 
 CORRECTIONS = ("bonferroni", "none")
 REQUIRES = ("both", "either", "psi", "ks")
@@ -86,11 +86,4 @@ def load_thresholds(path: str | Path | None) -> DriftThresholds:
     """Defaults, or a TOML file (top-level keys or a [drift] table) over the defaults."""
     if path is None:
         return DriftThresholds()
-    path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: thresholds file not found") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
-    return thresholds_from_dict(data, source=str(path))
+    return thresholds_from_dict(read_toml(path, "thresholds file"), source=str(path))
