@@ -87,6 +87,7 @@ TARGETS: dict[str, Target] = {
         backend="phoneprice_edge.backends.onnxruntime:OnnxRuntimeBackend",
         packages=("onnx", "onnxruntime"), calibration_methods=_ONNX_CALIB,
         options={"onnx": {"per_channel": bool, "activation_symmetric": bool,
+                          "keep_input_layers_float": bool, "float_outputs": bool,
                           "exporter": ("dynamo", "legacy")}},
     ),
     "openvino": Target(

@@ -106,7 +106,9 @@ def write_onnx_for_precision(ctx: ExportContext, path: Path,
                 per_channel=bool(ctx.profile.option("per_channel", True)),
                 quantize_bias=quantize_bias,
                 activation_symmetric=bool(ctx.profile.option("activation_symmetric", False))
-                if activation_symmetric is None else activation_symmetric)
+                if activation_symmetric is None else activation_symmetric,
+                keep_input_layers_float=bool(ctx.profile.option("keep_input_layers_float", False)),
+                float_outputs=bool(ctx.profile.option("float_outputs", False)))
     finally:
         fp32.unlink(missing_ok=True)
     check_onnx(path, cfg.in_features, cfg.num_classes)
