@@ -151,3 +151,13 @@ def test_cli_usage_errors(synth_run: Path) -> None:
     res = CliRunner().invoke(export_cmd, ["--run", str(synth_run), "--target", "torchscript",
                                           "--precision", "fp16"], standalone_mode=False)
     assert res.exception is not None and res.exception.exit_code == 2
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("profile", ["onnx-int8", "openvino-int8"])
+def test_int8_keeps_input_layer_float_on_variants(variant_run: Path, profile: str) -> None:
+    res = export_profile(variant_run, load_profile(profile))
+    q = read_manifest(res.out_dir)["quantization"]
+    assert q["kept_float"]  # the layer(s) reading the standardised input stay float
+    rep = check_parity(variant_run, res.out_dir)
+    assert rep.passed, rep.failures
