@@ -115,6 +115,7 @@ TARGETS: dict[str, Target] = {
         exporter="phoneprice_edge.export.cpp:export_cpp",
         backend="phoneprice_edge.backends.cpp:CppBackend",
         calibration_methods=("minmax",),
+        options={"cpp": {"int8_keep_fp32": list}},
     ),
 }
 

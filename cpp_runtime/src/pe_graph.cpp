@@ -30,9 +30,16 @@ bool all_finite(const float* p, uint32_t n, bool positive) {
   return true;
 }
 
+bool dense_is_i8(const pe_model* m, const Op& op) {  // per op: the weight tensor's dtype decides
+  return tensor_at(m->tensors, op.t0).dtype == kI8;
+}
+
+// fp32 files: every DENSE has fp32 weights. int8 files: each DENSE has either int8 weights plus
+// a per-channel scale tensor, or fp32 weights and no scale (a layer kept in fp32).
 bool check_dense(const pe_model* m, const Op& op) {
-  const bool i8 = m->precision == PE_INT8;
-  if (op.src == op.dst) return false;
+  if (op.src == op.dst || op.t0 >= m->n_tensors) return false;
+  const bool i8 = dense_is_i8(m, op);
+  if (i8 && m->precision != PE_INT8) return false;
   if (!tensor_is(m, op.t0, i8 ? kI8 : kF32, op.in_dim, op.out_dim)) return false;
   if (op.t1 != kNone && !tensor_is(m, op.t1, kF32, op.out_dim, 1)) return false;
   if (i8) {
@@ -77,7 +84,7 @@ pe_status pe_validate_graph(pe_model* m) {
   uint32_t width[kMaxSlots] = {0};
   width[0] = m->n_features;
   uint32_t max_width = m->n_features > m->n_classes ? m->n_features : m->n_classes;
-  uint32_t top_slot = 1;
+  uint32_t top_slot = 1, n_i8 = 0;
   for (uint32_t i = 0; i < m->n_ops; ++i) {
     const Op op = op_at(m->ops, i);
     if (op.src >= m->n_slots || op.dst >= m->n_slots || op.dst == 0) return PE_ERR_GRAPH;
@@ -88,11 +95,13 @@ pe_status pe_validate_graph(pe_model* m) {
     if (op.dst == 1 && op.out_dim != m->n_classes) return PE_ERR_GRAPH;
     pe_status why;
     if (!check_op(m, op, &why)) return why;
+    n_i8 += op.kind == kDense && dense_is_i8(m, op);
     width[op.dst] = op.out_dim;
     top_slot = op.dst > top_slot ? op.dst : top_slot;
     if (op.out_dim > max_width) max_width = op.out_dim;
   }
   if (width[1] != m->n_classes) return PE_ERR_GRAPH;
+  if ((m->precision == PE_INT8) != (n_i8 > 0)) return PE_ERR_HEADER;  // int8 iff an int8 DENSE
   if (top_slot + 1 != m->n_slots) return PE_ERR_HEADER;  // every scratch slot is written
   m->max_width = max_width;
   return PE_OK;
@@ -129,7 +138,7 @@ void run_op(const pe_model* m, const Op& op, const Tile& t) {
     case kDense: {
       const float* bias = op.t1 == kNone ? nullptr : f32(m, op.t1);
       const bool acc = op.flags & kAccumulate;
-      if (m->precision == PE_INT8) {
+      if (dense_is_i8(m, op)) {
         const int8_t* w = reinterpret_cast<const int8_t*>(m->base + tensor_at(m->tensors, op.t0).offset);
         pe_k::dense_i8(t.rows, op.in_dim, op.out_dim, src, ss, w, f32(m, op.t2), bias, dst, ds, acc, t.qbuf, t.acc);
       } else {

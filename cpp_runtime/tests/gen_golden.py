@@ -20,6 +20,7 @@ from phoneprice_edge.export.cpp_pem import (
     header_source,
     quantize_per_channel,
     run_reference,
+    set_int8_keep_fp32,
 )
 from phoneprice_edge.io_utils import atomic_write_bytes, atomic_write_text
 from phoneprice_edge.model import ModelConfig, build_model
@@ -101,7 +102,11 @@ def model_cases(out: Path) -> None:
             y = m(torch.from_numpy(x)).numpy()
         for prec in ("fp32", "int8"):
             atomic_write_bytes(out / f"{name}_{prec}.pem", build_pem(prog, prec))
-        write_bin(out / f"{name}.bin", {"x": x, "y": y, "y_int8": run_reference(prog, x, "int8")})
+        y_int8 = run_reference(prog, x, "int8")
+        set_int8_keep_fp32(prog, ["first", "last", "wide"])  # the exporter's default: per-op mix
+        atomic_write_bytes(out / f"{name}_mixed.pem", build_pem(prog, "int8"))
+        write_bin(out / f"{name}.bin", {"x": x, "y": y, "y_int8": y_int8,
+                                        "y_mixed": run_reference(prog, x, "int8")})
         if name in ("mlp_relu", "bn_gelu_wide"):
             write_vendor_models(m, out / name)
     data = (out / "mlp_relu_fp32.pem").read_bytes()

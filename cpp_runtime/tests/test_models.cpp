@@ -60,6 +60,8 @@ int main(int argc, char** argv) {
   auto g = read_golden(dir + "/" + name + ".bin");
   check_model(dir + "/" + name + "_fp32.pem", g.at("x"), g.at("y"), 1e-5, "fp32 vs torch");
   check_model(dir + "/" + name + "_int8.pem", g.at("x"), g.at("y_int8"), 2e-3, "int8 vs numpy int8 reference");
+  // int8 file with per-op precision (first / head / wide DENSE fp32, middle layers int8)
+  check_model(dir + "/" + name + "_mixed.pem", g.at("x"), g.at("y_mixed"), 2e-3, "mixed vs numpy reference");
   check_memory_load(dir + "/" + name + "_fp32.pem");
   return g_failures ? 1 : 0;
 }

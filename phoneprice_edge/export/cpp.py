@@ -18,12 +18,16 @@ from phoneprice_edge.export.cpp_pem import (
     build_pem,
     header_source,
     run_reference,
+    set_int8_keep_fp32,
 )
 from phoneprice_edge.io_utils import atomic_write_bytes, atomic_write_text
 
 PEM_FILE = "model.pem"
 HEADER_FILE = "model_pem.h"
 ACTIVATION_QUANT = "dynamic symmetric per row (scale = max|x|/127), int32 accumulation"
+# The layers the int8 mode keeps fp32 unless the profile's [cpp] int8_keep_fp32 says otherwise:
+# the one reading the standardised input and those producing the logits (as the other int8 targets).
+DEFAULT_KEEP_FP32 = ("first", "last", "wide")
 _ELEMENTWISE = ("relu", "gelu", "layernorm")
 
 
@@ -252,11 +256,24 @@ def export_cpp(ctx: ExportContext) -> list[str]:
         err = _check_lowering(ctx.loaded.model, program, rows)
         if not err <= 1e-3:
             raise ExportError(f"C++ program does not reproduce the model (max abs diff {err:.3g})")
+    facts = _int8_policy(ctx, program) if precision == "int8" else {
+        "weight_quantization": "none", "activation_quantization": "none"}
     data = build_pem(program, precision)
     atomic_write_bytes(Path(ctx.out_dir) / PEM_FILE, data)
     atomic_write_text(Path(ctx.out_dir) / HEADER_FILE, header_source(data))
     ctx.record(pem_format_version=FORMAT_VERSION, pem_ops=[op.kind for op in program.ops],
-               pem_bytes=len(data), weight_quantization=(
-                   "int8 symmetric per output channel" if precision == "int8" else "none"),
-               activation_quantization=ACTIVATION_QUANT if precision == "int8" else "none")
+               pem_bytes=len(data), **facts)
     return [PEM_FILE, HEADER_FILE]
+
+
+def _int8_policy(ctx: ExportContext, program: Program) -> dict[str, Any]:
+    """Apply [cpp] int8_keep_fp32 to the program's DENSE ops; return the manifest facts."""
+    keep = ctx.profile.option("int8_keep_fp32", list(DEFAULT_KEEP_FP32))
+    if not isinstance(keep, list) or not all(isinstance(k, str) for k in keep):
+        raise UsageError(f"[cpp] int8_keep_fp32 must be a list of layer names, got {keep!r}")
+    layers = set_int8_keep_fp32(program, keep)
+    n_int8 = sum(rec["weights"] == "int8" for rec in layers)
+    return {"int8_keep_fp32": keep, "layer_precisions": layers,
+            "weight_quantization": f"int8 symmetric per output channel on {n_int8} of "
+                                   f"{len(layers)} dense layers (the rest fp32)",
+            "activation_quantization": (ACTIVATION_QUANT + " at int8 layers") if n_int8 else "none"}

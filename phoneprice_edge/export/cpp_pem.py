@@ -41,6 +41,7 @@ class Op:
     params: dict[str, np.ndarray] = field(default_factory=dict)  # float32 arrays
     eps: float = 0.0
     accumulate: bool = False
+    keep_fp32: bool = False  # DENSE only: stays fp32 in an int8 file (per-op precision)
 
 
 @dataclass
@@ -59,6 +60,45 @@ class Program:
     @property
     def n_classes(self) -> int:
         return len(self.classes)
+
+
+LAYER_ROLES = ("first", "last", "wide")
+
+
+def dense_roles(program: Program) -> list[tuple[int, set[str]]]:
+    """(op index, roles) for each DENSE op: "first" reads the standardised input (the first
+    non-accumulating DENSE), "last" writes the logits, "wide" accumulates into them; a DENSE with
+    none of these is a middle ("hidden") layer. Without hidden layers the head is first and last."""
+    out: list[tuple[int, set[str]]] = []
+    seen_first = False
+    for i, op in enumerate(program.ops):
+        if op.kind != "dense":
+            continue
+        roles: set[str] = set()
+        if op.accumulate:
+            roles.add("wide")
+        else:
+            if not seen_first:
+                roles.add("first")
+                seen_first = True
+            if op.dst == 1:
+                roles.add("last")
+        out.append((i, roles))
+    return out
+
+
+def set_int8_keep_fp32(program: Program, keep: list[str]) -> list[dict[str, object]]:
+    """Mark the DENSE ops whose roles meet `keep` as fp32; return one record per DENSE op."""
+    bad = sorted(set(keep) - set(LAYER_ROLES))
+    if bad:
+        raise ExportError(f"int8_keep_fp32: unknown layer(s) {bad} (use {', '.join(LAYER_ROLES)})")
+    records: list[dict[str, object]] = []
+    for i, roles in dense_roles(program):
+        op = program.ops[i]
+        op.keep_fp32 = bool(roles & set(keep))
+        records.append({"op": i, "layer": "+".join(sorted(roles)) or "hidden",
+                        "shape": [op.in_dim, op.out_dim], "weights": "fp32" if op.keep_fp32 else "int8"})
+    return records
 
 
 def quantize_per_channel(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -88,7 +128,7 @@ def _encode_op(op: Op, b: _Builder, int8: bool) -> bytes:
     elif op.kind == "layernorm":
         t[:2] = [b.add(p["gamma"]), b.add(p["beta"])]
     elif op.kind == "dense":
-        if int8:
+        if int8 and not op.keep_fp32:
             q, scale = quantize_per_channel(p["weight"])
             t = [b.add(q.T), b.add(p.get("bias")), b.add(scale)]
         else:
@@ -108,7 +148,8 @@ def _align(n: int) -> int:
 
 
 def build_pem(program: Program, precision: str) -> bytes:
-    """Serialise the program as .pem bytes (fp32, or int8 dense weights with per-channel scales)."""
+    """Serialise the program as .pem bytes (fp32, or int8 dense weights with per-channel scales
+    for every DENSE op not marked keep_fp32)."""
     if precision not in PRECISIONS:
         raise ExportError(f"the C++ runtime supports fp32 and int8, not {precision!r}")
     b = _Builder()
@@ -132,9 +173,15 @@ def build_pem(program: Program, precision: str) -> bytes:
     for off, data in blobs:
         buf[off:off + len(data)] = data
     struct.pack_into("<8s12I", buf, 0, MAGIC, FORMAT_VERSION, HEADER_SIZE, file_size,
-                     PRECISIONS[precision], program.n_features, program.n_classes, len(tensors),
+                     PRECISIONS[file_precision(tensors)], program.n_features, program.n_classes, len(tensors),
                      len(program.ops), program.n_slots, strings_offset, len(strings), data_offset)
     return fix_checksums(bytes(buf))
+
+
+def file_precision(tensors: list[np.ndarray]) -> str:
+    """The header's precision: int8 iff some DENSE weight is int8 (an int8 build whose layers are
+    all kept fp32 is an fp32 file, byte for byte the fp32 build)."""
+    return "int8" if any(t.dtype == np.int8 for t in tensors) else "fp32"
 
 
 def fix_checksums(data: bytes) -> bytes:
@@ -166,7 +213,7 @@ def run_reference(program: Program, x: np.ndarray, precision: str = "fp32") -> n
         if op.kind == "standardize":
             y = (a - p["mean"]) / p["std"]
         elif op.kind == "dense":
-            y = _dense_ref(a, p, precision == "int8")
+            y = _dense_ref(a, p, precision == "int8" and not op.keep_fp32)
             y = slots[op.dst] + y if op.accumulate else y
         elif op.kind == "layernorm":
             mu = a.mean(axis=1, keepdims=True)

@@ -49,10 +49,15 @@ def _check_fp32(run_dir: Path) -> None:
 def _check_int8(run_dir: Path) -> None:
     out = _export(run_dir, "int8")
     m = verify_artifact(out)
-    assert m["precision"] == "int8" and "per row" in m["activation_quantization"]
+    assert m["precision"] == "int8" and m["int8_keep_fp32"] == ["first", "last", "wide"]
+    layers = m["layer_precisions"]
+    kept = [rec["weights"] == "fp32" for rec in layers]
+    # the first layer and the logit-producing layers (head, wide) stay fp32; middle layers int8
+    assert kept == [rec["layer"] != "hidden" for rec in layers] and layers[0]["layer"].startswith("first")
+    assert ("per row" in m["activation_quantization"]) == (not all(kept))
     fp32_pem = run_dir / "export" / "cpp-fp32" / "model.pem"
-    if fp32_pem.is_file():
-        assert (out / "model.pem").stat().st_size < 0.6 * fp32_pem.stat().st_size
+    if fp32_pem.is_file() and all(kept):  # nothing to quantise: the fp32 file, byte for byte
+        assert (out / "model.pem").read_bytes() == fp32_pem.read_bytes()
     x, y, ref = _reference(run_dir)
     with load_backend(out) as b:
         got = b.run(x)
@@ -105,6 +110,39 @@ def test_corrupt_files_rejected(pe_lib, synth_run: Path, tmp_path: Path) -> None
     p.write_bytes(data)
     assert pe_lib.pe_model_open(str(p).encode(), ctypes.byref(handle)) == 0
     pe_lib.pe_model_close(handle)
+
+
+def test_int8_keep_fp32_is_per_layer(pe_lib, tmp_path: Path) -> None:
+    """Two hidden layers: the middle DENSE is int8, first/head/wide fp32; [] quantises all; the
+    runtime dispatches per op and matches the NumPy reference of the same mix."""
+    import dataclasses
+
+    from phoneprice_edge.backends.cpp import CppBackend
+    from phoneprice_edge.errors import ExportError
+    from phoneprice_edge.export.cpp import lower_model
+    from phoneprice_edge.export.cpp_pem import build_pem, run_reference, set_int8_keep_fp32
+    from phoneprice_edge.model import ModelConfig, build_model
+
+    torch.manual_seed(0)
+    cfg = ModelConfig(in_features=5, num_classes=3, hidden_dims=(8, 6), wide=True)
+    model = build_model(cfg, torch.zeros(5), torch.ones(5)).eval()
+    prog = lower_model(model, [f"f{i}" for i in range(5)], ["a", "b", "c"])
+    recs = set_int8_keep_fp32(prog, ["first", "last", "wide"])
+    assert [(r["layer"], r["weights"]) for r in recs] == [
+        ("first", "fp32"), ("hidden", "int8"), ("last", "fp32"), ("wide", "fp32")]
+    x = np.random.default_rng(0).standard_normal((50, 5)).astype(np.float32) * 3
+    for keep in (["first", "last", "wide"], []):
+        set_int8_keep_fp32(prog, keep)
+        data = build_pem(prog, "int8")
+        assert data[20] == 1  # header precision int8: at least one int8 DENSE
+        (tmp_path / "m.pem").write_bytes(data)
+        with CppBackend.load(tmp_path, manifest={"files": ["m.pem"]}) as b:
+            got = b.run(x)
+        assert float(np.abs(got - run_reference(prog, x, "int8")).max()) <= 2e-3, keep
+    all_fp32 = [dataclasses.replace(op, keep_fp32=True) for op in prog.ops]
+    assert build_pem(dataclasses.replace(prog, ops=all_fp32), "int8") == build_pem(prog, "fp32")
+    with pytest.raises(ExportError, match="unknown layer"):
+        set_int8_keep_fp32(prog, ["head"])
 
 
 def test_missing_library_is_backend_unavailable(monkeypatch, tmp_path: Path) -> None:
