@@ -72,7 +72,7 @@ class TorchScriptBackend(_TorchModuleBackend):
             torch.set_num_threads(int(options["threads"]))
         path = Path(artifact) / next(iter(manifest["files"]))
         if manifest.get("precision") == "int8" and device != "cpu":
-            raise BackendUnavailable("torch dynamic int8 modules run on the CPU only")
+            raise BackendUnavailable("torch int8 (quantized::linear, fbgemm/x86) modules run on the CPU only")
         try:
             module = torch.jit.load(str(path), map_location=_device(device))
         except RuntimeError as exc:

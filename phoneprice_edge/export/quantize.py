@@ -1,4 +1,4 @@
-"""Reduced precision: calibration rows, ONNX fp16 conversion, ONNX static QDQ int8, torch dynamic int8."""
+"""Reduced precision: calibration rows, ONNX fp16 conversion, ONNX static QDQ int8, torch static int8."""
 
 from __future__ import annotations
 
@@ -240,20 +240,70 @@ def _toposort(graph: Any) -> None:
     graph.node.extend(ordered)
 
 
-def torch_dynamic_int8(model: torch.nn.Module, keep_fp32: list[str]) -> torch.nn.Module:
-    """torch.ao dynamic int8 of the Linear layers, except those named in keep_fp32.
+class StaticInt8Linear(torch.nn.Module):
+    """A Linear run as int8 x int8 (fbgemm/x86 kernel) with a fixed, calibrated input scale and a
+    float32 output: int8 weights per output channel (symmetric), uint8 activations over all 256
+    levels (no reduce_range), float bias, no requantization of the output. The input scale never
+    depends on the batch, so every row gets the same answer in any batch."""
 
-    keep_fp32 takes "first" (the Linear reading the standardised input), "last" (the head) and
-    "wide" (the linear skip path).
-    """
-    from torch.ao.quantization import default_dynamic_qconfig, quantize_dynamic
+    def __init__(self, linear: torch.nn.Linear, lo: float, hi: float) -> None:
+        super().__init__()
+        lo, hi = min(lo, 0.0), max(hi, 0.0)
+        self.x_scale = max((hi - lo) / 255.0, 1e-8)
+        self.x_zero_point = int(min(255, max(0, round(-lo / self.x_scale))))
+        w = linear.weight.detach().float()
+        scales = (w.abs().amax(1) / 127.0).clamp_min(1e-12).double()
+        qw = torch.quantize_per_channel(w, scales, torch.zeros(len(scales), dtype=torch.long),
+                                        0, torch.qint8)
+        bias = None if linear.bias is None else linear.bias.detach().float()
+        self.packed = torch.ops.quantized.linear_prepack(qw, bias)
 
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.ops.quantized.linear_with_input_q_dq_qweight_dq_output_fp32(
+            x, self.x_scale, self.x_zero_point, self.packed)
+
+
+def linear_roles(model: torch.nn.Module, keep_fp32: list[str]) -> tuple[list[str], set[str]]:
+    """(names of all Linear layers, names of those kept float) for keep_fp32 roles
+    "first" (reads the standardised input), "last" (the head), "wide" (the linear skip path)."""
     names = [n for n, m in model.named_modules() if isinstance(m, torch.nn.Linear)]
     first = next((n for n in names if n.startswith("body.")), "head")
     skip = {"first": first, "last": "head", "wide": "wide"}
     bad = sorted(set(keep_fp32) - set(skip))
     if bad:
         raise ExportError(f"int8_keep_fp32: unknown layer(s) {bad} (use first, last, wide)")
-    keep = {skip[k] for k in keep_fp32}
-    spec = {n: default_dynamic_qconfig for n in names if n not in keep}
-    return quantize_dynamic(model.eval(), qconfig_spec=spec, dtype=torch.qint8)
+    return names, {skip[k] for k in keep_fp32 if skip[k] in names}
+
+
+def torch_static_int8(model: torch.nn.Module, keep_fp32: list[str],
+                      calib_x: np.ndarray) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """Static post-training int8 of the Linear layers not kept float: each input's range is the
+    min/max over the calibration rows (training rows outside the validation split). Modifies
+    `model` in place; returns it and the manifest facts."""
+    if len(calib_x) == 0:
+        raise DataError("int8 static quantization needs calibration rows")
+    names, kept = linear_roles(model, keep_fp32)
+    ranges: dict[str, tuple[float, float]] = {}
+
+    def hook(name: str) -> Any:
+        def record(_m: torch.nn.Module, inp: tuple[torch.Tensor, ...], _o: Any) -> None:
+            ranges[name] = (float(inp[0].min()), float(inp[0].max()))
+        return record
+
+    todo = [n for n in names if n not in kept]
+    handles = [model.get_submodule(n).register_forward_hook(hook(n)) for n in todo]
+    with torch.no_grad():
+        model.eval()(torch.as_tensor(np.asarray(calib_x, dtype=np.float32)))
+    for h in handles:
+        h.remove()
+    for name in todo:
+        parent, _, leaf = name.rpartition(".")
+        owner = model.get_submodule(parent) if parent else model
+        setattr(owner, leaf, StaticInt8Linear(getattr(owner, leaf), *ranges[name]))
+    facts = {"format": "torch static int8 (quantized::linear_with_input_q_dq_qweight_dq_output_fp32)",
+             "weights": "int8 symmetric per output channel",
+             "activations": "uint8 asymmetric, 256 levels, fixed scale from calibration min/max",
+             "outputs": "float32 (not requantized)", "engine": torch.backends.quantized.engine,
+             "calibration_method": "minmax", "calibration_rows": int(len(calib_x)),
+             "quantized": todo, "kept_float": sorted(kept), "kept_fp32": list(keep_fp32)}
+    return model, facts

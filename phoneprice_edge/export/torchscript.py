@@ -1,4 +1,4 @@
-"""TorchScript export (fp32, or dynamic int8 Linear layers): traced, saved, reloaded and compared."""
+"""TorchScript export (fp32, or static int8 Linear layers): traced, saved, reloaded and compared."""
 
 from __future__ import annotations
 
@@ -19,12 +19,9 @@ def export_torchscript(ctx: ExportContext) -> list[str]:
     deployments load it. Its deprecation warnings are left visible.
     """
     model = copy.deepcopy(ctx.loaded.model).eval()
-    keep: list[str] = []
+    quant: dict[str, object] = {}
     if ctx.profile.precision == "int8":
-        from phoneprice_edge.export.quantize import torch_dynamic_int8
-
-        keep = list(ctx.profile.option("int8_keep_fp32", []))
-        model = torch_dynamic_int8(model, keep)
+        model, quant = _static_int8(ctx, model)
     method = ctx.profile.option("method", "trace")
     example = torch.as_tensor(ctx.calib_x[:8]) if len(ctx.calib_x) else \
         torch.zeros(8, ctx.loaded.config.in_features)
@@ -38,12 +35,24 @@ def export_torchscript(ctx: ExportContext) -> list[str]:
     scripted.save(str(path))
     _check_reload(model, path, example)
     facts = {"torchscript": {"method": method, "torch": torch.__version__}}
-    if ctx.profile.precision == "int8":
-        facts["quantization"] = {"format": "torch.ao dynamic", "weights": "int8 per-tensor",
-                                 "activations": "int8, scale chosen per call",
-                                 "kept_fp32": keep}
+    if quant:
+        facts["quantization"] = quant
     ctx.record(**facts)
     return [TS_FILE]
+
+
+def _static_int8(ctx: ExportContext, model: torch.nn.Module) -> tuple[torch.nn.Module, dict]:
+    """Static int8 calibrated on every training row outside the validation split (the profile's
+    64 example rows would clip the ranges: measured max abs 10 instead of 0.35)."""
+    from phoneprice_edge.export.quantize import calibration_rows, torch_static_int8
+    from phoneprice_edge.export.runner import load_split, run_paths
+
+    paths = run_paths(ctx.run_dir)
+    train_x, _ = load_split(paths["train"])
+    val_x, _ = load_split(paths["val"])
+    calib = calibration_rows(train_x, val_x, len(train_x), 0)
+    keep = list(ctx.profile.option("int8_keep_fp32", []))
+    return torch_static_int8(model, keep, calib)
 
 
 def _check_reload(model: torch.nn.Module, path: object, example: torch.Tensor) -> None:
