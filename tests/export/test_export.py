@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from click.testing import CliRunner
 
 from phoneprice_edge.backends.registry import load_backend
@@ -154,10 +155,22 @@ def test_cli_usage_errors(synth_run: Path) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("profile", ["onnx-int8", "openvino-int8"])
+@pytest.mark.parametrize("profile", ["onnx-int8", "openvino-int8", "torchscript-int8"])
 def test_int8_keeps_input_layer_float_on_variants(variant_run: Path, profile: str) -> None:
     res = export_profile(variant_run, load_profile(profile))
     q = read_manifest(res.out_dir)["quantization"]
     assert q["kept_float"]  # the layer(s) reading the standardised input stay float
     rep = check_parity(variant_run, res.out_dir)
     assert rep.passed, rep.failures
+
+
+def test_torchscript_int8_is_static_and_batch_invariant(synth_run: Path) -> None:
+    res = export_profile(synth_run, load_profile("torchscript-int8"))
+    q = read_manifest(res.out_dir)["quantization"]
+    assert q["quantized"] and "head" in q["quantized"] and q["calibration_rows"] > 64
+    module = torch.jit.load(str(res.out_dir / "model.pt"))
+    x = torch.as_tensor(load_split(runner.run_paths(synth_run)["val"])[0][:64])
+    with torch.no_grad():
+        whole = module(x)
+        rows = torch.cat([module(x[i:i + 1]) for i in range(len(x))])
+    assert torch.equal(whole, rows)  # fixed activation scales: no row depends on its batch
