@@ -21,6 +21,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "norm": ("none", "batchnorm", "layernorm"),
     "init": ("xavier", "kaiming"),
     "device": ("auto", "cpu", "cuda"),
+    "feature_select": ("none", "l1_relaxed"),
 }
 
 
@@ -50,6 +51,10 @@ class TrainConfig:
     wide: bool = True
     ordinal: bool = False
     l1_input: float = 0.01
+    feature_select: str = "none"
+    select_threshold: float = 0.03
+    stage2_epochs: int = 100
+    stage2_l1: float = 0.0
     train_val_split: float = 0.8
     kfold: int = 0
     refit: bool = False
@@ -127,6 +132,9 @@ def _check_ranges(cfg: TrainConfig, source: str) -> None:
         (all(h >= 1 for h in cfg.hidden_dims), "hidden_dims must be positive integers"),
         (0 <= cfg.dropout_p < 1, "dropout_p must be in [0, 1)"),
         (cfg.l1_input >= 0, "l1_input must be >= 0"),
+        (0 <= cfg.select_threshold < 1, "select_threshold must be in [0, 1)"),
+        (cfg.stage2_epochs >= 1, "stage2_epochs must be >= 1"),
+        (cfg.stage2_l1 >= 0, "stage2_l1 must be >= 0"),
         (0 < cfg.train_val_split < 1, "train_val_split must be in (0, 1)"),
         (cfg.kfold == 0 or cfg.kfold >= 2, "kfold must be 0 (off) or >= 2"),
         (not cfg.refit or cfg.kfold >= 2, "refit needs kfold >= 2"),

@@ -20,6 +20,7 @@ from phoneprice_edge.io_utils import atomic_write_text
 from phoneprice_edge.model import ModelConfig, TabularClassifier
 from phoneprice_edge.schema import FeatureSchema
 from phoneprice_edge.training import distributed as dd
+from phoneprice_edge.training import select
 from phoneprice_edge.training.builders import (
     add_l1_subgradient,
     make_model,
@@ -144,6 +145,23 @@ class Trainer:
         self.best: dict[str, Any] = {"epoch": 0, "val_accuracy": -1.0, "val_loss": math.inf,
                                      "min_val_loss": math.inf, "bad_epochs": 0}
         self.stopped_early = False
+        self.l1 = cfg.l1_input
+        self.mask: torch.Tensor | None = None  # input mask of the relaxed-lasso stage 2
+
+    def _enter_stage2(self, mask: torch.Tensor) -> None:
+        """Fix the input mask, zero the dropped columns, fresh optimizer + schedule, stage-2 L1."""
+        self.mask = mask.to(torch.bool).cpu()
+        select.apply_mask(self.model, self.mask)
+        cfg2 = select.stage2_config(self.cfg)
+        self.l1 = cfg2.l1_input
+        self.optimizer = make_optimizer(cfg2, self.model)
+        self.scheduler = make_scheduler(cfg2, self.optimizer, self.steps_per_epoch)
+        self.best = {"epoch": self.epoch, "val_accuracy": -1.0, "val_loss": math.inf,
+                     "min_val_loss": math.inf, "bad_epochs": 0}  # best_model.pt: a masked epoch
+
+    def _maybe_enter_stage2(self) -> None:
+        if select.enabled(self.cfg) and self.mask is None and self.epoch >= self.cfg.epochs:
+            self._enter_stage2(select.select_mask(self.model, self.cfg.select_threshold))
 
     # -- state -------------------------------------------------------------------------------
     def resume(self) -> bool:
@@ -155,6 +173,8 @@ class Trainer:
         if payload is None:
             return False
         self.model.load_state_dict(payload["state_dict"])
+        if "input_mask" in payload:
+            self._enter_stage2(payload["input_mask"])
         self.optimizer.load_state_dict(payload["optimizer"])
         self.scheduler.load_state_dict(payload["scheduler"])
         restore_rng(payload["rng"], self.gen)
@@ -172,7 +192,8 @@ class Trainer:
                         optimizer=self.optimizer.state_dict(), scheduler=self.scheduler.state_dict(),
                         epoch=self.epoch, rng=capture_rng(self.gen), train_config=self.cfg.to_dict(),
                         history=_pack_history(self.history), best=self.best,
-                        stopped_early=self.stopped_early)
+                        stopped_early=self.stopped_early,
+                        **({} if self.mask is None else {"input_mask": self.mask}))
 
     def _save_best(self, record: dict[str, Any]) -> None:
         if self.paths.checkpoints is None or not dd.is_main():
@@ -198,12 +219,16 @@ class Trainer:
             loss, logits = _step_loss(cfg, self.net, xb, yb, self.mcfg.num_classes, self.gen)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            add_l1_subgradient(model, cfg.l1_input)
+            add_l1_subgradient(model, self.l1)
+            if self.mask is not None:
+                select.mask_grads(model, self.mask)
             if cfg.grad_clip > 0:
                 norm = torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip, foreach=True)
             elif steps == last_step:  # measuring every step costs ~30% of a step
                 norm = torch.nn.utils.get_total_norm([p.grad for p in params if p.grad is not None])
             self.optimizer.step()
+            if self.mask is not None:
+                select.apply_mask(model, self.mask)
             self.scheduler.step()
             loss_sum += loss.detach() * xb.shape[0]
             correct += (logits.detach().argmax(1) == yb).sum()
@@ -243,12 +268,13 @@ class Trainer:
         """Train from the current epoch to cfg.epochs (or early stop); checkpoint every epoch."""
         cfg = self.cfg
         writer = _tb_writer(self.paths.tb if dd.is_main() else None, purge_step=self.epoch + 1)
-        bar = _progress(range(self.epoch, cfg.epochs), self.quiet, self.label)
+        bar = _progress(range(self.epoch, select.total_epochs(cfg)), self.quiet, self.label)
         t0, samples = time.perf_counter(), 0
         try:
             for _ in bar:
                 if self.stopped_early:
                     break
+                self._maybe_enter_stage2()
                 stats = self._train_epoch()
                 samples += int(stats.pop("samples"))
                 self.epoch += 1
@@ -273,8 +299,10 @@ class Trainer:
             if hasattr(bar, "close"):
                 bar.close()
         self.model.eval()
+        extra = ({} if self.mask is None else
+                 {"selected_features": select.selected_names(self.mask, self.schema.feature_names)})
         return FitResult(self.model, self.history, self.best, self.stopped_early,
-                         time.perf_counter() - t0, samples)
+                         time.perf_counter() - t0, samples, extra)
 
 
 def _progress(it: range, quiet: bool, label: str) -> Any:

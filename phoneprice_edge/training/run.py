@@ -108,7 +108,7 @@ def _kfold(cfg: TrainConfig, schema: FeatureSchema, X: np.ndarray, y: np.ndarray
                         epoch=len(res.history), train_config=cfg.to_dict(), fold=i)
         result = {"fold": i, "accuracy": m["accuracy"], "macro_f1": m["macro_f1"],
                   "n_train": int(tr.size), "n_val": int(va.size), "epochs": len(res.history),
-                  "seconds": round(res.seconds, 3), "samples": res.samples}
+                  "seconds": round(res.seconds, 3), "samples": res.samples, **res.extra}
         atomic_write_json(done, result)
         folds.append(result)
     seconds = sum(f["seconds"] for f in folds)
@@ -197,6 +197,8 @@ def _final_fit(cfg: TrainConfig, schema: FeatureSchema, X: np.ndarray, y: np.nda
                            label="refit" if refit else "train", track_best=not refit, **kw)
     if is_main():
         fit_schema.save(run_dir / "schema.json")
+        if res.extra:  # the relaxed-lasso stage's kept features
+            atomic_write_json(run_dir / "selected_features.json", res.extra)
     if refit:
         save_checkpoint(run_dir / "checkpoints" / BEST, res.model, res.model.cfg.materialized(),
                         fit_schema, epoch=len(res.history), train_config=cfg.to_dict(), refit=True)
