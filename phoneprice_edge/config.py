@@ -51,12 +51,13 @@ class TrainConfig:
     wide: bool = True
     ordinal: bool = False
     l1_input: float = 0.01
-    feature_select: str = "none"
+    feature_select: str = "l1_relaxed"
     select_threshold: float = 0.03
     stage2_epochs: int = 100
     stage2_l1: float = 0.0
     train_val_split: float = 0.8
     kfold: int = 0
+    kfold_workers: int = 0
     refit: bool = False
     device: str = "auto"
     shuffle: bool = True
@@ -137,6 +138,7 @@ def _check_ranges(cfg: TrainConfig, source: str) -> None:
         (cfg.stage2_l1 >= 0, "stage2_l1 must be >= 0"),
         (0 < cfg.train_val_split < 1, "train_val_split must be in (0, 1)"),
         (cfg.kfold == 0 or cfg.kfold >= 2, "kfold must be 0 (off) or >= 2"),
+        (cfg.kfold_workers >= 0, "kfold_workers must be >= 0 (0 = automatic)"),
         (not cfg.refit or cfg.kfold >= 2, "refit needs kfold >= 2"),
         (cfg.num_workers >= 0, "num_workers must be >= 0"),
         (cfg.noise_sigma >= 0, "noise_sigma must be >= 0 (0 = off)"),

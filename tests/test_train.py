@@ -45,7 +45,8 @@ def fit(cfg: TrainConfig, X: np.ndarray, y: np.ndarray, n_train: int = 240) -> T
 
 def test_learns_separable_toy_set() -> None:
     X, y = toy()
-    cfg = TrainConfig(epochs=30, batch_size=32, hidden_dims=(16,), l1_input=0.0, learning_rate=0.02)
+    cfg = TrainConfig(epochs=30, batch_size=32, hidden_dims=(16,), l1_input=0.0, learning_rate=0.02,
+                      feature_select="none")
     result = fit(cfg, X, y).run()
     assert result.history[-1]["val_accuracy"] >= 0.97
     assert result.history[-1]["train_loss"] < result.history[0]["train_loss"]
@@ -87,7 +88,8 @@ def test_every_option_builds_and_steps(overrides: dict) -> None:
 
 def test_dataloader_path_with_workers_matches_shapes() -> None:
     X, y = toy(100)
-    result = fit(TrainConfig(epochs=1, batch_size=16, num_workers=1), X, y, n_train=80).run()
+    result = fit(TrainConfig(epochs=1, batch_size=16, num_workers=1, feature_select="none"), X, y,
+                 n_train=80).run()
     assert result.samples == 80
 
 

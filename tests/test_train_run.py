@@ -23,7 +23,8 @@ def phone() -> tuple[np.ndarray, np.ndarray, object]:
 
 
 def small(**kw: object) -> TrainConfig:
-    base = {"epochs": 4, "batch_size": 32, "hidden_dims": [8], "device": "cpu", "dropout_p": 0.2}
+    base = {"epochs": 4, "batch_size": 32, "hidden_dims": [8], "device": "cpu", "dropout_p": 0.2,
+            "feature_select": "none"}  # exact epoch counts below: one stage
     return TrainConfig().with_overrides(**{**base, **kw})
 
 

@@ -18,7 +18,9 @@ from phoneprice_edge.config import TrainConfig, load_train_config, save_train_co
 from phoneprice_edge.errors import UsageError
 from phoneprice_edge.io_utils import atomic_write, atomic_write_bytes, atomic_write_json
 from phoneprice_edge.schema import FeatureSchema
+from phoneprice_edge.training import parallel
 from phoneprice_edge.training.builders import model_config
+from phoneprice_edge.training.distributed import active as dd_active
 from phoneprice_edge.training.distributed import is_main, world_size
 from phoneprice_edge.training.loop import BEST, FitPaths, FitResult, SplitTensors, Trainer
 from phoneprice_edge.training.state import resolve_device, set_threads
@@ -89,28 +91,48 @@ def _val_metrics(model: torch.nn.Module, X: np.ndarray, y: np.ndarray, classes: 
     return compute_metrics(y, predict_logits(model, X), classes)
 
 
+def train_fold(cfg: TrainConfig, schema: FeatureSchema, X: np.ndarray, y: np.ndarray, i: int,
+               tr: np.ndarray, va: np.ndarray, run_dir: Path, kw: dict[str, Any]) -> dict[str, Any]:
+    """Train fold i, write its model.pt and result.json (the resume marker) and return the result."""
+    folder = run_dir / "folds" / f"fold_{i}"
+    res, fit_schema = _fit(cfg, schema, X, y, tr, va, folder, run_dir / "tb" / f"fold_{i}",
+                           label=f"fold {i}/{cfg.kfold}", track_best=False, **kw)
+    m = _val_metrics(res.model, X[va], y[va], list(schema.classes))
+    save_checkpoint(folder / "model.pt", res.model, res.model.cfg.materialized(), fit_schema,
+                    epoch=len(res.history), train_config=cfg.to_dict(), fold=i)
+    result = {"fold": i, "accuracy": m["accuracy"], "macro_f1": m["macro_f1"],
+              "n_train": int(tr.size), "n_val": int(va.size), "epochs": len(res.history),
+              "seconds": round(res.seconds, 3), "samples": res.samples, **res.extra}
+    atomic_write_json(folder / "result.json", result)
+    return result
+
+
 def _kfold(cfg: TrainConfig, schema: FeatureSchema, X: np.ndarray, y: np.ndarray, run_dir: Path,
            kw: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]], float, int]:
-    """Train cfg.kfold models; each fold's score is its final weights on its held-out fold."""
+    """Train cfg.kfold models; each fold's score is its final weights on its held-out fold.
+
+    Folds without a result.json are trained serially here, or in kfold_workers processes.
+    """
     from phoneprice_edge.data import kfold
 
-    folds, seconds, samples = [], 0.0, 0
+    done: dict[int, dict[str, Any]] = {}
+    jobs = []
     for i, (tr, va) in enumerate(kfold(y, cfg.kfold, cfg.seed), start=1):
-        folder = run_dir / "folds" / f"fold_{i}"
-        done = folder / "result.json"
-        if done.is_file():
-            folds.append(json.loads(done.read_text(encoding="utf-8")))
-            continue
-        res, fit_schema = _fit(cfg, schema, X, y, tr, va, folder, run_dir / "tb" / f"fold_{i}",
-                               label=f"fold {i}/{cfg.kfold}", track_best=False, **kw)
-        m = _val_metrics(res.model, X[va], y[va], list(schema.classes))
-        save_checkpoint(folder / "model.pt", res.model, res.model.cfg.materialized(), fit_schema,
-                        epoch=len(res.history), train_config=cfg.to_dict(), fold=i)
-        result = {"fold": i, "accuracy": m["accuracy"], "macro_f1": m["macro_f1"],
-                  "n_train": int(tr.size), "n_val": int(va.size), "epochs": len(res.history),
-                  "seconds": round(res.seconds, 3), "samples": res.samples, **res.extra}
-        atomic_write_json(done, result)
-        folds.append(result)
+        path = run_dir / "folds" / f"fold_{i}" / "result.json"
+        if path.is_file():
+            done[i] = json.loads(path.read_text(encoding="utf-8"))
+        else:
+            jobs.append((i, tr, va))
+    workers = parallel.n_workers(cfg, len(jobs), hook=kw["hook"], distributed=dd_active(),
+                                 device=resolve_device(cfg.device))
+    if workers > 1:
+        show = None if kw["quiet"] else parallel.print_fold(cfg.kfold)
+        for r in parallel.run_parallel(cfg, schema, X, y, run_dir, jobs, kw, workers, show):
+            done[r["fold"]] = r
+    else:
+        for i, tr, va in jobs:
+            done[i] = train_fold(cfg, schema, X, y, i, tr, va, run_dir, kw)
+    folds = [done[i] for i in sorted(done)]
     seconds = sum(f["seconds"] for f in folds)
     samples = sum(f["samples"] for f in folds)
     accs = np.array([f["accuracy"] for f in folds])
