@@ -10,11 +10,13 @@ want=$(cat pyproject.toml constraints.txt scripts/setup.sh | sha256sum | cut -c1
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -x .venv/bin/pe ]; then
   exit 0
 fi
-echo "[setup] creating .venv with $($PY --version) (first run takes a few minutes)" >&2
+if [ -x .venv/bin/python ]; then echo "[setup] updating .venv (its requirements changed)" >&2; else echo "[setup] creating .venv with $($PY --version) (first run takes a few minutes)" >&2; fi
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 export PIP_DISABLE_PIP_VERSION_CHECK=1
+# pip's warnings about package indexes configured on this machine but absent are noise here.
+quiet_pip() { .venv/bin/python -m pip install -q "$@" 2> >(grep -v 'is ignored: it is neither' >&2); }
 # torch first, pinned, so that nothing later pulls a CUDA build.
-.venv/bin/python -m pip install -q "torch==2.13.0"
-.venv/bin/python -m pip install -q -c constraints.txt -e ".[all,dev]"
+quiet_pip "torch==2.13.0"
+quiet_pip -c constraints.txt -e ".[all,dev]"
 echo "$want" > "$stamp"
 echo "[setup] done" >&2

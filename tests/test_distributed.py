@@ -134,7 +134,9 @@ def ddp_and_single(real_train_csv: Path, tmp_path_factory: pytest.TempPathFactor
     """The same config trained by one process and by 2 DDP processes (60 epochs each)."""
     base = tmp_path_factory.mktemp("ddp")
     single, ddp = base / "single", base / "ddp"
-    common = ["--data", str(real_train_csv), "--epochs", EPOCHS, "--device", "cpu"]
+    # Single-stage recipe, so that EPOCHS is the whole run (the default adds a second stage).
+    common = ["--data", str(real_train_csv), "--epochs", EPOCHS, "--device", "cpu",
+              "--set", 'feature_select="none"']
     _, t_single = _run([PE_TRAIN, "-q", *common, "--out", str(single)])
     res, t_ddp = _run(_torchrun_cmd(*common, "--out", str(ddp)))
     return {"single": single, "ddp": ddp, "t_single": t_single, "t_ddp": t_ddp, "csv": real_train_csv,
@@ -187,7 +189,7 @@ def test_ddp_resume_after_a_kill_matches_the_uninterrupted_run(ddp_and_single: d
 
     run = tmp_path / "killed"
     cmd = _torchrun_cmd("--data", str(ddp_and_single["csv"]), "--epochs", EPOCHS,
-                        "--device", "cpu", "--out", str(run))
+                        "--device", "cpu", "--set", 'feature_select="none"', "--out", str(run))
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                             env=_env(), start_new_session=True)
     last, deadline = run / "checkpoints" / "last.pt", time.monotonic() + TIMEOUT_S
