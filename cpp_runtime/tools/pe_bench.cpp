@@ -45,16 +45,20 @@ std::vector<double> time_calls(const std::function<void()>& fn, int blocks) {
   return us;
 }
 
-// The baseline: a plain loop over the same dense layers (standardize, dense+ReLU..., head).
+// The baseline: a plain loop over the same dense layers (standardize, dense+ReLU..., head, and
+// the wide path z -> logits when the model has one).
 struct HandLoop {
   std::vector<size_t> dims;  // F, H1, ..., C
   std::vector<std::vector<float>> w, b;
-  std::vector<float> mean, inv_std, buf_a, buf_b;
+  std::vector<float> mean, inv_std, buf_a, buf_b, z, wide;  // wide: C x F, empty without one
   explicit HandLoop(const pe_model* m) {
     dims.push_back(m->n_features);
+    bool has_wide = false;
     for (uint32_t i = 0; i < m->n_ops; ++i) {
       const auto op = pe_fmt::op_at(m->ops, i);
-      if (op.kind == pe_fmt::kDense && !(op.flags & pe_fmt::kAccumulate)) dims.push_back(op.out_dim);
+      if (op.kind != pe_fmt::kDense) continue;
+      if (op.flags & pe_fmt::kAccumulate) has_wide = true;
+      else dims.push_back(op.out_dim);
     }
     std::mt19937 rng(0);
     std::normal_distribution<float> nd(0.f, 0.3f);
@@ -64,15 +68,20 @@ struct HandLoop {
       for (auto& v : w.back()) v = nd(rng);
       for (auto& v : b.back()) v = nd(rng);
     }
+    if (has_wide) {
+      wide.resize(dims.back() * dims.front());
+      for (auto& v : wide) v = nd(rng);
+    }
     mean.assign(dims[0], 1.0f);
     inv_std.assign(dims[0], 0.5f);
+    z.resize(dims[0]);
     const size_t widest = *std::max_element(dims.begin(), dims.end());
     buf_a.resize(widest);
     buf_b.resize(widest);
   }
   void run(const float* x, size_t rows, float* y) {
     for (size_t r = 0; r < rows; ++r) {
-      for (size_t i = 0; i < dims[0]; ++i) buf_a[i] = (x[r * dims[0] + i] - mean[i]) * inv_std[i];
+      for (size_t i = 0; i < dims[0]; ++i) z[i] = buf_a[i] = (x[r * dims[0] + i] - mean[i]) * inv_std[i];
       for (size_t l = 0; l + 1 < dims.size(); ++l) {
         const size_t in = dims[l], out = dims[l + 1];
         const bool last = l + 2 == dims.size();
@@ -83,6 +92,14 @@ struct HandLoop {
           dst[o] = last ? acc : (acc > 0.f ? acc : 0.f);
         }
         if (!last) std::swap(buf_a, buf_b);
+      }
+      if (!wide.empty()) {
+        const size_t f = dims.front(), c = dims.back();
+        for (size_t o = 0; o < c; ++o) {
+          float acc = 0.f;
+          for (size_t i = 0; i < f; ++i) acc += wide[o * f + i] * z[i];
+          y[r * c + o] += acc;
+        }
       }
     }
   }
