@@ -252,11 +252,7 @@ def prepare(df: pd.DataFrame, schema: FeatureSchema | None = None, label: str | 
     unlabelled = allow_unlabelled and schema.label not in df.columns
     res = validate_frame(df, schema, impute=impute, strict=strict, source=where,
                          allow_unlabelled=unlabelled)
-    if res.errors:
-        more = f" (and {len(res.errors) - 1} more problem(s))" if len(res.errors) > 1 else ""
-        raise DataError(res.errors[0] + more)
-    assert res.X is not None
-    return Dataset(X=res.X, y=res.y, schema=schema, warnings=res.warnings, source=where)
+    return _dataset(res, schema, where, labelled=True)
 
 
 def prepare_unlabelled(df: pd.DataFrame, schema: FeatureSchema, impute: str = "none",
@@ -265,11 +261,17 @@ def prepare_unlabelled(df: pd.DataFrame, schema: FeatureSchema, impute: str = "n
     where = source or "<table>"
     res = validate_frame(df, schema, impute=impute, strict=strict, source=where,
                          allow_unlabelled=True)
+    return _dataset(res, schema, where, labelled=False)
+
+
+def _dataset(res: CheckResult, schema: FeatureSchema, where: str, labelled: bool) -> Dataset:
+    """The Dataset of a validation result; DataError with the first problem when it has any."""
     if res.errors:
         more = f" (and {len(res.errors) - 1} more problem(s))" if len(res.errors) > 1 else ""
         raise DataError(res.errors[0] + more)
     assert res.X is not None
-    return Dataset(X=res.X, y=None, schema=schema, warnings=res.warnings, source=where)
+    return Dataset(X=res.X, y=res.y if labelled else None, schema=schema,
+                   warnings=res.warnings, source=where)
 
 
 def prepare_features(df: pd.DataFrame, schema: FeatureSchema, impute: str = "none",
