@@ -18,9 +18,11 @@ struct Status {
   std::string message;
   static Status Ok() { return {}; }
   static Status Error(std::string msg) { return {false, std::move(msg)}; }
-  static Status From(pe_status s, const std::string& what) {
-    return s == PE_OK ? Ok() : Error(what + ": " + pe_status_str(s));
+  // `what` is only turned into a string on error: the OK path allocates and copies nothing.
+  static Status From(pe_status s, const char* what) {
+    return s == PE_OK ? Ok() : Error(std::string(what) + ": " + pe_status_str(s));
   }
+  static Status From(pe_status s, const std::string& what) { return From(s, what.c_str()); }
 };
 
 // One loaded model on one runtime: raw float32 features [rows, n_features] -> logits [rows, n_classes].

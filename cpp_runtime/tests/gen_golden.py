@@ -52,6 +52,12 @@ def kernel_cases(out: Path) -> None:
     lin = torch.nn.functional.linear(t(x), t(w), t(b)).numpy()
     write_bin(out / "dense_f32.bin", {"x": x, "w": w, "b": b, "y": lin, "y0": y0,
                                       "y_acc": y0 + torch.nn.functional.linear(t(x), t(w)).numpy()})
+    # one case per output-blocking branch of dense_f32 (16-wide blocks, 4-wide blocks, a 1-3 tail)
+    widths = {}
+    for n in DENSE_WIDTHS:
+        wn, bn = randn(n, 13, scale=0.5), randn(n)
+        widths |= {f"w{n}": wn, f"b{n}": bn, f"y{n}": torch.nn.functional.linear(t(x), t(wn), t(bn)).numpy()}
+    write_bin(out / "dense_f32_widths.bin", {"x": x, **widths})
     q, scale = quantize_per_channel(w)
     xq = x.copy()
     xq[3] = 0.0  # an all-zero row quantises to scale 0
@@ -73,6 +79,8 @@ def run_reference_dense_i8(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.nd
 
     return _dense_ref(x.astype(np.float64), {"weight": w, "bias": b}, True).astype(np.float32)
 
+
+DENSE_WIDTHS = (1, 3, 4, 5, 16, 21, 37)  # must match test_kernels.cpp
 
 MODELS = {  # name: (hidden_dims, norm, activation, wide)
     "mlp_relu": ((16,), "none", "relu", False),

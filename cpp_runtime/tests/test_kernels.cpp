@@ -37,6 +37,21 @@ void test_dense_f32() {
   expect(y2, "y_acc", 1e-5, "dense_f32 accumulate");
 }
 
+// Widths that exercise each blocking branch of dense_f32 (gen_golden.py DENSE_WIDTHS).
+void test_dense_f32_widths() {
+  const Array& x = g.at("x");
+  const size_t in = x.cols();
+  for (size_t out : {1, 3, 4, 5, 16, 21, 37}) {
+    const std::string n = std::to_string(out);
+    const Array& w = g.at("w" + n);
+    CHECK(w.dims[0] == out && w.dims[1] == in);
+    std::vector<float> wt(in * out), y(x.rows() * out);
+    for (size_t o = 0; o < out; ++o) for (size_t i = 0; i < in; ++i) wt[i * out + o] = w.f[o * in + i];
+    pe_k::dense_f32(x.rows(), in, out, x.f.data(), in, wt.data(), g.at("b" + n).f.data(), y.data(), out, false);
+    expect(y, ("y" + n).c_str(), 1e-5, ("dense_f32 out=" + n).c_str());
+  }
+}
+
 void test_dense_i8() {
   const Array& x = g.at("x");
   const Array& q = g.at("q");
@@ -90,6 +105,7 @@ int main(int argc, char** argv) {
   g = read_golden(dir + "/" + (k == "quantize_row" ? std::string("dense_i8") : k) + ".bin");
   if (k == "standardize") test_standardize();
   else if (k == "dense_f32") test_dense_f32();
+  else if (k == "dense_f32_widths") test_dense_f32_widths();
   else if (k == "dense_i8") test_dense_i8();
   else if (k == "quantize_row") test_quantize_row();
   else if (k == "layernorm") test_layernorm();
