@@ -1,4 +1,4 @@
-"""Times the C++ runtime against a hand-written loop, ONNX Runtime, OpenVINO and libtorch (C++ APIs).
+"""Times the C++ runtime against two hand-written loops (output- and input-major), ONNX Runtime, OpenVINO and libtorch (C++ APIs).
 
 Usage: .venv/bin/python benchmarks/cpp/run_bench.py   (after scripts/test.d/10-cpp-runtime.sh)
 Writes benchmarks/cpp/results.json and results.md. Models: 20-64-4 and the trainer's default recipe.
@@ -67,7 +67,22 @@ def table(name: str, res: dict) -> list[str]:
              "|---|---|" + "---|" * len(batches)]
     for e, p in engines:
         lines.append(f"| {e} | {p} | " + " | ".join(f"{rows.get((e, p, b), float('nan')):.3f}" for b in batches) + " |")
-    return lines + [""]
+    return lines + [""] + ratios(rows, batches) + [""]
+
+
+def ratios(rows: dict, batches: list[int]) -> list[str]:
+    """The goal's two ratios per batch size: core / fastest hand loop (<= 1.5) and ONNX Runtime / core (>= 3)."""
+    out = []
+    for b in batches:
+        core = rows.get(("pe_runtime", "fp32", b))
+        hands = [v for (e, _, bb), v in rows.items() if e.startswith("hand_loop") and bb == b]
+        ort = rows.get(("onnxruntime", "fp32", b))
+        if core and hands:
+            line = f"- batch {b}: core / fastest hand loop = {core / min(hands):.2f}x"
+            if ort:
+                line += f"; ONNX Runtime / core = {ort / core:.1f}x"
+            out.append(line)
+    return out
 
 
 def main() -> None:

@@ -45,13 +45,17 @@ std::vector<double> time_calls(const std::function<void()>& fn, int blocks) {
   return us;
 }
 
-// The baseline: a plain loop over the same dense layers (standardize, dense+ReLU..., head, and
-// the wide path z -> logits when the model has one).
+// The baselines: plain loops over the same dense layers (standardize, dense+ReLU..., head, and the
+// wide path z -> logits when the model has one), float accumulation, compiled with the same flags
+// as the runtime. Two layouts: output-major dot products (the textbook loop; the compiler cannot
+// vectorise the reduction without -ffast-math) and input-major axpy (the loop vectorises across
+// outputs, as in the runtime's kernel). The runtime is compared with the faster of the two.
 struct HandLoop {
+  bool input_major;
   std::vector<size_t> dims;  // F, H1, ..., C
-  std::vector<std::vector<float>> w, b;
-  std::vector<float> mean, inv_std, buf_a, buf_b, z, wide;  // wide: C x F, empty without one
-  explicit HandLoop(const pe_model* m) {
+  std::vector<std::vector<float>> w, b;  // w[l]: [out][in], or [in][out] when input_major
+  std::vector<float> mean, inv_std, buf_a, buf_b, z, wide;  // wide: like w, empty without one
+  HandLoop(const pe_model* m, bool in_major) : input_major(in_major) {
     dims.push_back(m->n_features);
     bool has_wide = false;
     for (uint32_t i = 0; i < m->n_ops; ++i) {
@@ -79,28 +83,37 @@ struct HandLoop {
     buf_a.resize(widest);
     buf_b.resize(widest);
   }
+  // y[o] (+)= sum_i w[o][i] x[i]  (output-major) or  y += x[i] * w[i][:]  (input-major)
+  void dense(const float* x, const float* wl, const float* bl, size_t in, size_t out, float* y,
+             bool relu, bool add) const {
+    if (input_major) {
+      float a[pe_fmt::kMaxDim];  // out <= kMaxDim: the loader enforces it
+      for (size_t o = 0; o < out; ++o) a[o] = bl ? bl[o] : 0.f;
+      for (size_t i = 0; i < in; ++i) {
+        const float xv = x[i];
+        const float* __restrict wr = wl + i * out;
+        for (size_t o = 0; o < out; ++o) a[o] += xv * wr[o];
+      }
+      for (size_t o = 0; o < out; ++o) y[o] = add ? y[o] + a[o] : relu ? (a[o] > 0.f ? a[o] : 0.f) : a[o];
+      return;
+    }
+    for (size_t o = 0; o < out; ++o) {
+      float acc = bl ? bl[o] : 0.f;
+      for (size_t i = 0; i < in; ++i) acc += wl[o * in + i] * x[i];
+      y[o] = add ? y[o] + acc : relu ? (acc > 0.f ? acc : 0.f) : acc;
+    }
+  }
   void run(const float* x, size_t rows, float* y) {
+    const size_t f = dims.front(), c = dims.back();
     for (size_t r = 0; r < rows; ++r) {
-      for (size_t i = 0; i < dims[0]; ++i) z[i] = buf_a[i] = (x[r * dims[0] + i] - mean[i]) * inv_std[i];
+      for (size_t i = 0; i < f; ++i) z[i] = buf_a[i] = (x[r * f + i] - mean[i]) * inv_std[i];
       for (size_t l = 0; l + 1 < dims.size(); ++l) {
-        const size_t in = dims[l], out = dims[l + 1];
         const bool last = l + 2 == dims.size();
-        float* dst = last ? y + r * out : buf_b.data();
-        for (size_t o = 0; o < out; ++o) {
-          float acc = b[l][o];
-          for (size_t i = 0; i < in; ++i) acc += w[l][o * in + i] * buf_a[i];
-          dst[o] = last ? acc : (acc > 0.f ? acc : 0.f);
-        }
+        dense(buf_a.data(), w[l].data(), b[l].data(), dims[l], dims[l + 1], last ? y + r * c : buf_b.data(),
+              !last, false);
         if (!last) std::swap(buf_a, buf_b);
       }
-      if (!wide.empty()) {
-        const size_t f = dims.front(), c = dims.back();
-        for (size_t o = 0; o < c; ++o) {
-          float acc = 0.f;
-          for (size_t i = 0; i < f; ++i) acc += wide[o * f + i] * z[i];
-          y[r * c + o] += acc;
-        }
-      }
+      if (!wide.empty()) dense(z.data(), wide.data(), nullptr, f, c, y + r * c, false, true);
     }
   }
 };
@@ -123,8 +136,8 @@ void bench(pe::Engine& e, const char* prec, const Args& a, std::vector<Result>* 
 
 class HandEngine final : public pe::Engine {
  public:
-  explicit HandEngine(const pe_model* m) : loop_(m) {}
-  const char* name() const override { return "hand_loop"; }
+  HandEngine(const pe_model* m, bool input_major) : loop_(m, input_major) {}
+  const char* name() const override { return loop_.input_major ? "hand_loop_in_major" : "hand_loop"; }
   size_t n_features() const override { return loop_.dims.front(); }
   size_t n_classes() const override { return loop_.dims.back(); }
   pe::Status reserve(size_t) override { return pe::Status::Ok(); }
@@ -181,8 +194,9 @@ int main(int argc, char** argv) {
   std::vector<Result> rs;
   pe::Model core;
   if (auto s = core.load_file(a.pem); !s.ok) return std::fprintf(stderr, "%s\n", s.message.c_str()), 1;
-  HandEngine hand(core.raw());
+  HandEngine hand(core.raw(), false), hand_in(core.raw(), true);
   bench(hand, "fp32", a, &rs);
+  bench(hand_in, "fp32", a, &rs);
   bench(core, "fp32", a, &rs);
   if (!a.pem_int8.empty()) {
     pe::Model q;
