@@ -92,6 +92,9 @@ class Model final : public Engine {
 // Declared always; defined only in builds where CMake found the SDK (see PE_HAVE_* macros).
 std::unique_ptr<Engine> make_onnxruntime_engine(const std::string& onnx_path, std::string* error);
 std::unique_ptr<Engine> make_openvino_engine(const std::string& model_path, std::string* error);
+// OpenVINO compiled for exactly `rows` rows (a static shape, which the CPU plugin runs faster at
+// small batches); run() with any other row count returns an error.
+std::unique_ptr<Engine> make_openvino_engine_static(const std::string& model_path, size_t rows, std::string* error);
 std::unique_ptr<Engine> make_libtorch_engine(const std::string& torchscript_path, std::string* error);
 std::unique_ptr<Engine> make_tensorrt_engine(const std::string& plan_path, std::string* error);
 

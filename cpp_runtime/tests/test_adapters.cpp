@@ -28,6 +28,11 @@ void check(const char* label, Factory make, const std::string& path, const Array
   CHECK(d <= 1e-5);
 }
 
+size_t g_static_rows = 0;
+std::unique_ptr<pe::Engine> openvino_static(const std::string& path, std::string* error) {
+  return pe::make_openvino_engine_static(path, g_static_rows, error);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -38,6 +43,13 @@ int main(int argc, char** argv) {
     const std::string base = dir + "/" + m;
     check("onnxruntime", pe::make_onnxruntime_engine, base + ".onnx", g.at("x"), g.at("y"));
     check("openvino", pe::make_openvino_engine, base + ".onnx", g.at("x"), g.at("y"));
+    g_static_rows = g.at("x").rows();
+    check("openvino static shape", openvino_static, base + ".onnx", g.at("x"), g.at("y"));
+    std::string err;
+    if (auto e = pe::make_openvino_engine_static(base + ".onnx", g_static_rows + 1, &err)) {
+      std::vector<float> y(g.at("y").f.size());
+      CHECK(!e->run(g.at("x").f.data(), g_static_rows, y.data()).ok);  // other row counts refused
+    }
     check("libtorch", pe::make_libtorch_engine, base + ".pt", g.at("x"), g.at("y"));
     check("tensorrt", pe::make_tensorrt_engine, base + ".plan", g.at("x"), g.at("y"));
   }

@@ -208,6 +208,11 @@ int main(int argc, char** argv) {
     else std::fprintf(stderr, "skipped: %s\n", err.c_str());
     if (auto e = pe::make_openvino_engine(a.onnx, &err)) bench(*e, "fp32", a, &rs);
     else std::fprintf(stderr, "skipped: %s\n", err.c_str());
+    for (size_t n : a.batches) {  // one static-shape compilation per batch size
+      Args one = a;
+      one.batches = {n};
+      if (auto e = pe::make_openvino_engine_static(a.onnx, n, &err)) bench(*e, "fp32", one, &rs);
+    }
   }
   if (!a.torchscript.empty()) {
     if (auto e = pe::make_libtorch_engine(a.torchscript, &err)) bench(*e, "fp32", a, &rs);

@@ -17,6 +17,9 @@ std::unique_ptr<Engine> make_onnxruntime_engine(const std::string&, std::string*
 #endif
 #ifndef PE_HAVE_OPENVINO
 std::unique_ptr<Engine> make_openvino_engine(const std::string&, std::string* e) { return missing("OpenVINO", e); }
+std::unique_ptr<Engine> make_openvino_engine_static(const std::string&, size_t, std::string* e) {
+  return missing("OpenVINO", e);
+}
 #endif
 #ifndef PE_HAVE_LIBTORCH
 std::unique_ptr<Engine> make_libtorch_engine(const std::string&, std::string* e) { return missing("libtorch", e); }
