@@ -3,8 +3,9 @@
 #
 #   benchmarks/run_cpu_bench.sh [RUN_DIR]
 #
-# Without RUN_DIR: trains a run in runs/bench-cpu on the real phone data set when it lies beside
-# the checkout (../shared/data/mobile_price_train.csv), else on the built-in synthetic data.
+# Without RUN_DIR: reuses runs/bench-cpu when it holds a trained model; else trains it there on the
+# real phone data set when it lies beside the checkout (../shared/data/mobile_price_train.csv),
+# else on the built-in synthetic data.
 # Then exports every profile this host can build (pe-export --all), checks parity, and times
 # every CPU artifact plus the eager PyTorch reference at batch 1, 64 and 1024 on 1 thread.
 # Extra pe-bench options go in BENCH_OPTS (e.g. BENCH_OPTS="--threads 1,2 --min-time 2").
@@ -19,8 +20,12 @@ RUN="${1:-}"
 if [ -z "$RUN" ]; then
   RUN="runs/bench-cpu"
   REAL="$REPO/../shared/data/mobile_price_train.csv"
-  if [ -f "$REAL" ]; then DATA=(--data "$REAL" --label price_range); else DATA=(); fi
-  pe train "${DATA[@]}" --out "$RUN"
+  if [ -f "$RUN/checkpoints/best_model.pt" ]; then
+    echo "reusing the trained run in $RUN (delete it to retrain)"
+  else
+    if [ -f "$REAL" ]; then DATA=(--data "$REAL" --label price_range); else DATA=(); fi
+    pe train "${DATA[@]}" --out "$RUN"
+  fi
 fi
 pe export --run "$RUN" --all
 pe parity --run "$RUN" --all || echo "note: some parity checks failed; see $RUN/parity/" >&2
