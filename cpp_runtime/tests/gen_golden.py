@@ -61,6 +61,8 @@ def kernel_cases(out: Path) -> None:
     q, scale = quantize_per_channel(w)
     xq = x.copy()
     xq[3] = 0.0  # an all-zero row quantises to scale 0
+    # max |x| = 127 makes the row scale exactly 1: halves must round to even, as np.rint does
+    xq[5] = [127, 0.5, 1.5, 2.5, -0.5, -1.5, -2.5, 126.5, -126.5, 3.5, 63.5, -63.5, 0]
     with np.errstate(divide="ignore"):
         inv = np.float32(127.0) / np.abs(xq).max(axis=1, keepdims=True).astype(np.float32)
     qrow = np.clip(np.rint((xq * np.where(np.isfinite(inv), inv, 0)).astype(np.float32)), -127, 127)
