@@ -96,7 +96,7 @@ def shutdown(*, wait_for_peers: bool = False) -> None:
     The group's native objects (gloo worker and connection threads) are released here, while the
     interpreter is whole; DistributedDataParallel wrappers can hold the group through reference
     cycles, so they are collected first. Once in CI a rank aborted with "terminate called without
-    an active exception" (not reproduced in 56 runs since): this takes teardown at interpreter exit
+    an active exception" (not reproduced in 110 runs since): this takes teardown at interpreter exit
     out of the suspects, and faulthandler (run_cli) prints the Python stacks if it happens again.
     """
     if not active():
