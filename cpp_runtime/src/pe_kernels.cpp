@@ -36,13 +36,17 @@ static inline void dense_tail(size_t in, size_t out, size_t nb, const float* __r
   }
 }
 
+// nb (<= NB) consecutive outputs: bias, sums, write-out. Called with nb == NB the width is a
+// compile-time constant and the loops vectorise; the 1-3 wide tail passes a smaller nb.
 template <size_t NB>
-static inline void dense_out_block(size_t in, size_t out, const float* __restrict xr, const float* __restrict wt,
-                                   const float* bias, float* __restrict yr, bool accumulate) {
+static inline void dense_out_block(size_t in, size_t out, size_t nb, const float* __restrict xr,
+                                   const float* __restrict wt, const float* bias, float* __restrict yr,
+                                   bool accumulate) {
   double acc[NB];
-  for (size_t j = 0; j < NB; ++j) acc[j] = bias ? double(bias[j]) : 0.0;
-  dense_block<NB>(in, out, xr, wt, acc);
-  for (size_t j = 0; j < NB; ++j) yr[j] = accumulate ? yr[j] + float(acc[j]) : float(acc[j]);
+  for (size_t j = 0; j < nb; ++j) acc[j] = bias ? double(bias[j]) : 0.0;
+  if (nb == NB) dense_block<NB>(in, out, xr, wt, acc);
+  else dense_tail(in, out, nb, xr, wt, acc);
+  for (size_t j = 0; j < nb; ++j) yr[j] = accumulate ? yr[j] + float(acc[j]) : float(acc[j]);
 }
 
 void dense_f32(size_t rows, size_t in, size_t out, const float* x, size_t xs, const float* wt,
@@ -53,16 +57,10 @@ void dense_f32(size_t rows, size_t in, size_t out, const float* x, size_t xs, co
     float* __restrict yr = y + r * ys;
     size_t o0 = 0;
     for (; o0 + kB <= out; o0 += kB)
-      dense_out_block<kB>(in, out, xr, wt + o0, bias ? bias + o0 : nullptr, yr + o0, accumulate);
-    for (; o0 + 4 <= out; o0 += 4)
-      dense_out_block<4>(in, out, xr, wt + o0, bias ? bias + o0 : nullptr, yr + o0, accumulate);
-    if (o0 < out) {
-      const size_t nb = out - o0;
-      double acc[4];
-      for (size_t j = 0; j < nb; ++j) acc[j] = bias ? double(bias[o0 + j]) : 0.0;
-      dense_tail(in, out, nb, xr, wt + o0, acc);
-      for (size_t j = 0; j < nb; ++j) yr[o0 + j] = accumulate ? yr[o0 + j] + float(acc[j]) : float(acc[j]);
-    }
+      dense_out_block<kB>(in, out, kB, xr, wt + o0, bias ? bias + o0 : nullptr, yr + o0, accumulate);
+    for (; o0 < out; o0 += 4)  // 4-wide blocks, the last one possibly 1-3 wide
+      dense_out_block<4>(in, out, out - o0 < 4 ? out - o0 : 4, xr, wt + o0, bias ? bias + o0 : nullptr,
+                         yr + o0, accumulate);
   }
 }
 

@@ -82,7 +82,7 @@ def run_reference_dense_i8(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.nd
     return _dense_ref(x.astype(np.float64), {"weight": w, "bias": b}, True).astype(np.float32)
 
 
-DENSE_WIDTHS = (1, 3, 4, 5, 16, 21, 37)  # must match test_kernels.cpp
+DENSE_WIDTHS = (1, 3, 4, 5, 16, 21, 37)  # test_kernels.cpp runs every w<N> in the file
 
 MODELS = {  # name: (hidden_dims, norm, activation, wide)
     "mlp_relu": ((16,), "none", "relu", False),

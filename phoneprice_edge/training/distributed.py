@@ -108,7 +108,6 @@ def shutdown(*, wait_for_peers: bool = False) -> None:
             pass
     gc.collect()
     dist.destroy_process_group()
-    gc.collect()
 
 
 @contextmanager
