@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 
+#include "make_engine.h"
 #include "pe_runtime.hpp"
 
 namespace pe {
@@ -49,12 +50,7 @@ class TorchEngine final : public Engine {
 }  // namespace
 
 std::unique_ptr<Engine> make_libtorch_engine(const std::string& path, std::string* error) {
-  try {
-    return std::make_unique<TorchEngine>(path);
-  } catch (const std::exception& e) {
-    if (error) *error = std::string("libtorch: ") + path + ": " + e.what();
-    return nullptr;
-  }
+  return make_engine<TorchEngine>("libtorch", path, error);
 }
 
 }  // namespace pe

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "make_engine.h"
 #include "pe_runtime.hpp"
 
 namespace pe {
@@ -59,12 +60,7 @@ class OrtEngine final : public Engine {
 }  // namespace
 
 std::unique_ptr<Engine> make_onnxruntime_engine(const std::string& path, std::string* error) {
-  try {
-    return std::make_unique<OrtEngine>(path);
-  } catch (const std::exception& e) {
-    if (error) *error = std::string("onnxruntime: ") + path + ": " + e.what();
-    return nullptr;
-  }
+  return make_engine<OrtEngine>("onnxruntime", path, error);
 }
 
 }  // namespace pe

@@ -6,6 +6,7 @@
 
 #include <openvino/openvino.hpp>
 
+#include "make_engine.h"
 #include "pe_runtime.hpp"
 
 namespace pe {
@@ -57,12 +58,7 @@ class OvEngine final : public Engine {
 }  // namespace
 
 std::unique_ptr<Engine> make_openvino_engine_static(const std::string& path, size_t rows, std::string* error) {
-  try {
-    return std::make_unique<OvEngine>(path, rows);
-  } catch (const std::exception& e) {
-    if (error) *error = std::string("openvino: ") + path + ": " + e.what();
-    return nullptr;
-  }
+  return make_engine<OvEngine>("openvino", path, error, rows);
 }
 
 std::unique_ptr<Engine> make_openvino_engine(const std::string& path, std::string* error) {

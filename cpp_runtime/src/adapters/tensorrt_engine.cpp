@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "make_engine.h"
 #include "pe_runtime.hpp"
 
 namespace pe {
@@ -105,12 +106,7 @@ class TrtEngine final : public Engine {
 }  // namespace
 
 std::unique_ptr<Engine> make_tensorrt_engine(const std::string& path, std::string* error) {
-  try {
-    return std::make_unique<TrtEngine>(path);
-  } catch (const std::exception& e) {
-    if (error) *error = std::string("tensorrt: ") + path + ": " + e.what();
-    return nullptr;
-  }
+  return make_engine<TrtEngine>("tensorrt", path, error);
 }
 
 }  // namespace pe
