@@ -77,8 +77,6 @@ def cmd(artifact: str | None, registry: str | None, profile: str | None,
     settings = ServeSettings(out_of_range=out_of_range, max_batch=max_batch,  # type: ignore[arg-type]
                              max_body_bytes=max_body_bytes, request_timeout_s=timeout_s,
                              api_key=api_key_from_env(), cors_origins=cors_origin,
-                             log_predictions=log_predictions, sink_queue=log_queue,
-                             access_log=access_log,
                              reload_interval_s=reload_interval if registry else 0.0,
                              allow_unauthenticated_reload=allow_unauthenticated_reload)
     holder, reloader = _load(artifact, registry, profile, device, threads)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 from phoneprice_edge.errors import UsageError
@@ -22,13 +22,9 @@ class ServeSettings:
     request_timeout_s: float = 10.0
     api_key: str | None = None
     cors_origins: tuple[str, ...] = ()
-    log_predictions: str | None = None
-    sink_queue: int = 100_000
-    access_log: bool = True
     warmup_runs: int = 20
     reload_interval_s: float = 0.0          # poll the registry pointer every S seconds (0 = off)
     allow_unauthenticated_reload: bool = False  # POST /v1/admin/reload without an API key
-    extra: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.out_of_range not in ("error", "warn"):
@@ -39,8 +35,6 @@ class ServeSettings:
             raise UsageError(f"--max-body-bytes must be >= 1024, got {self.max_body_bytes}")
         if not self.request_timeout_s > 0:
             raise UsageError(f"--timeout must be > 0 seconds, got {self.request_timeout_s}")
-        if self.sink_queue < 1:
-            raise UsageError(f"--log-queue must be >= 1, got {self.sink_queue}")
         if self.reload_interval_s < 0:
             raise UsageError(f"--reload-interval must be >= 0, got {self.reload_interval_s}")
         if self.api_key is not None and not self.api_key.strip():
@@ -49,5 +43,4 @@ class ServeSettings:
 
 def api_key_from_env() -> str | None:
     """The API key from PE_API_KEY, or None when unset (then the API is open)."""
-    value = os.environ.get(API_KEY_ENV)
-    return value if value is not None else None
+    return os.environ.get(API_KEY_ENV)
