@@ -11,7 +11,7 @@ from typing import Any
 
 import torch
 
-from phoneprice_edge.errors import CheckpointError
+from phoneprice_edge.errors import CheckpointError, one_line
 from phoneprice_edge.io_utils import atomic_write_bytes
 from phoneprice_edge.model import ModelConfig, TabularClassifier, build_model
 from phoneprice_edge.schema import FeatureSchema
@@ -57,9 +57,8 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except (RuntimeError, EOFError, zipfile.BadZipFile, pickle.UnpicklingError, ValueError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise CheckpointError(f"{path}: not a readable checkpoint (truncated, tampered or not "
-                              f"written by phoneprice_edge): {first[:200]}") from None
+                              f"written by phoneprice_edge): {one_line(exc)[:200]}") from None
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(f"{path}: not a phoneprice_edge checkpoint (format "
                               f"{payload.get('format') if isinstance(payload, dict) else type(payload).__name__!r})")
@@ -76,6 +75,6 @@ def load_model(path: str | Path) -> LoadedModel:
         model.load_state_dict(payload["state_dict"])
     except (KeyError, TypeError, RuntimeError) as exc:
         raise CheckpointError(f"{path}: checkpoint does not match the model it describes: "
-                              f"{str(exc).splitlines()[0][:200]}") from None
+                              f"{one_line(exc)[:200]}") from None
     model.eval()
     return LoadedModel(model=model, config=cfg, schema=schema, payload=payload)

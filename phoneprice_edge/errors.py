@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 
+def one_line(exc: BaseException | str) -> str:
+    """The first non-empty line of str(exc) for a one-line message; the type name when it is empty."""
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
 class PEError(Exception):
     """Base class: a problem the user can act on. The CLI prints str(exc) and exits with exit_code."""
 

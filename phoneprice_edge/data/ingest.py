@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from phoneprice_edge.errors import DataError, UsageError
+from phoneprice_edge.errors import DataError, UsageError, one_line
 
 FORMATS: tuple[str, ...] = ("csv", "parquet", "json", "jsonl", "sql")
 _EXTENSIONS: dict[str, str] = {
@@ -91,7 +91,7 @@ def _read_csv(path: Path, delimiter: str | None = None) -> pd.DataFrame:
     except pd.errors.EmptyDataError:
         raise DataError(f"{path}: the file is empty (no header, no rows)") from None
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
-        raise DataError(f"{path}: cannot parse as CSV: {_one_line(exc)}") from None
+        raise DataError(f"{path}: cannot parse as CSV: {one_line(exc)}") from None
     df.columns = [str(c).strip() for c in df.columns]
     return df
 
@@ -104,9 +104,9 @@ def _csv_header(path: Path, sep: str) -> list[str] | None:
                 if row and any(cell.strip() for cell in row):
                     return [cell.strip() for cell in row]
     except UnicodeDecodeError as exc:
-        raise DataError(f"{path}: not UTF-8 text ({_one_line(exc)})") from None
+        raise DataError(f"{path}: not UTF-8 text ({one_line(exc)})") from None
     except csv.Error as exc:
-        raise DataError(f"{path}: cannot parse the CSV header: {_one_line(exc)}") from None
+        raise DataError(f"{path}: cannot parse the CSV header: {one_line(exc)}") from None
     return None
 
 
@@ -114,7 +114,7 @@ def _read_parquet(path: Path) -> pd.DataFrame:
     try:
         return pd.read_parquet(path)
     except Exception as exc:  # pyarrow raises several unrelated types for a bad file
-        raise DataError(f"{path}: cannot read as Parquet: {_one_line(exc)}") from None
+        raise DataError(f"{path}: cannot read as Parquet: {one_line(exc)}") from None
 
 
 def _read_json(path: Path) -> pd.DataFrame:
@@ -160,7 +160,7 @@ def _read_text(path: Path) -> str:
     try:
         return path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise DataError(f"{path}: not UTF-8 text ({_one_line(exc)})") from None
+        raise DataError(f"{path}: not UTF-8 text ({one_line(exc)})") from None
 
 
 def iter_sql_chunks(url: str, table: str | None = None, query: str | None = None,
@@ -194,7 +194,7 @@ def iter_sql_chunks(url: str, table: str | None = None, query: str | None = None
                     break
     except sa.exc.SQLAlchemyError as exc:
         what = f"table {table!r}" if table is not None else "query"
-        raise DataError(f"{shown}: cannot read {what}: {_one_line(getattr(exc, 'orig', None) or exc)}") from None
+        raise DataError(f"{shown}: cannot read {what}: {one_line(getattr(exc, 'orig', None) or exc)}") from None
     finally:
         engine.dispose()
 
@@ -214,9 +214,9 @@ def _engine(url: str) -> Any:
     try:
         return sa.create_engine(parsed)
     except (sa.exc.NoSuchModuleError, ModuleNotFoundError) as exc:
-        raise DataError(f"{safe_url(url)}: database driver not available ({_one_line(exc)})") from None
+        raise DataError(f"{safe_url(url)}: database driver not available ({one_line(exc)})") from None
     except sa.exc.ArgumentError as exc:
-        raise DataError(f"{safe_url(url)}: invalid database URL ({_one_line(exc)})") from None
+        raise DataError(f"{safe_url(url)}: invalid database URL ({one_line(exc)})") from None
 
 
 def _check_table(conn: Any, table: str, shown: str) -> None:
@@ -255,8 +255,3 @@ def write_table(df: pd.DataFrame, dest: str | os.PathLike[str], fmt: str | None 
         else:
             df.to_json(tmp, orient="records", lines=(kind == "jsonl"), double_precision=15)
     return Path(dest)
-
-
-def _one_line(exc: BaseException | str) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__

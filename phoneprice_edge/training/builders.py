@@ -11,7 +11,7 @@ from torch import nn
 
 from phoneprice_edge.checkpoint import load_model
 from phoneprice_edge.config import TrainConfig
-from phoneprice_edge.errors import CheckpointError
+from phoneprice_edge.errors import CheckpointError, one_line
 from phoneprice_edge.model import ModelConfig, TabularClassifier, build_model, raw_weight
 
 
@@ -39,7 +39,7 @@ def make_model(mcfg: ModelConfig, mean: np.ndarray, std: np.ndarray,
             model.load_state_dict(state, strict=False)
         except RuntimeError as exc:
             raise CheckpointError(f"{init_from}: its weights do not fit the configured model "
-                                  f"({str(exc).splitlines()[0][:160]})") from None
+                                  f"({one_line(exc)[:160]})") from None
         missing = [k for k in model.state_dict() if not k.startswith("standardize.")
                    and k not in state]
         if missing:

@@ -18,7 +18,7 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 
-from phoneprice_edge.errors import PEError, UsageError
+from phoneprice_edge.errors import PEError, UsageError, one_line
 
 if TYPE_CHECKING:
     from phoneprice_edge.config import TrainConfig
@@ -86,7 +86,7 @@ def init(device: str = "auto", timeout_s: float = DEFAULT_TIMEOUT_S) -> str:
     except (RuntimeError, ValueError) as exc:
         raise DistributedError(f"cannot join the process group ({backend}, "
                                f"{os.environ['MASTER_ADDR']}:{os.environ['MASTER_PORT']}, "
-                               f"timeout {timeout_s:g} s): {_one_line(exc)}") from None
+                               f"timeout {timeout_s:g} s): {one_line(exc)}") from None
     return backend
 
 
@@ -144,7 +144,7 @@ def on_main(fn: Callable[[], T]) -> T:
         except PEError as exc:
             error, box[0] = exc, ("error", type(exc).__name__, str(exc), exc.exit_code)
         except BaseException as exc:  # noqa: BLE001 - told to the others, then re-raised here
-            error, box[0] = exc, ("error", type(exc).__name__, _one_line(exc), 1)
+            error, box[0] = exc, ("error", type(exc).__name__, one_line(exc), 1)
     dist.broadcast_object_list(box, src=0, device=_comm_device())
     if error is not None:
         raise error
@@ -317,8 +317,3 @@ def _run_device(run_dir: Path) -> str:
         return load_train_config(run_dir / "config.toml").device
     except (PEError, OSError):
         return "auto"
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
