@@ -139,9 +139,10 @@ class Registry:
             self._event(event="reject", version=version, reasons=reasons)
 
     def status(self) -> dict[str, Any]:
+        infos = [self.info(v) for v in self.list()]
         return {"registry": str(self.root), "champion": self.champion(),
-                "versions": [{k: self.info(v).get(k) for k in ("version", "status", "created_at", "note")}
-                             for v in self.list()]}
+                "versions": [{k: info.get(k) for k in ("version", "status", "created_at", "note")}
+                             for info in infos]}
 
 
 def _copy_run(run_dir: Path, dest: Path) -> None:
@@ -185,7 +186,7 @@ def current_version(registry_dir: str | Path) -> str | None:
 
 
 def current_artifact(registry_dir: str | Path, profile: str) -> Path:
-    """The champion's export folder for `profile` (what a server loads); poll it to see promotions.
+    """The champion's export folder for `profile` (what a server loads).
 
     The path contains the version, so a server compares it with the one it serves and reloads
     when it differs. Cheap: one small JSON read.
@@ -198,11 +199,3 @@ def current_artifact(registry_dir: str | Path, profile: str) -> Path:
         raise ArtifactError(f"{art}: champion {v} has no export for profile {profile!r}")
     return art
 
-
-def poll(registry_dir: str | Path, profile: str, serving: Path | None) -> Path | None:
-    """The new champion artifact when it differs from `serving`, else None (errors read as no change)."""
-    try:
-        art = current_artifact(registry_dir, profile)
-    except ArtifactError:
-        return None
-    return None if serving is not None and Path(serving) == art else art

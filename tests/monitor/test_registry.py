@@ -1,4 +1,4 @@
-"""The model registry: versions, atomic champion pointer, history, the poll function for servers."""
+"""The model registry: versions, atomic champion pointer, history, the champion artifact for servers."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 
 from phoneprice_edge.errors import ArtifactError, UsageError
 from phoneprice_edge.io_utils import atomic_write_json
-from phoneprice_edge.monitor.registry import Registry, current_artifact, current_version, poll
+from phoneprice_edge.monitor.registry import Registry, current_artifact, current_version
 
 
 def fake_export(run: Path, profile: str = "onnx-fp32") -> None:
@@ -40,6 +40,10 @@ def test_register_promote_reject_and_history(run_copy: Path, tmp_path: Path) -> 
     assert reg.champion() == "v0002"
     assert [reg.info(v)["status"] for v in reg.list()] == ["retired", "champion", "rejected"]
     assert reg.info(v3)["reasons"] == ["parity failed"]
+    st = reg.status()
+    assert st["champion"] == "v0002" and st["versions"][0]["note"] == "first"
+    assert [(v["version"], v["status"]) for v in st["versions"]] == [
+        ("v0001", "retired"), ("v0002", "champion"), ("v0003", "rejected")]
     assert [e["event"] for e in reg.history()] == ["register", "promote", "register", "register", "reject", "promote"]
     assert os.readlink(reg.root / "current") == "versions/v0002"
     # a version folder is a run folder
@@ -47,17 +51,15 @@ def test_register_promote_reject_and_history(run_copy: Path, tmp_path: Path) -> 
     assert (reg.path(v2) / "data" / "train.npz").is_file()
 
 
-def test_current_artifact_and_poll(run_copy: Path, tmp_path: Path) -> None:
+def test_current_artifact_follows_the_champion(run_copy: Path, tmp_path: Path) -> None:
     reg = Registry(tmp_path / "reg")
     with pytest.raises(ArtifactError, match="no champion"):
         current_artifact(reg.root, "onnx-fp32")
-    assert poll(reg.root, "onnx-fp32", None) is None
     reg.promote(reg.register(run_copy))
     art = current_artifact(reg.root, "onnx-fp32")
     assert art == reg.root / "versions" / "v0001" / "export" / "onnx-fp32"
-    assert poll(reg.root, "onnx-fp32", None) == art and poll(reg.root, "onnx-fp32", art) is None
     reg.promote(reg.register(run_copy))
-    assert poll(reg.root, "onnx-fp32", art) == reg.root / "versions" / "v0002" / "export" / "onnx-fp32"
+    assert current_artifact(reg.root, "onnx-fp32") == reg.root / "versions" / "v0002" / "export" / "onnx-fp32"
     with pytest.raises(ArtifactError, match="no export for profile"):
         current_artifact(reg.root, "openvino-fp32")
 
