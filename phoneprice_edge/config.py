@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import tomllib
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, fields
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -238,8 +238,3 @@ def _toml_value(value: Any) -> str:
 def save_train_config(cfg: TrainConfig, path: str | Path) -> Path:
     """Write the resolved config atomically."""
     return atomic_write_text(path, to_toml(cfg))
-
-
-def config_replace(cfg: TrainConfig, **changes: Any) -> TrainConfig:
-    """dataclasses.replace with validation."""
-    return from_mapping(replace(cfg, **changes).to_dict(), "config")

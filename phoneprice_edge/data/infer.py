@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from phoneprice_edge.errors import DataError
-from phoneprice_edge.schema import PHONE_SCHEMA, FeatureSchema, FeatureSpec, Kind
+from phoneprice_edge.schema import FeatureSchema, FeatureSpec, Kind
 
 # A column counts as numeric (a feature) when at least this share of its non-missing cells parse
 # as numbers; the rest are then reported cell by cell as non-numeric values by the validation.
@@ -50,11 +50,6 @@ def is_numeric_column(col: pd.Series) -> bool:
     present = int(col.notna().sum())
     parsed = int(to_numeric(col).notna().sum())
     return present > 0 and parsed / present >= NUMERIC_SHARE
-
-
-def has_phone_columns(df: pd.DataFrame) -> bool:
-    """True when every feature of the built-in phone schema is a column of df."""
-    return set(PHONE_SCHEMA.feature_names) <= {str(c) for c in df.columns}
 
 
 def sorted_classes(values: list[str]) -> tuple[str, ...]:

@@ -96,11 +96,6 @@ def input_weights(model: TabularClassifier) -> list[torch.Tensor]:
     return weights
 
 
-def l1_penalty(model: TabularClassifier, strength: float) -> float:
-    """strength * sum |W| over the input weights (the penalty whose subgradient training adds)."""
-    return strength * float(sum(w.detach().abs().sum() for w in input_weights(model)))
-
-
 @torch.no_grad()
 def add_l1_subgradient(model: TabularClassifier, strength: float) -> None:
     """Add the subgradient of strength * sum |W| to the input weights' gradients (after backward).

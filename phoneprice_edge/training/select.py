@@ -2,24 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 
 from phoneprice_edge.config import TrainConfig
 from phoneprice_edge.model import TabularClassifier
 from phoneprice_edge.training.builders import input_weights
-
-
-@dataclass(frozen=True)
-class Stage:
-    """One training stage: its epoch range [start, end), L1 strength and input mask (None = all)."""
-
-    index: int
-    start: int
-    end: int
-    l1: float
-    mask: torch.Tensor | None = None
 
 
 def enabled(cfg: TrainConfig) -> bool:
