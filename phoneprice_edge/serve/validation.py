@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import operator
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import chain
@@ -169,15 +170,16 @@ class Validator:
         return self._finish(data, n, lambda: self._locate_rows(data))
 
     def _check_columns(self, columns: list[str]) -> None:
-        issues = [Issue(None, c, "listed more than once") for c in sorted(set(columns))
-                  if columns.count(c) > 1]
+        if columns == self.names:
+            return
+        counts = Counter(columns)
+        issues = [Issue(None, c, "listed more than once") for c in sorted(counts) if counts[c] > 1]
         issues += [Issue(None, c, "unknown feature") for c in columns if c not in self._name_set]
-        issues += [Issue(None, c, "missing") for c in self.names if c not in set(columns)]
-        if not issues and columns != self.names:
+        issues += [Issue(None, c, "missing") for c in self.names if c not in counts]
+        if not issues:  # the right names, in another order
             issues = [Issue(None, "columns", "must list the features in the schema's order: "
                                              + ", ".join(self.names))]
-        if issues:
-            raise RequestRejected(422, "invalid_input", issues[: self.max_issues])
+        raise RequestRejected(422, "invalid_input", issues[: self.max_issues])
 
     def _finish(self, rows: list[Any], n: int,
                 locate: Callable[[], RequestRejected]) -> Validated:

@@ -114,6 +114,10 @@ def test_columnar_bad_inputs(client: TestClient, served: ServedModel) -> None:
                  422, "invalid_input", None, names[-1])
     expect_error(client.post("/v1/predict", json={"columns": [*names, "x"], "data": [row + [1]]}),
                  422, "invalid_input", None, "x")
+    err = expect_error(client.post("/v1/predict", json={"columns": [*names, names[0]],
+                                                        "data": [row + [row[0]]]}),
+                       422, "invalid_input", None, names[0])
+    assert "more than once" in err["message"]
     expect_error(client.post("/v1/predict", json={"columns": names, "data": [row, row[:5]]}),
                  422, "invalid_input", 1, None)
     bad = list(row)
