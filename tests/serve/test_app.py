@@ -70,7 +70,10 @@ def test_records_and_columnar_agree(client: TestClient, served: ServedModel) -> 
     assert r.json()["predictions"] == by_rec
     r = client.post("/v1/predict", json={"columns": cols[::-1], "data": [d[::-1] for d in data]})
     expect_error(r, 422, "invalid_input", None, "columns")
-    assert len({p["class_index"] for p in by_rec}) >= 1 and len(by_rec) == 10
+    assert len(by_rec) == 10
+    assert [p["class_index"] for p in by_rec] == [int(np.argmax(p["probabilities"])) for p in by_rec]
+    _, idx = served.predict(np.array(data, dtype=np.float32))
+    assert [p["class_index"] for p in by_rec] == idx.tolist()
 
 
 def test_request_id_is_echoed(client: TestClient, served: ServedModel) -> None:
