@@ -100,7 +100,9 @@ def test_serve_make_sink_picks_the_sql_store(tmp_path: Path) -> None:
     sink.submit(b)
     sink.close(5.0)
     assert [r["predicted"] for r in read_sql_log(tmp_path / "p.db")] == [1, 2]
-    assert open_sink(tmp_path / "q.db").written == 0
+    with open_sink(tmp_path / "q.db") as plain:  # a plain path opens a SQLite file
+        assert isinstance(plain, SQLPredictionSink) and plain.url.startswith("sqlite:///")
+    assert (tmp_path / "q.db").is_file()
 
 
 def test_missing_log_is_a_clear_error(tmp_path: Path) -> None:

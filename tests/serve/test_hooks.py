@@ -91,19 +91,3 @@ def test_make_sink_dispatch(tmp_path: Path) -> None:
         make_sink("ftp://host/x", feature_names=NAMES, classes=CLASSES)
     with pytest.raises(UsageError, match="cannot open"):
         make_sink(str(tmp_path), feature_names=NAMES, classes=CLASSES)  # a directory
-
-
-def test_database_urls_go_to_the_monitor_store(tmp_path: Path) -> None:
-    """sqlite:/// URLs are handed to phoneprice_edge.monitor.store.open_sink (lazy import)."""
-    try:
-        import phoneprice_edge.monitor.store as store
-    except ModuleNotFoundError:
-        with pytest.raises(UsageError, match="prediction store"):
-            make_sink(f"sqlite:///{tmp_path}/p.db", feature_names=NAMES, classes=CLASSES)
-        return
-    if not hasattr(store, "open_sink"):
-        pytest.skip("phoneprice_edge.monitor.store has no open_sink(url, ...) yet")
-    sink = make_sink(f"sqlite:///{tmp_path}/p.db", feature_names=NAMES, classes=CLASSES)
-    sink.submit(batch())
-    sink.close()
-    assert sink.dropped == 0
