@@ -31,6 +31,17 @@ def io_from_manifest(manifest: dict[str, Any]) -> IOSpec:
         raise ArtifactError(f"manifest has a malformed inputs/outputs spec ({exc})") from None
 
 
+def artifact_file(artifact: str | Path, manifest: dict[str, Any], target: str) -> Path:
+    """The file of the target's format (its Target.suffix) that the manifest lists, in artifact."""
+    from phoneprice_edge.targets import TARGETS
+
+    suffix = TARGETS[target].suffix
+    name = next((n for n in manifest.get("files") or {} if n.endswith(suffix)), None)
+    if name is None:
+        raise ArtifactError(f"{artifact}: manifest lists no {suffix} file")
+    return Path(artifact) / name
+
+
 def vendor(module: str, extra: str) -> ModuleType:
     """Import a vendor package or raise BackendUnavailable naming what to install."""
     try:

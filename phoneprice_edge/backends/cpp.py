@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from phoneprice_edge.backends.base import Backend, IOSpec, TensorSpec
-from phoneprice_edge.backends.common import artifact_manifest
+from phoneprice_edge.backends.common import artifact_file, artifact_manifest
 from phoneprice_edge.errors import ArtifactError, BackendUnavailable
 
 ENV_LIB = "PE_RUNTIME_LIB"
@@ -89,14 +89,12 @@ class CppBackend(Backend):
         if device != "cpu":
             raise BackendUnavailable(f"the C++ runtime runs on the CPU only, not {device!r}")
         manifest = options.get("manifest") or artifact_manifest(artifact)
-        pem = next((n for n in manifest["files"] if n.endswith(".pem")), None)
-        if pem is None:
-            raise ArtifactError(f"{artifact}: manifest lists no .pem file")
+        pem = artifact_file(artifact, manifest, "cpp")
         lib = load_library()
         handle = ctypes.c_void_p()
-        status = lib.pe_model_open(str(Path(artifact) / pem).encode(), ctypes.byref(handle))
+        status = lib.pe_model_open(str(pem).encode(), ctypes.byref(handle))
         if status != 0:
-            raise ArtifactError(f"{Path(artifact) / pem}: rejected by the C++ runtime: "
+            raise ArtifactError(f"{pem}: rejected by the C++ runtime: "
                                 f"{lib.pe_status_str(status).decode()}")
         backend = cls(lib, handle, "int8" if lib.pe_model_precision(handle) == 1 else "fp32")
         if manifest.get("features") and list(manifest["features"]) != backend.features:

@@ -8,7 +8,12 @@ from typing import Any
 import numpy as np
 
 from phoneprice_edge.backends.base import Backend, IOSpec
-from phoneprice_edge.backends.common import artifact_manifest, io_from_manifest, vendor
+from phoneprice_edge.backends.common import (
+    artifact_file,
+    artifact_manifest,
+    io_from_manifest,
+    vendor,
+)
 
 PROVIDERS = {
     "cpu": ["CPUExecutionProvider"],
@@ -44,7 +49,7 @@ class OnnxRuntimeBackend(Backend):
         if options.get("threads"):
             so.intra_op_num_threads = int(options["threads"])
         so.log_severity_level = 3
-        path = Path(artifact) / next(n for n in manifest["files"] if n.endswith(".onnx"))
+        path = artifact_file(artifact, manifest, "onnx")
         session = ort.InferenceSession(str(path), sess_options=so, providers=wanted)
         # ONNX Runtime falls back to the CPU silently when a GPU provider cannot load.
         if wanted[0] not in session.get_providers():

@@ -8,7 +8,12 @@ from typing import Any
 import numpy as np
 
 from phoneprice_edge.backends.base import Backend, IOSpec
-from phoneprice_edge.backends.common import artifact_manifest, io_from_manifest, vendor
+from phoneprice_edge.backends.common import (
+    artifact_file,
+    artifact_manifest,
+    io_from_manifest,
+    vendor,
+)
 from phoneprice_edge.errors import BackendUnavailable
 
 
@@ -35,7 +40,7 @@ class OpenVINOBackend(Backend):
         if ov_device.split(".")[0] not in {d.split(".")[0] for d in core.available_devices}:
             raise BackendUnavailable(f"OpenVINO device {ov_device} not present (available: "
                                      f"{', '.join(core.available_devices)})")
-        xml = Path(artifact) / next(n for n in manifest["files"] if n.endswith(".xml"))
+        xml = artifact_file(artifact, manifest, "openvino")
         config: dict[str, Any] = {"INFERENCE_PRECISION_HINT": precision}
         if options.get("threads"):
             config["INFERENCE_NUM_THREADS"] = int(options["threads"])

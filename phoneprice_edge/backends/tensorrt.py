@@ -9,7 +9,12 @@ from typing import Any
 import numpy as np
 
 from phoneprice_edge.backends.base import Backend, IOSpec
-from phoneprice_edge.backends.common import artifact_manifest, io_from_manifest, vendor
+from phoneprice_edge.backends.common import (
+    artifact_file,
+    artifact_manifest,
+    io_from_manifest,
+    vendor,
+)
 from phoneprice_edge.errors import ArtifactError, BackendUnavailable
 
 
@@ -45,7 +50,7 @@ class TensorRTBackend(Backend):
         trt = vendor("tensorrt", "tensorrt")
         import torch
 
-        from phoneprice_edge.export.tensorrt import ENGINE_FILE, gpu_facts
+        from phoneprice_edge.export.tensorrt import gpu_facts
 
         manifest = options.get("manifest") or artifact_manifest(artifact)
         if not torch.cuda.is_available():
@@ -54,9 +59,10 @@ class TensorRTBackend(Backend):
         built["profile"] = manifest.get("profile_name")
         check_engine_host(built, gpu_facts(trt), artifact)
         runtime = trt.Runtime(trt.Logger(trt.Logger.WARNING))
-        engine = runtime.deserialize_cuda_engine((Path(artifact) / ENGINE_FILE).read_bytes())
+        plan = artifact_file(artifact, manifest, "tensorrt")
+        engine = runtime.deserialize_cuda_engine(plan.read_bytes())
         if engine is None:
-            raise ArtifactError(f"{artifact}: TensorRT could not deserialize {ENGINE_FILE}")
+            raise ArtifactError(f"{artifact}: TensorRT could not deserialize {plan.name}")
         dev = "cuda" if device == "cpu" else device
         return cls(engine, io_from_manifest(manifest), dev, torch)
 

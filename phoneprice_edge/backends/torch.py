@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from phoneprice_edge.backends.base import Backend, IOSpec, TensorSpec
-from phoneprice_edge.backends.common import artifact_manifest, io_from_manifest
+from phoneprice_edge.backends.common import artifact_file, artifact_manifest, io_from_manifest
 from phoneprice_edge.checkpoint import load_model
 from phoneprice_edge.errors import ArtifactError, BackendUnavailable
 
@@ -70,7 +70,7 @@ class TorchScriptBackend(_TorchModuleBackend):
         manifest = options.get("manifest") or artifact_manifest(artifact)
         if options.get("threads"):
             torch.set_num_threads(int(options["threads"]))
-        path = Path(artifact) / next(iter(manifest["files"]))
+        path = artifact_file(artifact, manifest, "torchscript")
         if manifest.get("precision") == "int8" and device != "cpu":
             raise BackendUnavailable("torch int8 (quantized::linear, fbgemm/x86) modules run on the CPU only")
         try:

@@ -15,18 +15,9 @@ import numpy as np
 
 from phoneprice_edge.backends.base import Backend
 from phoneprice_edge.bench.timing import TimingPlan, make_inputs, time_calls
-from phoneprice_edge.errors import ArtifactError
 
 OVERHEAD_LIMIT = 1.3  # backend p50 / bare p50 at batch 1
 ROUND_PLAN = TimingPlan(min_iters=200, min_time_s=0.15, warmup_iters=20, warmup_time_s=0.02)
-
-
-def onnx_file(artifact_dir: Path, manifest: dict[str, Any]) -> Path:
-    """The .onnx file an ONNX artifact's manifest lists."""
-    names = [n for n in (manifest.get("files") or {}) if n.endswith(".onnx")]
-    if not names:
-        raise ArtifactError(f"{artifact_dir}: manifest lists no .onnx file")
-    return Path(artifact_dir) / names[0]
 
 
 def find_session(backend: Backend) -> Any | None:

@@ -9,9 +9,10 @@ from typing import Any
 import numpy as np
 
 from phoneprice_edge.backends.base import Backend
+from phoneprice_edge.backends.common import artifact_file
 from phoneprice_edge.bench import harness as h
 from phoneprice_edge.bench.env import capture_env
-from phoneprice_edge.bench.overhead import measure_overhead, onnx_file, round_plan, summarise
+from phoneprice_edge.bench.overhead import measure_overhead, round_plan, summarise
 from phoneprice_edge.bench.timing import N_BUFFERS
 from phoneprice_edge.errors import BackendUnavailable, UsageError
 
@@ -82,8 +83,8 @@ def _sweep_one(art: h.Artifact, threads: int, cfg: h.BenchConfig, loader: h.Load
                                             backend.name), **extra})
             progress(1)
         if cfg.overhead and art.target == "onnx" and art.manifest is not None:
-            overhead = measure_overhead(backend, onnx_file(art.path, art.manifest), rows, threads,
-                                        rounds=cfg.overhead_rounds,
+            path = artifact_file(art.path, art.manifest, "onnx")
+            overhead = measure_overhead(backend, path, rows, threads, rounds=cfg.overhead_rounds,
                                         plan=round_plan(cfg.plan))
             overhead = {"artifact": art.name, "precision": art.precision, **overhead}
     finally:

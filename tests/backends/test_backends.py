@@ -72,3 +72,20 @@ def test_tensorrt_backend_without_tensorrt_names_the_package(synth_run: Path) ->
 def test_registry_rejects_non_export_folder(tmp_path: Path) -> None:
     with pytest.raises(ArtifactError, match="manifest.json"):
         load_backend(tmp_path)
+
+
+@pytest.mark.parametrize("target", ["onnx", "openvino", "torchscript", "cpp"])
+def test_manifest_without_the_model_file_is_artifact_error(onnx_art: Path, target: str) -> None:
+    """A manifest that lists no file of the target's format is an ArtifactError naming the suffix
+    (not a bare StopIteration), for every backend."""
+    from phoneprice_edge.backends.common import artifact_file
+    from phoneprice_edge.targets import TARGETS
+
+    manifest = {"target": target, "files": {"notes.txt": "0" * 64}, "inputs": [], "outputs": []}
+    suffix = TARGETS[target].suffix
+    with pytest.raises(ArtifactError, match=f"lists no \\{suffix} file"):
+        artifact_file(onnx_art, manifest, target)
+    if TARGETS[target].unavailable_reason() is None:
+        with pytest.raises(ArtifactError, match=f"lists no \\{suffix} file"):
+            TARGETS[target].load_backend().load(onnx_art, manifest=manifest)
+    assert artifact_file(onnx_art, {"files": {"model.onnx": ""}}, "onnx") == onnx_art / "model.onnx"
