@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -67,12 +69,25 @@ def test_too_small_window_is_refused(small_run: Path) -> None:
         verdict(small_run, xy(synth_phone(20, 3))[0])
 
 
-def test_reference_is_cached_and_rebuilt_when_train_changes(small_run: Path) -> None:
-    ref = load_reference(small_run)
-    assert (small_run / "monitor" / "reference.json").is_file()
+def test_reference_is_cached_and_rebuilt_when_train_changes(small_run: Path, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    shutil.copytree(small_run, run)  # the shared run stays untouched
+    path, train = run / "monitor" / "reference.json", run / "data" / "train.npz"
+    path.unlink(missing_ok=True)
+    ref = load_reference(run)
+    assert path.is_file()
     assert ref["n_rows"] == 1200 and len(ref["features"]) == 20
     assert {f["type"] for f in ref["features"]} == {"categorical", "quantile"}
     assert abs(sum(ref["pred_props"]) - 1) < 1e-9
+    stamp = (path.stat().st_ino, path.stat().st_mtime_ns)
+    assert load_reference(run) == ref  # served from the file, which is not rewritten
+    assert (path.stat().st_ino, path.stat().st_mtime_ns) == stamp
+    with np.load(train) as z:
+        arrays = {k: z[k] for k in z.files}
+    np.savez(train, **{k: v[:600] for k, v in arrays.items()})
+    rebuilt = load_reference(run)
+    assert rebuilt["n_rows"] == 600 and rebuilt["train_sha256"] != ref["train_sha256"]
+    assert json.loads(path.read_text(encoding="utf-8"))["n_rows"] == 600
 
 
 def test_thresholds_toml(tmp_path: Path) -> None:
