@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from phoneprice_edge.backends.common import vendor
 from phoneprice_edge.errors import BackendUnavailable, ExportError
 from phoneprice_edge.export.base import ExportContext
 from phoneprice_edge.export.onnx import write_fp32_onnx
@@ -12,22 +13,13 @@ XML_FILE = "model.xml"
 BIN_FILE = "model.bin"
 
 
-def _import_openvino() -> Any:
-    try:
-        import openvino as ov
-    except ImportError:
-        raise BackendUnavailable("openvino is not installed: install phoneprice_edge[openvino]") \
-            from None
-    return ov
-
-
 def export_openvino(ctx: ExportContext) -> list[str]:
     """Exporter for target 'openvino': model.xml + model.bin in ctx.out_dir.
 
     The inference precision the artifact is validated with (default f32: the CPU plugin would
     otherwise run bf16 on CPUs with avx512_bf16) is recorded and applied at load.
     """
-    ov = _import_openvino()
+    ov = vendor("openvino", "openvino")
     onnx_path = ctx.out_dir / "fp32.tmp.onnx"
     try:
         write_fp32_onnx(ctx, onnx_path)
