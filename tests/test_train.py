@@ -138,5 +138,12 @@ def test_weight_decay_skips_biases() -> None:
     opt = make_optimizer(TrainConfig(weight_decay=0.1), model)
     decayed = {id(p) for g in opt.param_groups if g["weight_decay"] > 0 for p in g["params"]}
     assert all((id(p) in decayed) == (p.ndim > 1) for p in model.parameters())
-    sched = make_scheduler(TrainConfig(epochs=2), opt, 3)
-    assert "lr_lambdas" in sched.state_dict()
+    sched = make_scheduler(TrainConfig(epochs=2), opt, 3)  # cosine over 2 epochs x 3 steps
+    lrs = []
+    for _ in range(7):
+        lrs.append([g["lr"] for g in opt.param_groups])
+        opt.step()
+        sched.step()
+    want = [0.01 * 0.5 * (1 + math.cos(math.pi * s / 6)) for s in range(7)]
+    assert [lr[0] for lr in lrs] == pytest.approx(want) and all(a == b for a, b in lrs)
+    assert lrs[3][0] == pytest.approx(0.005) and lrs[6][0] == pytest.approx(0.0)

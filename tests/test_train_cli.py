@@ -38,12 +38,13 @@ def test_pe_train_kfold_then_resume_refusal(tmp_path: Path, capsys: pytest.Captu
     assert "already holds a training run" in capsys.readouterr().err
 
 
-def test_pe_train_bad_data_is_exit_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_pe_train_table_without_label_is_exit_2(tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "bad.csv").write_text("a,b\n1,2\n")
     code = call("phoneprice_edge.cli.train", ["--data", str(tmp_path / "bad.csv"), "--out",
                                               str(tmp_path / "r"), "-q"])
     err = capsys.readouterr().err
-    assert code in (1, 2) and "bad.csv" in err and "Traceback" not in err
+    assert code == 2 and "bad.csv" in err and "--label" in err and "Traceback" not in err
 
 
 def test_pipeline_first_stages_default_data(tmp_path: Path,

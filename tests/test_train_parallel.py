@@ -85,10 +85,13 @@ def test_worker_error_is_the_same_one_line_error(tmp_path: Path, phone) -> None:
     assert not (tmp_path / "p" / "folds" / "fold_1" / "result.json").exists()
 
 
-def test_when_it_stays_serial() -> None:
+def test_when_it_stays_serial(monkeypatch: pytest.MonkeyPatch) -> None:
     cfg = small(kfold=5)
     cpu, cuda = torch.device("cpu"), torch.device("cuda")
-    assert n_workers(cfg, 5, hook=None, distributed=False, device=cpu) >= 1
+    for cores, want in ((3, 3), (16, 5), (None, 1)):  # automatic: min(kfold, cores)
+        monkeypatch.setattr("phoneprice_edge.training.parallel.os.cpu_count", lambda c=cores: c)
+        assert n_workers(cfg, 5, hook=None, distributed=False, device=cpu) == want
+    monkeypatch.undo()
     assert n_workers(cfg.with_overrides(kfold_workers=2), 5, hook=None, distributed=False,
                      device=cpu) == 2
     assert n_workers(cfg.with_overrides(kfold_workers=8), 3, hook=None, distributed=False,
