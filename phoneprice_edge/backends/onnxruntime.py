@@ -65,10 +65,6 @@ class OnnxRuntimeBackend(Backend):
     def _run(self, x: np.ndarray) -> np.ndarray:
         return self._sess_run(self._out, {self._in: x})[0]
 
-    @property
-    def providers(self) -> list[str]:
-        return list(self._session.get_providers())
-
     def close(self) -> None:
         self._session = None
         self._sess_run = None

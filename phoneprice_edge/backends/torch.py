@@ -55,9 +55,7 @@ class TorchBackend(_TorchModuleBackend):
         loaded = load_model(path)
         spec = IOSpec(inputs=(TensorSpec("input", (None, loaded.config.in_features)),),
                       outputs=(TensorSpec("logits", (None, loaded.config.num_classes)),))
-        backend = cls(loaded.model, spec, device)
-        backend.loaded = loaded
-        return backend
+        return cls(loaded.model, spec, device)
 
 
 class TorchScriptBackend(_TorchModuleBackend):

@@ -116,8 +116,7 @@ def describe_artifact(path: Path, run_dir: Path, batch_sizes: tuple[int, ...] | 
     m = read_manifest(path)
     size = sum((path / f).stat().st_size for f in (m.get("files") or {}) if (path / f).is_file())
     prof = m.get("profile") or {}
-    sizes = batch_sizes or tuple(prof.get("benchmark_batch_sizes") or prof.get("bench_batch_sizes")
-                                 or DEFAULT_BATCH_SIZES)
+    sizes = batch_sizes or tuple(prof.get("benchmark_batch_sizes") or DEFAULT_BATCH_SIZES)
     return Artifact(name=path.name, path=path, target=str(m.get("target")),
                     precision=str(m.get("precision")), fmt=str(m.get("format")), size_bytes=size,
                     batch_sizes=tuple(int(b) for b in sizes), parity=read_parity(run_dir, path.name),

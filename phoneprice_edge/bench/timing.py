@@ -131,7 +131,7 @@ class PeakRSS:
     """
 
     def __init__(self) -> None:
-        self.method = "VmHWM after reset" if self._reset() else "ru_maxrss (since process start)"
+        self.method = ""  # set on entering the block
         self.peak_mb: float | None = None
 
     @staticmethod
@@ -159,7 +159,7 @@ class PeakRSS:
             return None
 
     def __enter__(self) -> PeakRSS:
-        self._reset()
+        self.method = "VmHWM after reset" if self._reset() else "ru_maxrss (since process start)"
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -41,7 +41,7 @@ def torch_to_onnx(model: torch.nn.Module, n_features: int, path: Path, opset: in
                           f"{str(exc).strip().splitlines()[0][:300]}") from exc
 
 
-def check_onnx(path: Path, n_features: int, n_classes: int) -> Any:
+def check_onnx(path: Path, n_features: int, n_classes: int) -> None:
     """onnx.checker, one float32 input/output, dynamic batch verified by running batch 1 and 7."""
     import onnx
     import onnxruntime as ort
@@ -64,7 +64,6 @@ def check_onnx(path: Path, n_features: int, n_classes: int) -> Any:
         if y.shape != (n, n_classes) or y.dtype != np.float32:
             raise ExportError(f"{path.name}: batch {n} gave {y.dtype} {list(y.shape)}, "
                               f"expected float32 [{n}, {n_classes}] (dynamic batch axis broken?)")
-    return model
 
 
 def io_spec(n_features: int, n_classes: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
