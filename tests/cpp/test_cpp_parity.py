@@ -55,9 +55,8 @@ def _check_int8(run_dir: Path) -> None:
     # the first layer and the logit-producing layers (head, wide) stay fp32; middle layers int8
     assert kept == [rec["layer"] != "hidden" for rec in layers] and layers[0]["layer"].startswith("first")
     assert ("per row" in m["activation_quantization"]) == (not all(kept))
-    fp32_pem = run_dir / "export" / "cpp-fp32" / "model.pem"
-    if fp32_pem.is_file() and all(kept):  # nothing to quantise: the fp32 file, byte for byte
-        assert (out / "model.pem").read_bytes() == fp32_pem.read_bytes()
+    if all(kept):  # nothing to quantise: the fp32 file, byte for byte
+        assert (out / "model.pem").read_bytes() == (_export(run_dir, "fp32") / "model.pem").read_bytes()
     x, y, ref = _reference(run_dir)
     with load_backend(out) as b:
         got = b.run(x)

@@ -40,7 +40,8 @@ def test_onnx_graph_has_preprocessing_and_dynamic_batch(synth_run: Path) -> None
     ops = [n.op_type for n in model.graph.node]
     assert ops[:2] == ["Sub", "Div"]  # standardisation is inside the artifact
     assert model.graph.input[0].type.tensor_type.shape.dim[0].dim_param  # symbolic batch
-    assert read_manifest(res.out_dir)["opset"] == 20
+    opset = {o.domain: o.version for o in model.opset_import}[""]
+    assert opset == 20 and read_manifest(res.out_dir)["opset"] == opset  # the profile's opset
 
 
 def test_fp16_onnx_keeps_float32_io(synth_run: Path) -> None:
