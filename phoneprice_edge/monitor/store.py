@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import json
 import logging
-import queue
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import sqlalchemy as sa
 
 from phoneprice_edge.errors import DataError, UsageError
+from phoneprice_edge.serve.hooks import PredictionBatch, QueueSink
 
 log = logging.getLogger(__name__)
 
@@ -31,17 +30,6 @@ PREDICTIONS = sa.Table(
     sa.Column("features", sa.Text, nullable=False),       # JSON list of floats (null for NaN)
     sa.Column("probabilities", sa.Text, nullable=False),  # JSON list of floats
 )
-
-
-class BatchLike(Protocol):
-    """What the serving hook hands over (serve.hooks.PredictionBatch; duck-typed, no import)."""
-
-    features: Any        # float32 [n, F] raw features
-    probabilities: Any   # float32 [n, C]
-    predicted: Any       # int [n] class indices
-    model_id: str
-    timestamp: float
-    request_id: str
 
 
 def to_url(target: str | Path) -> str:
@@ -92,7 +80,7 @@ def _json_list(a: np.ndarray) -> str:
     return json.dumps([None if not np.isfinite(v) else float(v) for v in a])
 
 
-def batch_rows(batch: BatchLike) -> list[dict[str, Any]]:
+def batch_rows(batch: PredictionBatch) -> list[dict[str, Any]]:
     """Flatten one batch into table rows (one per predicted row)."""
     x = np.asarray(batch.features, dtype=np.float64).reshape(len(batch.predicted), -1)
     p = np.asarray(batch.probabilities, dtype=np.float64).reshape(len(batch.predicted), -1)
@@ -140,14 +128,16 @@ def create_tables(engine: sa.Engine, attempts: int = 3) -> None:
             time.sleep(0.05 * (attempt + 1))
 
 
-class SQLPredictionSink:
-    """PredictionSink over SQL: submit() never blocks; a background thread writes in batches.
+class SQLPredictionSink(QueueSink):
+    """PredictionSink over SQL (serve.hooks.QueueSink): submit() never blocks; the writer thread
+    inserts what it takes every flush_interval_s seconds, at most flush_rows rows per transaction.
 
-    A full queue drops the batch (counted in `dropped`); a failing write is counted in `errors`
-    (rows lost) and logged; serving never sees either. `written` counts rows committed.
+    The queue holds at most max_queue rows; a full queue drops the batch (counted in `dropped`);
+    a failing write is counted in `errors` and logged; serving never sees either. `dropped`,
+    `written` and `errors` count batches, as for every QueueSink.
     """
 
-    def __init__(self, target: str | Path = "predictions.db", *, max_queue: int = 1024,
+    def __init__(self, target: str | Path = "predictions.db", *, max_queue: int = 100_000,
                  flush_rows: int = 512, flush_interval_s: float = 0.5,
                  retention: Retention | None = None, prune_every: int = 50) -> None:
         self.url = to_url(target)
@@ -159,79 +149,18 @@ class SQLPredictionSink:
             raise DataError(f"{_safe(self.url)}: cannot open the prediction log "
                             f"({str(exc).splitlines()[0][:200]})") from None
         self.retention = retention or Retention()
-        self.flush_rows, self.flush_interval_s, self.prune_every = flush_rows, flush_interval_s, prune_every
-        self._q: queue.Queue[BatchLike | None] = queue.Queue(maxsize=max_queue)
-        self._lock = threading.Lock()
-        self._counts = {"written": 0, "dropped": 0, "errors": 0}
-        self._closed = False
-        self._pending = 0  # batches accepted and not yet written or failed
+        self.prune_every = prune_every
         self._flushes = 0
-        self._thread = threading.Thread(target=self._loop, name="pe-prediction-sink", daemon=True)
-        self._thread.start()
+        super().__init__(max_queue=max_queue, interval=flush_interval_s, chunk_rows=flush_rows)
 
-    # counters for /metrics
-    @property
-    def written(self) -> int:
-        return self._counts["written"]
-
-    @property
-    def dropped(self) -> int:
-        return self._counts["dropped"]
-
-    @property
-    def errors(self) -> int:
-        return self._counts["errors"]
-
-    def stats(self) -> dict[str, int]:
-        with self._lock:
-            return dict(self._counts, queued=self._q.qsize())
-
-    def _count(self, key: str, n: int) -> None:
-        with self._lock:
-            self._counts[key] += n
-
-    def submit(self, batch: BatchLike) -> None:
-        """Queue a batch for writing; drop it (and count) when the queue is full or closed."""
-        if self._closed:
-            self._count("dropped", len(batch.predicted))
-            return
-        with self._lock:
-            self._pending += 1
+    def _write(self, batches: list[PredictionBatch]) -> None:
+        rows = [r for b in batches for r in batch_rows(b)]
         try:
-            self._q.put_nowait(batch)
-        except queue.Full:
-            with self._lock:
-                self._pending -= 1
-            self._count("dropped", len(batch.predicted))
-
-    def _drain(self, first: BatchLike) -> tuple[list[BatchLike], bool]:
-        batches, n, stop = [first], len(first.predicted), False
-        deadline = time.monotonic() + self.flush_interval_s
-        while n < self.flush_rows:
-            try:
-                b = self._q.get(timeout=max(0.0, deadline - time.monotonic()))
-            except queue.Empty:
-                break
-            if b is None:
-                stop = True
-                break
-            batches.append(b)
-            n += len(b.predicted)
-        return batches, stop
-
-    def _write(self, batches: list[BatchLike]) -> None:
-        rows: list[dict[str, Any]] = []
-        try:
-            for b in batches:
-                rows.extend(batch_rows(b))
             with self.engine.begin() as conn:
                 conn.execute(PREDICTIONS.insert(), rows)
-            self._count("written", len(rows))
-        except Exception as exc:  # a failing store must never reach the request path
-            self._count("errors", sum(len(b.predicted) for b in batches))
-            log.warning("prediction log write failed (%s rows lost): %s",
-                        sum(len(b.predicted) for b in batches), str(exc).splitlines()[0][:200])
-            return
+        except sa.exc.SQLAlchemyError as exc:  # one line, without the statement and its rows
+            raise DataError(f"{_safe(self.url)}: {len(rows)} row(s) not written "
+                            f"({str(exc).splitlines()[0][:200]})") from None
         self._flushes += 1
         if self.prune_every and self._flushes % self.prune_every == 0:
             self._prune()
@@ -242,39 +171,8 @@ class SQLPredictionSink:
         except Exception as exc:
             log.warning("prediction log retention failed: %s", str(exc).splitlines()[0][:200])
 
-    def _loop(self) -> None:
-        while True:
-            first = self._q.get()
-            if first is None:
-                break
-            batches, stop = self._drain(first)
-            self._write(batches)
-            with self._lock:
-                self._pending -= len(batches)
-            if stop:
-                break
+    def _finish(self) -> None:
         self._prune()
-
-    def flush(self, timeout: float = 10.0) -> bool:
-        """Wait until everything queued so far is written (or timeout); True if drained."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with self._lock:
-                if self._pending == 0:
-                    return True
-            time.sleep(0.01)
-        return False
-
-    def close(self, timeout: float = 10.0) -> None:
-        """Stop accepting, write what is queued, stop the thread, dispose the engine."""
-        if self._closed:
-            return
-        self._closed = True
-        try:
-            self._q.put(None, timeout=timeout)
-        except queue.Full:
-            pass
-        self._thread.join(timeout)
         self.engine.dispose()
 
     def __enter__(self) -> SQLPredictionSink:
@@ -285,7 +183,7 @@ class SQLPredictionSink:
 
 
 def open_sink(spec: str | Path, *, feature_names: list[str] | None = None,
-              classes: list[str] | None = None, max_queue: int = 1024,
+              classes: list[str] | None = None, max_queue: int = 100_000,
               retention: Retention | None = None) -> SQLPredictionSink:
     """The sink serve.hooks.make_sink asks for a database URL (names/classes are not stored per row)."""
     return SQLPredictionSink(spec, max_queue=max_queue, retention=retention)

@@ -11,6 +11,7 @@ import collections
 import importlib
 import logging
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Protocol, runtime_checkable
@@ -66,17 +67,26 @@ class NullSink:
 
 class QueueSink:
     """Base for sinks with a bounded in-memory queue and one writer thread; subclasses implement
-    _write. The bound is in rows (max_queue), so memory stays bounded whatever the batch sizes.
-    submit() takes an uncontended lock and appends to a deque: it never waits and never wakes the
-    writer (waking a thread per request costs a GIL hand-off); the writer polls every interval."""
+    _write (and optionally _finish). The bound is in rows (max_queue), so memory stays bounded
+    whatever the batch sizes. submit() takes an uncontended lock and appends to a deque: it never
+    waits and never wakes the writer (waking a thread per request costs a GIL hand-off); the writer
+    polls every interval seconds and hands _write up to 512 batches (and, with chunk_rows, at most
+    that many rows unless one batch is larger).
+
+    `dropped`, `written` and `errors` all count batches (a request's rows travel as one batch).
+    """
 
     def __init__(self, max_queue: int = 100_000, name: str = "pe-prediction-sink",
-                 interval: float = 0.05) -> None:
+                 interval: float = 0.05, chunk_rows: int | None = None) -> None:
+        if not interval > 0:
+            raise ValueError(f"sink poll interval must be > 0 seconds, got {interval}")
         self._queue: collections.deque[PredictionBatch] = collections.deque()
         self._lock = threading.Lock()
         self._rows = 0
         self._max = max_queue
         self._interval = interval
+        self._chunk_rows = chunk_rows
+        self._in_flight = 0  # batches taken by the writer and not yet written or failed
         self._dropped = 0
         self.written = 0
         self.errors = 0
@@ -100,8 +110,15 @@ class QueueSink:
 
     def _take(self, limit: int = 512) -> list[PredictionBatch]:
         with self._lock:
-            batches = [self._queue.popleft() for _ in range(min(limit, len(self._queue)))]
-            self._rows -= sum(len(b) for b in batches)
+            batches: list[PredictionBatch] = []
+            rows = 0
+            while self._queue and len(batches) < limit and (
+                    not batches or self._chunk_rows is None
+                    or rows + len(self._queue[0]) <= self._chunk_rows):
+                batches.append(self._queue.popleft())
+                rows += len(batches[-1])
+            self._rows -= rows
+            self._in_flight = len(batches)
         return batches
 
     def _drain(self) -> None:
@@ -112,6 +129,8 @@ class QueueSink:
             except Exception as exc:  # a sink failure must never reach the request path
                 self.errors += len(batches)
                 log.warning("prediction sink: %d batch(es) lost: %s", len(batches), exc)
+            with self._lock:
+                self._in_flight = 0
 
     def _loop(self) -> None:
         while not self._stop.wait(self._interval):
@@ -124,6 +143,16 @@ class QueueSink:
 
     def _finish(self) -> None:
         """Release resources once the queue is drained (called on the writer thread)."""
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Wait until everything submitted so far is written or failed (or timeout); True if so."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                if not self._queue and not self._in_flight:
+                    return True
+            time.sleep(0.01)
+        return False
 
     def close(self, timeout: float = 5.0) -> None:
         """Stop accepting, write what is queued (waiting up to timeout seconds), stop the thread."""

@@ -15,6 +15,7 @@ from phoneprice_edge.cli.monitor import cmd
 from phoneprice_edge.data import synth_phone
 from phoneprice_edge.monitor.reference import predict_classes
 from phoneprice_edge.monitor.store import SQLPredictionSink
+from phoneprice_edge.serve.hooks import PredictionBatch
 
 main = entry(cmd)
 
@@ -26,11 +27,9 @@ def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, 
     return int(exc.value.code or 0), out, err
 
 
-class B:
-    def __init__(self, X: np.ndarray, pred: np.ndarray, ts: float, rid: str) -> None:
-        self.features, self.predicted = X, pred
-        self.probabilities = np.eye(4, dtype=np.float32)[pred]
-        self.model_id, self.timestamp, self.request_id = "v1", ts, rid
+def log_batch(X: np.ndarray, pred: np.ndarray, ts: float, rid: str) -> PredictionBatch:
+    return PredictionBatch(features=X, probabilities=np.eye(4, dtype=np.float32)[pred],
+                           predicted=pred, model_id="v1", timestamp=ts, request_id=rid)
 
 
 def test_drift_exit_codes_and_reports(small_run: Path, tmp_path: Path,
@@ -56,9 +55,9 @@ def test_drift_from_sql_log_with_feedback(small_run: Path, tmp_path: Path,
     X = np.minimum(X, 4000)
     pred = predict_classes(small_run, X.astype(np.float64))
     db = tmp_path / "log.db"
-    with SQLPredictionSink(db, flush_interval_s=0.0) as sink:
+    with SQLPredictionSink(db, flush_interval_s=0.01) as sink:
         for i in range(0, 400, 8):
-            sink.submit(B(X[i:i + 8], pred[i:i + 8], 1000.0 + i * 10, f"q{i}"))
+            sink.submit(log_batch(X[i:i + 8], pred[i:i + 8], 1000.0 + i * 10, f"q{i}"))
         sink.flush(10)
     fb = pd.DataFrame({"request_id": [f"q{i - i % 8}" for i in range(400)], "row": [i % 8 for i in range(400)],
                        "price_range": y})

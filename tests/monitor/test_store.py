@@ -17,26 +17,25 @@ from phoneprice_edge.monitor.store import (
     prune,
     read_sql_log,
 )
+from phoneprice_edge.serve.hooks import PredictionBatch
 
 
-class Batch:
-    """A duck-typed batch (the store does not import serve)."""
-
-    def __init__(self, n: int, ts: float, rid: str, f: int = 20, c: int = 4) -> None:
-        rng = np.random.default_rng(len(rid) + n)
-        self.features = rng.random((n, f), dtype=np.float32)
-        self.probabilities = np.full((n, c), 1.0 / c, dtype=np.float32)
-        self.predicted = rng.integers(0, c, n)
-        self.model_id, self.timestamp, self.request_id = "m1", ts, rid
+def batch(n: int, ts: float, rid: str, f: int = 20, c: int = 4) -> PredictionBatch:
+    """A batch of n rows as the server hands it over."""
+    rng = np.random.default_rng(len(rid) + n)
+    return PredictionBatch(features=rng.random((n, f), dtype=np.float32),
+                           probabilities=np.full((n, c), 1.0 / c, dtype=np.float32),
+                           predicted=rng.integers(0, c, n), model_id="m1", timestamp=ts,
+                           request_id=rid)
 
 
 def test_rows_written_and_read_back(tmp_path: Path) -> None:
     db = tmp_path / "p.db"
     with SQLPredictionSink(db, flush_interval_s=0.05) as sink:
         for i in range(10):
-            sink.submit(Batch(3, 1000.0 + i, f"r{i}"))
+            sink.submit(batch(3, 1000.0 + i, f"r{i}"))
         assert sink.flush(10)
-    assert (sink.written, sink.dropped, sink.errors) == (30, 0, 0)
+    assert (sink.written, sink.dropped, sink.errors) == (10, 0, 0)  # batches, like every QueueSink
     rows = read_sql_log(db)
     assert len(rows) == 30 and rows[0]["request_id"] == "r0" and rows[-1]["row"] == 2
     assert len(rows[0]["features"]) == 20 and len(rows[0]["probabilities"]) == 4
@@ -46,41 +45,41 @@ def test_rows_written_and_read_back(tmp_path: Path) -> None:
 
 def test_full_queue_drops_without_blocking(tmp_path: Path) -> None:
     db = tmp_path / "p.db"
-    sink = SQLPredictionSink(db, max_queue=2, flush_rows=1, flush_interval_s=0.0)
-    blocker = sqlite3.connect(db, timeout=1)
-    blocker.execute("BEGIN EXCLUSIVE")  # the writer thread now waits on the lock
+    # the writer first wakes after 5 s (or at close): every submit below meets the bound
+    sink = SQLPredictionSink(db, max_queue=5, flush_rows=1, flush_interval_s=5.0)
     t0 = time.monotonic()
     for i in range(50):
-        sink.submit(Batch(2, 1.0, f"r{i}"))
+        sink.submit(batch(2, 1.0, f"r{i}"))
     submit_s = time.monotonic() - t0
-    blocker.rollback()
-    blocker.close()
     sink.close()
     assert sink.dropped > 0, "a full queue must drop"
-    assert sink.written + sink.dropped + sink.errors == 100
+    # the bound is in rows (5: two 2-row batches fit), drops are counted in batches
+    assert (sink.written, sink.dropped, sink.errors) == (2, 48, 0)
+    assert sink.written + sink.dropped + sink.errors == 50
+    assert len(read_sql_log(db)) == 4
     assert submit_s < 2.0, f"submit blocked for {submit_s:.2f}s"
 
 
 def test_failing_store_is_counted_not_raised(tmp_path: Path) -> None:
     db = tmp_path / "p.db"
-    sink = SQLPredictionSink(db, flush_interval_s=0.0)
+    sink = SQLPredictionSink(db, flush_interval_s=0.01)
     con = sqlite3.connect(db)
     con.execute("DROP TABLE predictions")
     con.commit()
     con.close()
-    sink.submit(Batch(4, 1.0, "x"))
+    sink.submit(batch(4, 1.0, "x"))
     assert sink.flush(10)
     sink.close()
-    assert (sink.written, sink.errors) == (0, 4)
-    sink.submit(Batch(1, 1.0, "late"))  # after close: dropped, still no exception
+    assert (sink.written, sink.errors) == (0, 1)
+    sink.submit(batch(3, 1.0, "late"))  # after close: dropped, still no exception
     assert sink.dropped == 1
 
 
 def test_retention_by_rows_and_age(tmp_path: Path) -> None:
     db = tmp_path / "p.db"
-    with SQLPredictionSink(db, flush_interval_s=0.0) as sink:
+    with SQLPredictionSink(db, flush_interval_s=0.01) as sink:
         for i in range(25):
-            sink.submit(Batch(1, 100.0 + i, f"r{i}"))
+            sink.submit(batch(1, 100.0 + i, f"r{i}"))
         sink.flush(10)
     prune(sink.engine, Retention(max_rows=10))
     rows = read_sql_log(db)

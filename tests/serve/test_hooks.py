@@ -71,6 +71,24 @@ def test_full_queue_drops_and_counts_without_blocking() -> None:
     assert sink.seen == 3 and sink.written == 3
 
 
+def test_chunk_rows_bounds_what_one_write_gets() -> None:
+    class Recording(QueueSink):
+        def __init__(self) -> None:
+            self.sizes: list[int] = []  # rows per _write call
+            super().__init__(interval=5.0, chunk_rows=4)  # first wake at close: all are queued
+
+        def _write(self, batches: list[PredictionBatch]) -> None:
+            self.sizes.append(sum(len(b) for b in batches))
+
+    sink = Recording()
+    for n in (2, 2, 1, 5, 1):
+        sink.submit(batch(n))
+    assert sink.flush(0.05) is False  # nothing written yet
+    sink.close()
+    assert sink.sizes == [4, 1, 5, 1]  # a batch larger than chunk_rows goes alone
+    assert sink.written == 5 and sink.flush(0.05)
+
+
 def test_failing_writer_never_raises_into_submit(tmp_path: Path) -> None:
     class Broken(QueueSink):
         def _write(self, batches: list[PredictionBatch]) -> None:
