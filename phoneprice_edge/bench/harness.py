@@ -88,14 +88,12 @@ def discover_artifacts(run_dir: Path, device: str) -> tuple[list[Path], list[dic
 
 def load_val_rows(run_dir: Path) -> np.ndarray:
     """The validation rows (raw features) that every point feeds, tiled, to the backend."""
+    from phoneprice_edge.export.runner import load_split
+
     path = Path(run_dir) / "data" / "val.npz"
     if not path.is_file():
         raise DataError(f"{path}: validation rows not found (is {run_dir} a training run?)")
-    try:
-        with np.load(path) as z:
-            x = np.asarray(z["X"], dtype=np.float32)
-    except (KeyError, ValueError, OSError) as exc:
-        raise DataError(f"{path}: not a readable val.npz with an X array ({exc})") from None
+    x, _ = load_split(path)
     if x.ndim != 2 or x.shape[0] == 0 or not np.isfinite(x).all():
         raise DataError(f"{path}: X must be a finite, non-empty [N, F] array, got {list(x.shape)}")
     return x
