@@ -9,6 +9,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 PRECISIONS: tuple[str, ...] = ("fp32", "fp16", "int8")
+# The Linear layers an int8_keep_fp32 option may name by role: "first" reads the standardised
+# input, "last" produces the logits (the head), "wide" is the linear skip path into the logits.
+LAYER_ROLES: tuple[str, ...] = ("first", "last", "wide")
 
 # Option tables: section -> key -> allowed python type(s) (a tuple of strings = allowed values).
 OptionTable = dict[str, dict[str, Any]]

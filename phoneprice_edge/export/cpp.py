@@ -21,13 +21,15 @@ from phoneprice_edge.export.cpp_pem import (
     set_int8_keep_fp32,
 )
 from phoneprice_edge.io_utils import atomic_write_bytes, atomic_write_text
+from phoneprice_edge.targets import LAYER_ROLES
 
 PEM_FILE = "model.pem"
 HEADER_FILE = "model_pem.h"
 ACTIVATION_QUANT = "dynamic symmetric per row (scale = max|x|/127), int32 accumulation"
 # The layers the int8 mode keeps fp32 unless the profile's [cpp] int8_keep_fp32 says otherwise:
-# the one reading the standardised input and those producing the logits (as the other int8 targets).
-DEFAULT_KEEP_FP32 = ("first", "last", "wide")
+# every role (the one reading the standardised input and those producing the logits), as the
+# other int8 targets do.
+DEFAULT_KEEP_FP32 = LAYER_ROLES
 _ELEMENTWISE = ("relu", "gelu", "layernorm")
 
 

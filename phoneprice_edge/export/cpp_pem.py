@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from phoneprice_edge.errors import ExportError
+from phoneprice_edge.targets import LAYER_ROLES
 
 MAGIC = b"PEMODEL\0"
 FORMAT_VERSION = 1
@@ -60,9 +61,6 @@ class Program:
     @property
     def n_classes(self) -> int:
         return len(self.classes)
-
-
-LAYER_ROLES = ("first", "last", "wide")
 
 
 def dense_roles(program: Program) -> list[tuple[int, set[str]]]:

@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from phoneprice_edge.errors import DataError, ExportError
+from phoneprice_edge.targets import LAYER_ROLES
 
 # Only the matrix products are quantized: the Sub/Div standardisation reads raw features whose
 # ranges (0/1 flags next to RAM in MB) would not survive one 8-bit scale.
@@ -264,14 +265,13 @@ class StaticInt8Linear(torch.nn.Module):
 
 
 def linear_roles(model: torch.nn.Module, keep_fp32: list[str]) -> tuple[list[str], set[str]]:
-    """(names of all Linear layers, names of those kept float) for keep_fp32 roles
-    "first" (reads the standardised input), "last" (the head), "wide" (the linear skip path)."""
+    """(names of all Linear layers, names of those kept float) for keep_fp32 roles (LAYER_ROLES)."""
     names = [n for n, m in model.named_modules() if isinstance(m, torch.nn.Linear)]
     first = next((n for n in names if n.startswith("body.")), "head")
-    skip = {"first": first, "last": "head", "wide": "wide"}
-    bad = sorted(set(keep_fp32) - set(skip))
+    skip = dict(zip(LAYER_ROLES, (first, "head", "wide"), strict=True))
+    bad = sorted(set(keep_fp32) - set(LAYER_ROLES))
     if bad:
-        raise ExportError(f"int8_keep_fp32: unknown layer(s) {bad} (use first, last, wide)")
+        raise ExportError(f"int8_keep_fp32: unknown layer(s) {bad} (use {', '.join(LAYER_ROLES)})")
     return names, {skip[k] for k in keep_fp32 if skip[k] in names}
 
 
