@@ -8,6 +8,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
+
 from phoneprice_edge.errors import SchemaError
 from phoneprice_edge.io_utils import atomic_write_json
 
@@ -73,6 +75,12 @@ class FeatureSchema:
     @property
     def n_classes(self) -> int:
         return len(self.classes)
+
+    def bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per-feature lower and upper limits as float64 arrays (-inf/inf where none is set)."""
+        lo = np.array([-math.inf if f.min is None else f.min for f in self.features], dtype=np.float64)
+        hi = np.array([math.inf if f.max is None else f.max for f in self.features], dtype=np.float64)
+        return lo, hi
 
     def with_scaler(self, mean: Any, std: Any) -> FeatureSchema:
         """Return a copy holding standardisation statistics (fitted on the training split)."""

@@ -28,8 +28,7 @@ def psi(ref_props: np.ndarray, live_counts: np.ndarray, ref_n: int) -> float:
 def quality(X: np.ndarray, schema: FeatureSchema) -> dict[str, Any]:
     """Per-feature and per-row rates of missing and out-of-range values (schema ranges)."""
     missing = ~np.isfinite(X)
-    lo = np.array([-np.inf if f.min is None else f.min for f in schema.features])
-    hi = np.array([np.inf if f.max is None else f.max for f in schema.features])
+    lo, hi = schema.bounds()
     with np.errstate(invalid="ignore"):
         oor = np.isfinite(X) & ((X < lo) | (X > hi))
     n = max(len(X), 1)

@@ -16,15 +16,14 @@ REFERENCE_FORMAT = "phoneprice_edge.monitor.reference/1"
 SAMPLE_MAX = 5000
 
 
-def load_npz(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
-    """X float [n, F] and y (or None) from a run's data/*.npz."""
+def load_npz(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """X float64 [n, F] and y of a run's data/*.npz (export.runner.load_split, widened)."""
+    from phoneprice_edge.export.runner import load_split
+
     if not path.is_file():
         raise DataError(f"{path}: not found (is this a run folder written by pe-train?)")
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            return np.asarray(z["X"], dtype=np.float64), (np.asarray(z["y"]) if "y" in z else None)
-    except (OSError, ValueError, KeyError) as exc:
-        raise DataError(f"{path}: not a readable data split ({exc})") from None
+    X, y = load_split(path)
+    return X.astype(np.float64), y
 
 
 def feature_bins(x: np.ndarray, bins: int, max_categories: int) -> dict[str, Any]:
@@ -64,16 +63,13 @@ def predict_classes(run_dir: Path, X: np.ndarray) -> np.ndarray | None:
     ckpt = run_dir / "checkpoints" / "best_model.pt"
     if not ckpt.is_file():
         return None
-    import torch
-
     from phoneprice_edge.checkpoint import load_model
-    loaded = load_model(ckpt)
+    from phoneprice_edge.evaluate import predict_logits
+
     out = np.full(len(X), -1, dtype=np.int64)
     ok = np.isfinite(X).all(axis=1)
     if ok.any():
-        with torch.no_grad():
-            logits = loaded.model(torch.as_tensor(X[ok], dtype=torch.float32))
-        out[ok] = logits.argmax(1).numpy()
+        out[ok] = predict_logits(load_model(ckpt).model, X[ok]).argmax(1)
     return out
 
 
@@ -100,7 +96,7 @@ def build_reference(run_dir: str | Path, *, bins: int = 10, max_categories: int 
         "format": REFERENCE_FORMAT, "train_sha256": sha256_file(train), "n_rows": int(len(X)),
         "bins": bins, "max_categories": max_categories, "classes": list(schema.classes),
         "features": feats,
-        "true_props": None if y is None else _props(y, c),
+        "true_props": _props(y, c),
         "pred_props": None if pred is None else _props(pred[pred >= 0], c),
     }
     if write:

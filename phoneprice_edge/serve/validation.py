@@ -115,8 +115,7 @@ class Validator:
         self.max_issues = max_issues
         self._getter = (operator.itemgetter(*self.names) if self.n > 1
                         else (lambda r, k=self.names[0]: (r[k],)))
-        self._lo = np.array([-math.inf if f.min is None else f.min for f in schema.features])
-        self._hi = np.array([math.inf if f.max is None else f.max for f in schema.features])
+        self._lo, self._hi = schema.bounds()
         self._whole = np.array([f.kind in ("integer", "binary") for f in schema.features])
         # (lo, hi, whole) per feature as Python values, for the one-record fast path
         self._bounds = list(zip(self._lo.tolist(), self._hi.tolist(), self._whole.tolist(),
