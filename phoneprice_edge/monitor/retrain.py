@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -87,6 +88,15 @@ def _split(opts: RetrainOptions, schema: FeatureSchema) -> tuple[tuple[np.ndarra
     return (X[tr], y[tr]), (X[te], y[te])
 
 
+def _candidate_accuracy(out: Path, test_xy: tuple[np.ndarray, np.ndarray]) -> float:
+    """The held-out accuracy the train stage stored in metrics.json; evaluated when absent."""
+    try:
+        acc = json.loads((out / "metrics.json").read_text(encoding="utf-8")).get("heldout_accuracy")
+    except (OSError, ValueError, AttributeError):
+        acc = None
+    return float(acc) if isinstance(acc, int | float) else S.evaluate(out, *test_xy)
+
+
 def _champion(opts: RetrainOptions, reg: Registry | None, stages: Stages, echo: Echo) -> Path:
     """The champion run folder; an empty registry is seeded with --run (exported first if needed)."""
     if reg is None:
@@ -148,7 +158,7 @@ def retrain(opts: RetrainOptions, stages: Stages | None = None, echo: Echo | Non
     echo(f"training candidate ({'full' if opts.full else 'incremental'}) on {len(new_xy[0])} new rows -> {out}")
     stages.train(champion, out, new_xy, test_xy, S.TrainPlan(full=opts.full, overrides=dict(opts.train_overrides),
                                 seed=opts.seed))
-    champ_acc, cand_acc = S.evaluate(champion, *test_xy), S.evaluate(out, *test_xy)
+    champ_acc, cand_acc = S.evaluate(champion, *test_xy), _candidate_accuracy(out, test_xy)
     echo(f"held-out accuracy ({len(test_xy[0])} rows): champion {champ_acc:.4f}, candidate {cand_acc:.4f}")
     parity, bench, errors = _gates(out, champion, opts, stages, echo)
     ok, reasons = decide(champ_acc, cand_acc, parity, opts.accuracy_tolerance,

@@ -18,7 +18,13 @@ from phoneprice_edge.export.manifest import read_manifest, update_manifest
 from phoneprice_edge.io_utils import sha256_file
 from phoneprice_edge.monitor import stages as S
 from phoneprice_edge.monitor.registry import Registry, current_artifact
-from phoneprice_edge.monitor.retrain import RetrainOptions, Stages, decide, retrain
+from phoneprice_edge.monitor.retrain import (
+    RetrainOptions,
+    Stages,
+    _candidate_accuracy,
+    decide,
+    retrain,
+)
 
 PASS = {"artifact": "x/onnx-fp32", "passed": True}
 
@@ -34,6 +40,17 @@ def test_decide_gates() -> None:
     ok, why = decide(0.8, 0.9, [PASS], latency=(10.0, 25.0), max_latency_ratio=2.0)
     assert not ok and "latency" in why[0]
     assert not decide(0.8, 0.9, [PASS], errors=["export failed: x"])[0]
+
+
+def test_candidate_accuracy_is_read_from_metrics(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[Path] = []
+    monkeypatch.setattr(S, "evaluate", lambda run, X, y: calls.append(run) or 0.5)
+    xy = (np.zeros((2, 20)), np.zeros(2))
+    (tmp_path / "metrics.json").write_text(json.dumps({"heldout_accuracy": 0.875}))
+    assert _candidate_accuracy(tmp_path, xy) == 0.875 and calls == []  # stored by train_candidate
+    (tmp_path / "metrics.json").write_text(json.dumps({"accuracy": 0.9}))
+    assert _candidate_accuracy(tmp_path, xy) == 0.5 and calls == [tmp_path]  # a stage that did not
 
 
 @pytest.fixture()
