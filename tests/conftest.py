@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -46,6 +47,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 from run_factory import RUN_VARIANTS, _real_xy, _synth_xy, build_run  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def phone() -> tuple[Any, Any, Any]:
+    """X, y and schema of 240 synthetic phone rows (the training tests' small data set)."""
+    from phoneprice_edge.data import prepare, synth_phone
+
+    ds = prepare(synth_phone(rows=240, seed=1))
+    return ds.X, ds.y, ds.schema
 
 
 @pytest.fixture(scope="session")

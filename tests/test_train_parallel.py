@@ -5,21 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 
 from phoneprice_edge.config import TrainConfig
-from phoneprice_edge.data import prepare, synth_phone
 from phoneprice_edge.errors import CheckpointError, ConfigError
 from phoneprice_edge.train import resume_run, train_run
 from phoneprice_edge.training.parallel import n_workers
-
-
-@pytest.fixture(scope="module")
-def phone() -> tuple[np.ndarray, np.ndarray, object]:
-    ds = prepare(synth_phone(rows=240, seed=1))
-    return ds.X, ds.y, ds.schema
 
 
 def small(**kw: object) -> TrainConfig:

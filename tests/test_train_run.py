@@ -11,15 +11,8 @@ import torch
 
 from phoneprice_edge.checkpoint import load_model
 from phoneprice_edge.config import TrainConfig, load_train_config
-from phoneprice_edge.data import prepare, synth_phone
 from phoneprice_edge.errors import UsageError
 from phoneprice_edge.train import MARKER, load_npz, resume_run, train_run
-
-
-@pytest.fixture(scope="module")
-def phone() -> tuple[np.ndarray, np.ndarray, object]:
-    ds = prepare(synth_phone(rows=240, seed=1))
-    return ds.X, ds.y, ds.schema
 
 
 def small(**kw: object) -> TrainConfig:

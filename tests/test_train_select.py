@@ -11,17 +11,10 @@ import torch
 
 from phoneprice_edge.checkpoint import load_model
 from phoneprice_edge.config import TrainConfig
-from phoneprice_edge.data import prepare, synth_phone
 from phoneprice_edge.errors import ConfigError
 from phoneprice_edge.model import TabularClassifier
 from phoneprice_edge.train import MARKER, resume_run, train_run
 from phoneprice_edge.training import select
-
-
-@pytest.fixture(scope="module")
-def phone() -> tuple[np.ndarray, np.ndarray, object]:
-    ds = prepare(synth_phone(rows=240, seed=1))
-    return ds.X, ds.y, ds.schema
 
 
 def sel(**kw: object) -> TrainConfig:
