@@ -17,8 +17,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from phoneprice_edge import __version__
 from phoneprice_edge.serve import schemas
 from phoneprice_edge.serve.hooks import NullSink, PredictionBatch, PredictionSink
+from phoneprice_edge.serve.jsonio import dumps
 from phoneprice_edge.serve.metrics import CONTENT_TYPE, Metrics
-from phoneprice_edge.serve.middleware import AccessLog, ServiceMiddleware, _dumps, error_body
+from phoneprice_edge.serve.middleware import AccessLog, ServiceMiddleware, error_body
 from phoneprice_edge.serve.model import ServedModel
 from phoneprice_edge.serve.reload import ModelHolder, Reloader, ReloadResult
 from phoneprice_edge.serve.settings import ServeSettings
@@ -30,7 +31,7 @@ ROUTES = {"/v1/predict", "/v1/model", RELOAD, "/healthz", "/readyz", "/metrics",
 
 
 def json_response(obj: Any, status: int = 200) -> Response:
-    return Response(_dumps(obj), status_code=status, media_type="application/json")
+    return Response(dumps(obj), status_code=status, media_type="application/json")
 
 
 def create_app(model: ServedModel | ModelHolder, settings: ServeSettings | None = None,

@@ -19,6 +19,7 @@ from typing import IO, Any, Protocol, runtime_checkable
 import numpy as np
 
 from phoneprice_edge.errors import UsageError
+from phoneprice_edge.serve.jsonio import dumps
 
 log = logging.getLogger("phoneprice_edge.serve")
 DB_SCHEMES = ("sqlite://", "postgresql://", "postgresql+psycopg://", "postgres://")
@@ -185,7 +186,6 @@ class JsonlSink(QueueSink):
         super().__init__(max_queue=max_queue, name="pe-jsonl-sink")
 
     def _write(self, batches: list[PredictionBatch]) -> None:
-        dumps = _dumps()
         lines = [dumps(self._line(b)) + b"\n" for b in batches]
         self._fh.write(b"".join(lines))
         self._fh.flush()
@@ -197,18 +197,6 @@ class JsonlSink(QueueSink):
 
     def _finish(self) -> None:
         self._fh.close()
-
-
-def _dumps() -> Any:
-    try:
-        import orjson
-    except ImportError:  # pragma: no cover - orjson is in the serve extra
-        import json
-
-        def dump(obj: dict[str, Any]) -> bytes:
-            return json.dumps(obj, default=lambda a: a.tolist()).encode()
-        return dump
-    return lambda obj: orjson.dumps(obj, option=orjson.OPT_SERIALIZE_NUMPY)
 
 
 def make_sink(spec: str | None, *, feature_names: list[str], classes: list[str],

@@ -11,6 +11,7 @@ import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import IO, Any
 
+from phoneprice_edge.serve.jsonio import dumps
 from phoneprice_edge.serve.metrics import Metrics
 
 Scope = MutableMapping[str, Any]
@@ -19,19 +20,8 @@ ASGIApp = Callable[[Scope, Callable[[], Awaitable[Message]], Callable[[Message],
                    Awaitable[None]]
 OPEN_PATHS = frozenset({"/healthz", "/readyz"})
 
-try:
-    import orjson
-
-    _dumps: Callable[[Any], bytes] = orjson.dumps
-except ImportError:  # pragma: no cover - orjson is in the serve extra
-    import json
-
-    def _dumps(obj: Any) -> bytes:
-        return json.dumps(obj, separators=(",", ":")).encode()
-
-
 def error_body(code: str, message: str) -> bytes:
-    return _dumps({"error": {"code": code, "message": message, "issues": []}})
+    return dumps({"error": {"code": code, "message": message, "issues": []}})
 
 
 class AccessLog:
@@ -46,7 +36,7 @@ class AccessLog:
         self._last = time.monotonic()
 
     def write(self, record: dict[str, Any]) -> None:
-        self._buf.append(_dumps(record) + b"\n")
+        self._buf.append(dumps(record) + b"\n")
         now = time.monotonic()
         if len(self._buf) >= self._max or now - self._last >= self._interval:
             self.flush(now)

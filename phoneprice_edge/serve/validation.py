@@ -19,13 +19,7 @@ import numpy as np
 
 from phoneprice_edge.errors import InputError
 from phoneprice_edge.schema import FeatureSchema
-
-try:
-    import orjson
-
-    _loads: Callable[[bytes], Any] = orjson.loads
-except ImportError:  # pragma: no cover - orjson is in the serve extra
-    _loads = json.loads
+from phoneprice_edge.serve.jsonio import loads
 
 _NUMBER_TYPES = {int, float}
 _F32_MAX = float(np.finfo(np.float32).max)
@@ -94,7 +88,7 @@ def _json_type(v: Any) -> str:
 def parse_json(body: bytes) -> Any:
     """Parse a body; NaN/Infinity/1e999 are accepted here so that the checks can name the field."""
     try:
-        return _loads(body)
+        return loads(body)
     except ValueError:
         pass
     try:
