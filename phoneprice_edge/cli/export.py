@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterable
 from pathlib import Path
 
 import click
 
 from phoneprice_edge.cli.common import CONTEXT
-from phoneprice_edge.errors import PEError, UsageError
+from phoneprice_edge.errors import UsageError
 from phoneprice_edge.targets import PRECISIONS, TARGETS
 
 
@@ -55,21 +57,14 @@ def _echo_result(res: object) -> None:
 
 
 def _export_all(run_dir: Path, profiles: list, defer_build: bool) -> int:
-    from phoneprice_edge.export.runner import export_profile
+    from phoneprice_edge.export.runner import export_all
 
-    failed, skipped = [], []
-    runnable = []
-    for p in profiles:
-        reason = TARGETS[p.target].unavailable_reason(p.precision, defer_build)
-        (skipped.append((p.name, reason)) if reason else runnable.append(p))
-    with click.progressbar(runnable, label="exporting", file=None,
-                           item_show_func=lambda p: p.name if p else "") as bar:
-        results = []
-        for p in bar:
-            try:
-                results.append(export_profile(run_dir, p, defer_build=defer_build))
-            except PEError as exc:
-                failed.append((p.name, str(exc)))
+    with contextlib.ExitStack() as stack:
+        def bar(runnable: list) -> Iterable:
+            return stack.enter_context(click.progressbar(
+                runnable, label="exporting", file=None,
+                item_show_func=lambda p: p.name if p else ""))
+        results, skipped, failed = export_all(run_dir, profiles, defer_build, iterate=bar)
     for res in results:
         _echo_result(res)
     for name, reason in skipped:

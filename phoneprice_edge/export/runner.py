@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,13 @@ from typing import Any
 import numpy as np
 
 from phoneprice_edge.checkpoint import load_model
-from phoneprice_edge.errors import ArtifactError, BackendUnavailable, DataError, ExportError
+from phoneprice_edge.errors import (
+    ArtifactError,
+    BackendUnavailable,
+    DataError,
+    ExportError,
+    PEError,
+)
 from phoneprice_edge.export.base import ExportContext
 from phoneprice_edge.export.manifest import write_manifest
 from phoneprice_edge.export.profile import ExportProfile
@@ -89,6 +96,24 @@ def export_profile(run_dir: str | Path, profile: ExportProfile, defer_build: boo
     size = sum((final / f).stat().st_size for f in files)
     return ExportResult(profile.name, profile.target, profile.precision, final, tuple(files),
                         size, deferred)
+
+
+def export_all(run_dir: str | Path, profiles: list[ExportProfile], defer_build: bool = False,
+               iterate: Callable[[list[ExportProfile]], Iterable[ExportProfile]] = iter,
+               ) -> tuple[list[ExportResult], list[tuple[str, str]], list[tuple[str, str]]]:
+    """Export every profile this host can run: (results, skipped (name, reason), failed (name,
+    message)); a PEError fails that profile only. iterate wraps the runnable list (progress bar)."""
+    runnable, skipped = [], []
+    for p in profiles:
+        reason = TARGETS[p.target].unavailable_reason(p.precision, defer_build)
+        (skipped.append((p.name, reason)) if reason else runnable.append(p))
+    results, failed = [], []
+    for p in iterate(runnable):
+        try:
+            results.append(export_profile(run_dir, p, defer_build=defer_build))
+        except PEError as exc:
+            failed.append((p.name, str(exc)))
+    return results, skipped, failed
 
 
 def _calibration(profile: ExportProfile, train_x: np.ndarray, val_x: np.ndarray) -> np.ndarray:

@@ -4,29 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from phoneprice_edge.errors import ExportError, ParityFailure, PEError
+from phoneprice_edge.errors import ExportError, ParityFailure
 
 
 def stage_export(ctx: Any) -> None:
     """Export every built-in profile this host can run; say which were skipped and why."""
     from phoneprice_edge.export.profile import builtin_profiles
-    from phoneprice_edge.export.runner import export_profile
-    from phoneprice_edge.targets import TARGETS
+    from phoneprice_edge.export.runner import export_all
 
-    results, failed = [], []
-    for p in builtin_profiles():
-        reason = TARGETS[p.target].unavailable_reason(p.precision)
-        if reason:
-            ctx.say(f"   {p.name}: skipped ({reason})")
-            continue
-        try:
-            results.append(export_profile(ctx.run_dir, p))
-        except PEError as exc:
-            failed.append(f"{p.name}: {exc}")
+    results, skipped, failed = export_all(ctx.run_dir, builtin_profiles())
+    for name, reason in skipped:
+        ctx.say(f"   {name}: skipped ({reason})")
     ctx.results["export"] = results
     ctx.say(f"   exported {len(results)} profile(s) into {ctx.run_dir / 'export'}")
     if failed:
-        raise ExportError("export failed for " + " | ".join(failed))
+        raise ExportError("export failed for " + " | ".join(f"{n}: {msg}" for n, msg in failed))
 
 
 def stage_parity(ctx: Any) -> None:
