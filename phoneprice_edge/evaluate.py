@@ -32,11 +32,15 @@ def predict_logits(model: torch.nn.Module, X: np.ndarray, batch: int = 65536) ->
 
 def compute_metrics(y_true: np.ndarray, logits: np.ndarray, classes: list[str]) -> dict[str, Any]:
     """Accuracy, macro/weighted P/R/F1, one-vs-rest macro AUC, confusion matrix, per-class report."""
+    return metrics_from_prob(y_true, softmax(np.asarray(logits, dtype=np.float64)), classes)
+
+
+def metrics_from_prob(y_true: np.ndarray, prob: np.ndarray, classes: list[str]) -> dict[str, Any]:
+    """compute_metrics on class probabilities already computed (softmax of the logits)."""
     from sklearn import metrics as skm
 
     y_true = np.asarray(y_true, dtype=np.int64)
     labels = list(range(len(classes)))
-    prob = softmax(np.asarray(logits, dtype=np.float64))
     pred = prob.argmax(axis=1)
     out: dict[str, Any] = {"n": int(y_true.size), "accuracy": float(skm.accuracy_score(y_true, pred))}
     for avg in ("macro", "weighted"):
@@ -120,7 +124,8 @@ def evaluate_run(run_dir: str | Path, *, data: str | None = None, artifact: str 
     schema = FeatureSchema.load(run_dir / "schema.json")
     X, y, data_name = _eval_data(run_dir, data, schema)
     logits, model_name = _logits(run_dir, artifact, X)
-    metrics = compute_metrics(y, logits, list(schema.classes))
+    prob = softmax(np.asarray(logits, dtype=np.float64))
+    metrics = metrics_from_prob(y, prob, list(schema.classes))
     metrics.update(data=data_name, model=model_name)
     default_place = data is None and artifact is None
     target = Path(out_dir) if out_dir else run_dir if default_place else \
@@ -135,8 +140,8 @@ def evaluate_run(run_dir: str | Path, *, data: str | None = None, artifact: str 
         from phoneprice_edge.plots import write_plots
 
         history = run_dir / "history.jsonl" if default_place else None
-        written = write_plots(target / "plots", y, softmax(logits.astype(np.float64)),
-                              list(schema.classes), history)
+        written = write_plots(target / "plots", y, prob, list(schema.classes), history,
+                              cm=np.asarray(metrics["confusion_matrix"]))
     atomic_write_text(target / "report.md", render_report(metrics, list(schema.classes), written,
                                                           target))
     return EvalResult(target, metrics, written)

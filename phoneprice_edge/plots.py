@@ -95,14 +95,15 @@ def roc_pr(y: np.ndarray, prob: np.ndarray, classes: list[str], out_dir: Path) -
 
 
 def write_plots(out_dir: Path, y: np.ndarray, prob: np.ndarray, classes: list[str],
-                history: Path | None) -> list[Path]:
-    """Every plot of an evaluation; returns the files written."""
-    from sklearn.metrics import confusion_matrix
-
+                history: Path | None, cm: np.ndarray | None = None) -> list[Path]:
+    """Every plot of an evaluation; returns the files written. cm: the confusion matrix, if known."""
     written: list[Path] = []
     if history is not None and (curves := training_curves(history, out_dir / "training_curves.png")):
         written.append(curves)
-    cm = confusion_matrix(y, prob.argmax(axis=1), labels=list(range(len(classes))))
+    if cm is None:
+        from sklearn.metrics import confusion_matrix
+
+        cm = confusion_matrix(y, prob.argmax(axis=1), labels=list(range(len(classes))))
     written.append(confusion(cm, classes, out_dir / "confusion_matrix.png"))
     written += roc_pr(y, prob, classes, out_dir)
     return written
