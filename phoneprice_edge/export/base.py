@@ -1,4 +1,4 @@
-"""What every exporter receives: the run, the loaded model, the profile and calibration rows."""
+"""What every exporter receives: the run, the loaded model and rows, the profile, calibration rows."""
 
 from __future__ import annotations
 
@@ -24,6 +24,8 @@ class ExportContext:
     profile: ExportProfile
     out_dir: Path
     calib_x: np.ndarray
+    train_x: np.ndarray  # the run's data/train.npz and data/val.npz features, already loaded
+    val_x: np.ndarray
     # Facts an exporter wants recorded in the manifest (opset, inference precision, GPU, ...).
     manifest_extra: dict[str, Any] | None = None
 

@@ -81,7 +81,8 @@ def export_profile(run_dir: str | Path, profile: ExportProfile, defer_build: boo
     tmp = Path(tempfile.mkdtemp(prefix=f".{profile.name}.", suffix=".tmp", dir=final.parent))
     try:
         ctx = ExportContext(run_dir=run_dir, checkpoint=paths["checkpoint"], loaded=loaded,
-                            profile=profile, out_dir=tmp, calib_x=calib_x)
+                            profile=profile, out_dir=tmp, calib_x=calib_x, train_x=train_x,
+                            val_x=val_x)
         if defer_build:
             ctx.record(deferred_build=True)
         files = TARGETS[profile.target].load_exporter()(ctx)

@@ -45,12 +45,8 @@ def _static_int8(ctx: ExportContext, model: torch.nn.Module) -> tuple[torch.nn.M
     """Static int8 calibrated on every training row outside the validation split (the profile's
     64 example rows would clip the ranges: measured max abs 10 instead of 0.35)."""
     from phoneprice_edge.export.quantize import calibration_rows, torch_static_int8
-    from phoneprice_edge.export.runner import load_split, run_paths
 
-    paths = run_paths(ctx.run_dir)
-    train_x, _ = load_split(paths["train"])
-    val_x, _ = load_split(paths["val"])
-    calib = calibration_rows(train_x, val_x, len(train_x), 0)
+    calib = calibration_rows(ctx.train_x, ctx.val_x, len(ctx.train_x), 0)
     keep = list(ctx.profile.option("int8_keep_fp32", []))
     return torch_static_int8(model, keep, calib)
 
