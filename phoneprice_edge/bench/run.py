@@ -50,9 +50,10 @@ def artifacts_of(cfg: h.BenchConfig) -> list[h.Artifact]:
     return arts
 
 
-def count_points(cfg: h.BenchConfig) -> int:
+def count_points(cfg: h.BenchConfig, arts: list[h.Artifact] | None = None) -> int:
     """How many (artifact, threads, batch) points the sweep has (for a progress bar)."""
-    return sum(len(a.batch_sizes) for a in artifacts_of(cfg)) * len(cfg.threads)
+    arts = artifacts_of(cfg) if arts is None else arts
+    return sum(len(a.batch_sizes) for a in arts) * len(cfg.threads)
 
 
 def open_backend(art: h.Artifact, cfg: h.BenchConfig, loader: h.Loader,
@@ -94,16 +95,20 @@ def _sweep_one(art: h.Artifact, threads: int, cfg: h.BenchConfig, loader: h.Load
 
 def run_bench(cfg: h.BenchConfig, loader: h.Loader | None = None,
               progress: Progress | None = None,
-              skipped: list[dict[str, str]] | None = None) -> BenchReport:
-    """Time every artifact x thread count x batch size; skipped lists artifacts left out earlier."""
+              skipped: list[dict[str, str]] | None = None, arts: list[h.Artifact] | None = None,
+              rows: np.ndarray | None = None) -> BenchReport:
+    """Time every artifact x thread count x batch size; skipped lists artifacts left out earlier.
+
+    arts (artifacts_of(cfg)) and rows (the validation rows) are built here unless the caller
+    already has them."""
     loader = loader or h.default_loader
     progress = progress or (lambda n: None)
-    rows = h.load_val_rows(cfg.run_dir)
+    rows = h.load_val_rows(cfg.run_dir) if rows is None else rows
     h.cuda_sync(cfg.device)  # a requested CUDA device that is absent fails here, before any work
     results: list[dict[str, Any]] = []
     overhead: list[dict[str, Any]] = []
     skipped = list(skipped or [])
-    for art in artifacts_of(cfg):
+    for art in artifacts_of(cfg) if arts is None else arts:
         for threads in cfg.threads:
             try:
                 got, ovh = _sweep_one(art, threads, cfg, loader, rows, progress)
@@ -138,12 +143,14 @@ def settings_of(cfg: h.BenchConfig) -> dict[str, Any]:
 
 
 
-def make_remeasure(cfg: h.BenchConfig, loader: h.Loader | None = None
+def make_remeasure(cfg: h.BenchConfig, loader: h.Loader | None = None,
+                   arts: list[h.Artifact] | None = None, rows: np.ndarray | None = None
                    ) -> Callable[[dict[str, Any]], float]:
-    """A function that times one result row's point again and returns its new p50 (us)."""
+    """A function that times one result row's point again and returns its new p50 (us); arts and
+    rows as for run_bench."""
     loader = loader or h.default_loader
-    rows = h.load_val_rows(cfg.run_dir)
-    by_name = {a.name: a for a in artifacts_of(cfg)}
+    rows = h.load_val_rows(cfg.run_dir) if rows is None else rows
+    by_name = {a.name: a for a in (artifacts_of(cfg) if arts is None else arts)}
 
     def remeasure(row: dict[str, Any]) -> float:
         art = by_name[row["artifact"]]

@@ -12,7 +12,10 @@ from phoneprice_edge.cli.common import CONTEXT
 from phoneprice_edge.errors import UsageError
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from phoneprice_edge.bench import BenchConfig, BenchReport
+    from phoneprice_edge.bench.harness import Artifact
 
 
 def _int_list(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[int, ...] | None:
@@ -91,13 +94,15 @@ def cmd(run_dir: Path, artifacts: tuple[Path, ...], all_: bool, batch_sizes: tup
                             threads=threads, device=device, reference=reference,
                             overhead=overhead, skip_unavailable=all_,
                             plan=bench.TimingPlan(min_iters=min_iters, min_time_s=min_time))
-    report = _run(cfg, skipped)
+    rows = bench.load_val_rows(run_dir)
+    arts = bench.artifacts_of(cfg)  # manifests and parity reports read once, for every step
+    report = _run(cfg, skipped, arts, rows)
     for s in report.skipped:
         click.echo(f"skipped {s['artifact']}: {s['reason']}", err=True)
     failed = False
     if base_rows is not None:
         result = bench.compare_results(report.results, base_rows, max_regression,
-                                       remeasure=bench.make_remeasure(cfg))
+                                       remeasure=bench.make_remeasure(cfg, arts=arts, rows=rows))
         report.compare = result.to_dict()
         click.echo(bench.format_table(result))
         failed = not result.passed
@@ -106,7 +111,8 @@ def cmd(run_dir: Path, artifacts: tuple[Path, ...], all_: bool, batch_sizes: tup
     return 1 if failed else 0
 
 
-def _run(cfg: BenchConfig, skipped: list[dict[str, str]]) -> BenchReport:
+def _run(cfg: BenchConfig, skipped: list[dict[str, str]], arts: list[Artifact],
+         rows: np.ndarray) -> BenchReport:
     """run_bench with a progress bar on a terminal (quiet in CI logs; none where tqdm is absent,
     e.g. the bare GPU image gpu_check.sh runs on)."""
     from phoneprice_edge import bench
@@ -114,10 +120,10 @@ def _run(cfg: BenchConfig, skipped: list[dict[str, str]]) -> BenchReport:
     try:
         from tqdm import tqdm
     except ImportError:
-        return bench.run_bench(cfg, skipped=skipped)
-    total = bench.count_points(cfg)
+        return bench.run_bench(cfg, skipped=skipped, arts=arts, rows=rows)
+    total = bench.count_points(cfg, arts)
     with tqdm(total=total, desc="bench", unit="point", disable=not sys.stderr.isatty()) as bar:
-        return bench.run_bench(cfg, progress=bar.update, skipped=skipped)
+        return bench.run_bench(cfg, progress=bar.update, skipped=skipped, arts=arts, rows=rows)
 
 
 def _summary(report: dict, paths: dict[str, Path]) -> None:
