@@ -264,19 +264,10 @@ def train_distributed(cfg: TrainConfig, data: str | None, run_dir: str | Path, *
 def resume_distributed(run_dir: str | Path, *, quiet: bool = True,
                        init_from: str | None = None) -> RunResult:
     """resume_run() for every rank: rank 0 reads config, rows, schema and last.pt and broadcasts them."""
-    from phoneprice_edge.config import load_train_config
-    from phoneprice_edge.schema import FeatureSchema
-    from phoneprice_edge.training.run import _prepare_dir, load_npz, train_run
+    from phoneprice_edge.training.run import read_resume_inputs, train_run
 
     run_dir = Path(run_dir)
-
-    def read() -> tuple[Any, ...]:
-        _prepare_dir(run_dir, resume=True)
-        X, y = load_npz(run_dir / "data" / "all.npz")
-        return (load_train_config(run_dir / "config.toml"), X, y,
-                FeatureSchema.load(run_dir / "schema.json"))
-
-    cfg, X, y, schema = on_main(read)
+    cfg, X, y, schema = on_main(lambda: read_resume_inputs(run_dir))
     cfg = _check_config(cfg)
     return train_run(cfg, X, y, schema, run_dir, quiet=quiet or not is_main(), _resume=True,
                      init_from=init_from if is_main() else None)

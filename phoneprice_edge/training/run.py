@@ -231,9 +231,14 @@ def resume_run(run_dir: str | Path, *, quiet: bool = True, hook: EpochHook | Non
                init_from: str | None = None) -> RunResult:
     """Continue an interrupted run from its files (config.toml, data/all.npz, schema, last.pt)."""
     run_dir = Path(run_dir)
+    cfg, X, y, schema = read_resume_inputs(run_dir)
+    return train_run(cfg, X, y, schema, run_dir, init_from=init_from, quiet=quiet, hook=hook,
+                     _resume=True)
+
+
+def read_resume_inputs(run_dir: Path) -> tuple[TrainConfig, np.ndarray, np.ndarray, FeatureSchema]:
+    """Check run_dir can be resumed, then read its config.toml, data/all.npz and schema.json."""
     _prepare_dir(run_dir, resume=True)
     cfg = load_train_config(run_dir / "config.toml")
     X, y = load_npz(run_dir / "data" / "all.npz")
-    schema = FeatureSchema.load(run_dir / "schema.json")
-    return train_run(cfg, X, y, schema, run_dir, init_from=init_from, quiet=quiet, hook=hook,
-                     _resume=True)
+    return cfg, X, y, FeatureSchema.load(run_dir / "schema.json")
