@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import json
-from collections import Counter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-import numpy as np
 import pandas as pd
 
 from phoneprice_edge.cli.common import CONTEXT
 from phoneprice_edge.errors import DataError
+
+if TYPE_CHECKING:
+    from phoneprice_edge.schema import FeatureSchema
 
 _FORMAT = click.Choice(["csv", "parquet", "json", "jsonl", "sql"])
 _SOURCE_HELP = "FILE is a .csv/.parquet/.json/.jsonl file or a SQLAlchemy URL (sqlite:///file.db)."
@@ -56,8 +57,8 @@ def validate_cmd(source: str, fmt: str | None, table: str | None, query: str | N
 
     Exits 1 when the table is unusable. Row numbers are 1-based data rows (the header not counted).
     """
-    from phoneprice_edge.data.ingest import detect_format, read_table
-    from phoneprice_edge.data.validate import resolve_schema, source_name, validate_frame
+    from phoneprice_edge.data.ingest import detect_format
+    from phoneprice_edge.data.validate import source_name
     from phoneprice_edge.schema import FeatureSchema
 
     where = source_name(source, table, query)
@@ -71,44 +72,53 @@ def validate_cmd(source: str, fmt: str | None, table: str | None, query: str | N
             summary = validate_sql(source, table, query, given, label, opts, max_rows, chunk_rows,
                                    origin)
         else:
-            df = read_table(source, fmt=fmt, table=table, query=query, delimiter=delimiter,
-                            max_rows=max_rows)
-            schema = resolve_schema(df, given, label, where)
-            summary = summarize(df, validate_frame(df, schema, **opts), schema_origin=origin)
+            summary = check_file(source, schema=given, label=label, origin=origin,
+                                 read={"fmt": fmt, "table": table, "query": query,
+                                       "delimiter": delimiter, "max_rows": max_rows}, **opts)
     except DataError as exc:
         if as_json:
             click.echo(json.dumps({"source": where, "ok": False, "errors": [str(exc)], "warnings": []}))
         raise
     click.echo(json.dumps(summary, indent=2) if as_json else render(summary))
-    if summary["errors"]:
-        raise DataError(f"{where}: {len(summary['errors'])} problem(s) make the table unusable")
+    raise_if_unusable(summary)
 
 
 def summarize(df: pd.DataFrame, res: Any, schema_origin: str | None = None) -> dict[str, Any]:
-    """A JSON-able summary of a checked table."""
-    from phoneprice_edge.data.infer import label_str, to_numeric
+    """A JSON-able summary of a checked table (features without finite values: None statistics)."""
+    from phoneprice_edge.data.stream import Totals
+    from phoneprice_edge.data.stream import schema_origin as origin_of
 
-    schema = res.schema
-    origin = schema_origin or ("built in (phone)" if schema.meta.get("name") == "phone_price" else "inferred")
-    classes: dict[str, int] | None = None
-    if schema.label in df.columns:
-        counts = Counter(label_str(v) for v in df[schema.label].tolist())
-        classes = {c: counts.get(c, 0) for c in schema.classes}
-        classes.update({str(k): v for k, v in counts.items() if k not in schema.classes})
-    columns = []
-    for f in schema.features:
-        if f.name not in df.columns or isinstance(df[f.name], pd.DataFrame):
-            continue
-        vals = to_numeric(df[f.name]).to_numpy()
-        fin = vals[np.isfinite(vals)]
-        lo, hi, mean = (float(fin.min()), float(fin.max()), float(fin.mean())) if fin.size else (None,) * 3
-        columns.append({"name": f.name, "kind": f.kind, "range": [f.min, f.max],
-                        "min": lo, "max": hi, "mean": mean})
+    totals = Totals()
+    totals.count(df, res.schema)
     return {
         "source": res.source, "ok": res.ok, "rows": int(len(df)), "columns": int(len(df.columns)),
-        "schema": origin, "label": schema.label, "classes": classes, "features": columns,
+        "schema": origin_of(res.schema, schema_origin), "label": res.schema.label,
+        "classes": totals.class_counts(res.schema),
+        "features": totals.features(res.schema, with_empty=True),
         "errors": res.errors, "warnings": res.warnings,
     }
+
+
+def check_file(path: str, /, *, schema: FeatureSchema | None = None, label: str | None = None,
+               origin: str | None = None, read: dict[str, Any] | None = None,
+               **check: Any) -> dict[str, Any]:
+    """Read a table (read: read_table's options), resolve its schema (the given one, built in or
+    inferred), check it (check: validate_frame's options; source defaults to path) and
+    summarise it: what `pe-data validate` and `pe pipeline` print."""
+    from phoneprice_edge.data.ingest import read_table
+    from phoneprice_edge.data.validate import resolve_schema, validate_frame
+
+    where = check.setdefault("source", path)
+    df = read_table(path, **(read or {}))
+    resolved = resolve_schema(df, schema, label, where)
+    return summarize(df, validate_frame(df, resolved, **check), schema_origin=origin)
+
+
+def raise_if_unusable(summary: dict[str, Any]) -> None:
+    """DataError (exit 1) when the summary lists errors."""
+    if summary["errors"]:
+        raise DataError(f"{summary['source']}: {len(summary['errors'])} problem(s) make the table "
+                        "unusable")
 
 
 def _num(v: float | None) -> str:

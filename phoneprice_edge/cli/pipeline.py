@@ -34,27 +34,17 @@ Stage = Callable[[PipelineContext], None]
 def stage_data(ctx: PipelineContext) -> None:
     """Use --data, or write the built-in synthetic data (2000 rows, seed 42) into the run folder;
     check it and print its summary."""
-    from phoneprice_edge.cli.data import render, summarize
-    from phoneprice_edge.data import (
-        read_table,
-        resolve_schema,
-        synth_phone,
-        validate_frame,
-        write_table,
-    )
-    from phoneprice_edge.errors import DataError
+    from phoneprice_edge.cli.data import check_file, raise_if_unusable, render
+    from phoneprice_edge.data import synth_phone, write_table
 
     if ctx.data is None:
         path = ctx.run_dir / "input" / "phone_synth.csv"
         write_table(synth_phone(rows=2000, seed=42), path)
         ctx.data = str(path)
         ctx.say(f"no --data: wrote the built-in synthetic phone data to {path}")
-    df = read_table(ctx.data)
-    schema = resolve_schema(df, None, None, ctx.data)
-    res = validate_frame(df, schema, source=ctx.data)
-    ctx.say(render(summarize(df, res)))
-    if res.errors:
-        raise DataError(f"{ctx.data}: {len(res.errors)} problem(s) make the table unusable")
+    summary = check_file(ctx.data)
+    ctx.say(render(summary))
+    raise_if_unusable(summary)
 
 
 def stage_train(ctx: PipelineContext) -> None:

@@ -14,8 +14,13 @@ from phoneprice_edge.data.validate import CheckResult, resolve_schema, validate_
 from phoneprice_edge.schema import FeatureSchema
 
 
-class _Totals:
-    """What the summary needs, accumulated over chunks (never the rows themselves)."""
+def schema_origin(schema: FeatureSchema, given: str | None = None) -> str:
+    """Where the schema came from, as the summary says it (given, built in or inferred)."""
+    return given or ("built in (phone)" if schema.meta.get("name") == "phone_price" else "inferred")
+
+
+class Totals:
+    """What a table summary needs, accumulated over chunks (never the rows themselves)."""
 
     def __init__(self) -> None:
         self.rows, self.columns = 0, 0
@@ -23,14 +28,18 @@ class _Totals:
         self.warnings: dict[str, None] = {}
         self.classes: Counter[str] = Counter()
         self.has_label = False
-        self.stats: dict[str, list[float]] = {}  # name -> [min, max, sum, count] of finite values
+        # name -> [min, max, sum, count] of finite values, for every feature column seen
+        self.stats: dict[str, list[float]] = {}
 
     def add(self, df: pd.DataFrame, res: CheckResult, empty_note: str) -> None:
         self.rows += len(df)
         self.columns = max(self.columns, len(df.columns))
         self.errors.update(dict.fromkeys(res.errors))
         self.warnings.update(dict.fromkeys(w for w in res.warnings if not w.startswith(empty_note)))
-        schema = res.schema
+        self.count(df, res.schema)
+
+    def count(self, df: pd.DataFrame, schema: FeatureSchema) -> None:
+        """Label classes and the finite values of each feature column of df."""
         if schema.label in df.columns:
             self.has_label = True
             self.classes.update(label_str(v) for v in df[schema.label].tolist())
@@ -39,12 +48,34 @@ class _Totals:
                 continue
             vals = to_numeric(df[f.name]).to_numpy(dtype=np.float64)
             fin = vals[np.isfinite(vals)]
-            if not fin.size:
-                continue
             s = self.stats.setdefault(f.name, [np.inf, -np.inf, 0.0, 0.0])
-            s[0], s[1] = min(s[0], float(fin.min())), max(s[1], float(fin.max()))
-            s[2] += float(fin.sum())
-            s[3] += fin.size
+            if fin.size:
+                s[0], s[1] = min(s[0], float(fin.min())), max(s[1], float(fin.max()))
+                s[2] += float(fin.sum())
+                s[3] += fin.size
+
+    def class_counts(self, schema: FeatureSchema) -> dict[str, int] | None:
+        """Rows per class, the schema's classes first (None when no label column was seen)."""
+        if not self.has_label:
+            return None
+        classes = {c: self.classes.get(c, 0) for c in schema.classes}
+        classes.update({k: v for k, v in self.classes.items() if k not in schema.classes})
+        return classes
+
+    def features(self, schema: FeatureSchema, with_empty: bool) -> list[dict[str, Any]]:
+        """Per-feature kind, allowed range, min/max/mean of the finite values; a column without
+        finite values is listed with None statistics when with_empty, else left out."""
+        out = []
+        for f in schema.features:
+            if f.name not in self.stats:
+                continue
+            lo, hi, total, n = self.stats[f.name]
+            if not n and not with_empty:
+                continue
+            out.append({"name": f.name, "kind": f.kind, "range": [f.min, f.max],
+                        "min": lo if n else None, "max": hi if n else None,
+                        "mean": total / n if n else None})
+        return out
 
 
 def validate_sql(source: str, table: str | None, query: str | None,
@@ -59,7 +90,7 @@ def validate_sql(source: str, table: str | None, query: str | None,
     url = source if is_sql_url(source) else f"sqlite:///{source}"
     where = opts.get("source") or "<table>"
     empty_note = f"{where}: class(es) with no rows"
-    totals = _Totals()
+    totals = Totals()
     for chunk in iter_sql_chunks(url, table=table, query=query, chunksize=chunk_rows,
                                  max_rows=max_rows):
         if schema is None:
@@ -70,22 +101,14 @@ def validate_sql(source: str, table: str | None, query: str | None,
     return _summary(totals, schema, where, schema_origin)
 
 
-def _summary(t: _Totals, schema: FeatureSchema, where: str, origin: str | None) -> dict[str, Any]:
-    classes = None
-    if t.has_label:
-        classes = {c: t.classes.get(c, 0) for c in schema.classes}
-        classes.update({k: v for k, v in t.classes.items() if k not in schema.classes})
-        empty = [c for c in schema.classes if t.classes.get(c, 0) == 0]
+def _summary(t: Totals, schema: FeatureSchema, where: str, origin: str | None) -> dict[str, Any]:
+    classes = t.class_counts(schema)
+    if classes is not None:
+        empty = [c for c in schema.classes if classes[c] == 0]
         if empty and not t.errors:
             t.warnings[f"{where}: class(es) with no rows: {', '.join(empty)}"] = None
-    features = []
-    for f in schema.features:
-        if f.name in t.stats:
-            lo, hi, total, n = t.stats[f.name]
-            features.append({"name": f.name, "kind": f.kind, "range": [f.min, f.max],
-                             "min": lo, "max": hi, "mean": total / n})
-    origin = origin or ("built in (phone)" if schema.meta.get("name") == "phone_price" else "inferred")
     errors, warnings = list(t.errors), list(t.warnings)
     return {"source": where, "ok": not errors, "rows": t.rows, "columns": t.columns,
-            "schema": origin, "label": schema.label, "classes": classes, "features": features,
+            "schema": schema_origin(schema, origin), "label": schema.label, "classes": classes,
+            "features": t.features(schema, with_empty=False),
             "errors": errors, "warnings": warnings, "chunked": True}

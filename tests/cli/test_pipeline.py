@@ -35,3 +35,20 @@ def test_pipeline_writes_every_stage_output(tmp_path: Path) -> None:
     assert set(exported) <= timed
     assert all(r["p50_us"] > 0 and r["throughput_rows_s"] > 0 for r in bench["results"])
     assert "accuracy" in json.loads((run / "metrics.json").read_text())
+
+
+def test_stage_data_prints_the_summary_and_refuses_an_unusable_table(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from phoneprice_edge.cli.pipeline import PipelineContext, stage_data
+    from phoneprice_edge.data import synth_phone
+    from phoneprice_edge.errors import DataError
+
+    df = synth_phone(40, 1)
+    df.to_csv(tmp_path / "ok.csv", index=False)
+    stage_data(PipelineContext(tmp_path / "run", str(tmp_path / "ok.csv"), None, None, True))
+    out = capsys.readouterr().out
+    assert "schema:  built in (phone)" in out and "result:  usable" in out
+    df.assign(ram=float("nan")).to_csv(tmp_path / "bad.csv", index=False)
+    with pytest.raises(DataError, match=r"bad\.csv: 1 problem\(s\) make the table unusable"):
+        stage_data(PipelineContext(tmp_path / "run", str(tmp_path / "bad.csv"), None, None, True))
+    assert "result:  UNUSABLE" in capsys.readouterr().out

@@ -114,6 +114,31 @@ def test_sqlite_source(pe_data: Run, phone_df: pd.DataFrame, tmp_path: Path) -> 
     assert code == 2 and "give exactly one of --table NAME or --query SQL" in err
 
 
+def test_summary_of_a_column_without_values(pe_data: Run, phone_df: pd.DataFrame,
+                                             tmp_path: Path) -> None:
+    """A file summary lists it with null statistics; the chunked SQL summary leaves it out."""
+    import sqlalchemy as sa
+
+    df = phone_df.assign(ram=float("nan"))
+    df.to_csv(tmp_path / "e.csv", index=False)
+    code, out, _ = pe_data("validate", tmp_path / "e.csv", "--json")
+    ram = next(c for c in json.loads(out)["features"] if c["name"] == "ram")
+    assert code == 1 and (ram["min"], ram["max"], ram["mean"]) == (None, None, None)
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'e.db'}")
+    df.to_sql("phones", engine, index=False)
+    engine.dispose()
+    code, out, _ = pe_data("validate", f"sqlite:///{tmp_path / 'e.db'}", "--table", "phones",
+                           "--json", "--chunk-rows", "7")
+    s = json.loads(out)
+    names = [c["name"] for c in s["features"]]
+    assert code == 1 and s["chunked"] and "ram" not in names and len(names) == 19
+    fc = next(c for c in s["features"] if c["name"] == "fc")
+    assert (fc["min"], fc["max"]) == (phone_df["fc"].min(), phone_df["fc"].max())
+    assert fc["mean"] == pytest.approx(phone_df["fc"].mean())
+    assert s["classes"] == {k: int(v) for k, v in
+                            phone_df["price_range"].astype(str).value_counts().sort_index().items()}
+
+
 @pytest.mark.parametrize("ext", ["csv", "parquet", "json", "jsonl"])
 def test_synth_is_byte_deterministic(pe_data: Run, tmp_path: Path, ext: str) -> None:
     paths = [tmp_path / f"{name}.{ext}" for name in ("a", "b", "c")]
