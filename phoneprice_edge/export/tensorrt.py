@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from phoneprice_edge.errors import BackendUnavailable, ExportError
+from phoneprice_edge.errors import BackendUnavailable, ExportError, UsageError
 from phoneprice_edge.export.base import ExportContext
 from phoneprice_edge.export.onnx import INPUT_NAME, ONNX_FILE, write_onnx_for_precision
 from phoneprice_edge.export.profile import ExportProfile
@@ -22,6 +22,7 @@ TRT_OPS = frozenset({"Add", "Sub", "Mul", "Div", "Gemm", "MatMul", "Relu", "Gelu
                      "LayerNormalization", "BatchNormalization", "Identity", "Cast",
                      "QuantizeLinear", "DequantizeLinear", "Constant", "Reshape", "Flatten"})
 QUANTIZED_CONSUMERS = ("Gemm", "MatMul")
+MAX_OPTIMIZATION_LEVEL = 5  # IBuilderConfig.builder_optimization_level / trtexec: 0..5
 
 
 @dataclass(frozen=True)
@@ -39,11 +40,16 @@ class BuilderSettings:
     device_name: str | None
     compute_capability: str | None
     build_on_device: bool
+    optimization_level: int | None = None  # builder optimization level 0..5; None: TensorRT's (3)
 
 
 def builder_settings(profile: ExportProfile, n_features: int) -> BuilderSettings:
     """Translate an export profile into builder settings (pure; testable without TensorRT)."""
     b = profile.batch
+    level = profile.option("builder_optimization_level")
+    if level is not None and not 0 <= level <= MAX_OPTIMIZATION_LEVEL:
+        raise UsageError(f"[tensorrt] builder_optimization_level must be 0..{MAX_OPTIMIZATION_LEVEL}, "
+                         f"got {level}")
     return BuilderSettings(
         input_name=INPUT_NAME, min_shape=(b.min, n_features), opt_shape=(b.opt, n_features),
         max_shape=(b.max, n_features), fp16=profile.precision in ("fp16", "int8"),
@@ -52,7 +58,7 @@ def builder_settings(profile: ExportProfile, n_features: int) -> BuilderSettings
         timing_cache=str(profile.option("timing_cache", "timing.cache")),
         device_name=profile.option("device_name"),
         compute_capability=profile.option("compute_capability"),
-        build_on_device=bool(profile.option("build_on_device", False)))
+        build_on_device=bool(profile.option("build_on_device", False)), optimization_level=level)
 
 
 def trtexec_command(s: BuilderSettings, onnx: str = ONNX_FILE, engine: str = ENGINE_FILE) -> list[str]:
@@ -67,6 +73,8 @@ def trtexec_command(s: BuilderSettings, onnx: str = ONNX_FILE, engine: str = ENG
         cmd.append("--fp16")
     if s.int8:
         cmd.append("--int8")  # explicit quantization: scales come from the QDQ nodes, no calibrator
+    if s.optimization_level is not None:
+        cmd.append(f"--builderOptimizationLevel={s.optimization_level}")
     return cmd
 
 
@@ -150,6 +158,18 @@ def _fp32_onnx(ctx: ExportContext, path: Path) -> dict[str, Any]:
     return {"opset": ctx.profile.opset}
 
 
+def configure(config: Any, trt: Any, s: BuilderSettings) -> None:
+    """Apply the settings to a TensorRT IBuilderConfig: workspace, precision flags, optimization
+    level (the same choices as trtexec_command; trt is the tensorrt module)."""
+    config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, s.workspace_bytes)
+    if s.fp16:
+        config.set_flag(trt.BuilderFlag.FP16)
+    if s.int8:
+        config.set_flag(trt.BuilderFlag.INT8)
+    if s.optimization_level is not None:
+        config.builder_optimization_level = s.optimization_level
+
+
 def gpu_facts(trt: Any) -> dict[str, Any]:
     """TensorRT version, GPU name and compute capability of this host (engines are tied to them)."""
     import torch
@@ -182,11 +202,7 @@ def build_engine(onnx_path: Path, engine_path: Path, s: BuilderSettings, cache_d
         errs = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
         raise ExportError(f"TensorRT could not parse {onnx_path.name}: {errs[:400]}")
     config = builder.create_builder_config()
-    config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, s.workspace_bytes)
-    if s.fp16:
-        config.set_flag(trt.BuilderFlag.FP16)
-    if s.int8:
-        config.set_flag(trt.BuilderFlag.INT8)
+    configure(config, trt, s)
     opt = builder.create_optimization_profile()
     opt.set_shape(s.input_name, s.min_shape, s.opt_shape, s.max_shape)
     config.add_optimization_profile(opt)

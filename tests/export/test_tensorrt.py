@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import onnx
 import pytest
 
-from phoneprice_edge.errors import ArtifactError, ExportError
+from phoneprice_edge.errors import ArtifactError, ExportError, UsageError
 from phoneprice_edge.export.manifest import read_manifest
-from phoneprice_edge.export.profile import load_profile
+from phoneprice_edge.export.profile import ExportProfile, load_profile, profiles_dir
 from phoneprice_edge.export.runner import export_profile
-from phoneprice_edge.export.tensorrt import builder_settings, check_trt_friendly, trtexec_command
+from phoneprice_edge.export.tensorrt import (
+    builder_settings,
+    check_trt_friendly,
+    configure,
+    trtexec_command,
+)
 
 
 def test_builder_settings_from_profile() -> None:
@@ -29,6 +35,45 @@ def test_trtexec_command_line() -> None:
                    "--maxShapes=input:4096x20", "--memPoolSize=workspace:1024M",
                    "--timingCacheFile=timing.cache", "--fp16"]
     assert "--int8" in trtexec_command(builder_settings(load_profile("tensorrt-int8"), 20))
+
+
+def _with_level(tmp_path: Path, level: int) -> ExportProfile:
+    """tensorrt-fp16 with [tensorrt] builder_optimization_level = level."""
+    text = (profiles_dir() / "tensorrt-fp16.toml").read_text()
+    path = tmp_path / f"trt-level{level}.toml"
+    path.write_text(text.replace("[tensorrt]\n", f"[tensorrt]\nbuilder_optimization_level = {level}\n"))
+    return load_profile(path)
+
+
+def test_builder_optimization_level_reaches_trtexec_and_the_builder_config(tmp_path: Path) -> None:
+    class FakeConfig:
+        def __init__(self) -> None:
+            self.flags: list[str] = []
+            self.pool: tuple[str, int] | None = None
+
+        def set_memory_pool_limit(self, pool: str, size: int) -> None:
+            self.pool = (pool, size)
+
+        def set_flag(self, flag: str) -> None:
+            self.flags.append(flag)
+
+    trt = SimpleNamespace(MemoryPoolType=SimpleNamespace(WORKSPACE="workspace"),
+                          BuilderFlag=SimpleNamespace(FP16="fp16", INT8="int8"))
+    s = builder_settings(_with_level(tmp_path, 5), 20)
+    assert s.optimization_level == 5
+    assert trtexec_command(s)[-1] == "--builderOptimizationLevel=5"
+    config = FakeConfig()
+    configure(config, trt, s)
+    assert config.builder_optimization_level == 5
+    assert config.flags == ["fp16"] and config.pool == ("workspace", 1024 << 20)
+    default = builder_settings(load_profile("tensorrt-fp16"), 20)  # not set: TensorRT's default
+    assert default.optimization_level is None
+    assert not any(a.startswith("--builderOptimizationLevel") for a in trtexec_command(default))
+    config = FakeConfig()
+    configure(config, trt, default)
+    assert not hasattr(config, "builder_optimization_level")
+    with pytest.raises(UsageError, match="builder_optimization_level must be 0..5"):
+        builder_settings(_with_level(tmp_path, 6), 20)
 
 
 @pytest.mark.slow
