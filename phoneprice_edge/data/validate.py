@@ -155,7 +155,9 @@ def _check_feature(col: pd.Series, spec: FeatureSpec, res: CheckResult, impute: 
     """float64 values of one feature column, with its problems appended to res."""
     w, name = res.source, spec.name
     vals = to_numeric(col).to_numpy(dtype=np.float64, copy=True)
-    raw_missing = col.isna().to_numpy() | col.map(lambda v: isinstance(v, str) and not v.strip()).to_numpy()
+    raw_missing = col.isna().to_numpy()
+    if not pd.api.types.is_numeric_dtype(col.dtype):  # only non-numeric columns hold blank strings
+        raw_missing = raw_missing | col.map(lambda v: isinstance(v, str) and not v.strip()).to_numpy()
     bad = np.isnan(vals) & ~raw_missing
     if bad.any():
         first = int(np.flatnonzero(bad)[0])
