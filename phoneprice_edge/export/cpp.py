@@ -31,21 +31,20 @@ ACTIVATION_QUANT = "dynamic symmetric per row (scale = max|x|/127), int32 accumu
 # other int8 targets do.
 DEFAULT_KEEP_FP32 = LAYER_ROLES
 _ELEMENTWISE = ("relu", "gelu", "layernorm")
+# Opset of the ONNX graph the lowering reads (torch's dynamo default): Gelu is an ONNX op from
+# opset 20 on; below it the exporter decomposes GELU into Erf, which the lowering does not take.
+GRAPH_OPSET = 20
 
 
 def export_onnx_graph(model: Any, n_features: int) -> Any:
-    """torch.onnx.export(dynamo=True) into a temp folder; return the loaded ModelProto."""
+    """The dynamo ONNX export (export.onnx.torch_to_onnx) into a temp folder, loaded as a ModelProto."""
     import onnx
-    import torch
+
+    from phoneprice_edge.export.onnx import torch_to_onnx
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "model.onnx"
-        try:
-            torch.onnx.export(model, (torch.zeros(2, n_features),), str(path), dynamo=True,
-                              input_names=["x"], output_names=["logits"], verbose=False,
-                              dynamic_shapes={"x": {0: torch.export.Dim("batch")}})
-        except Exception as exc:  # the converter raises many types; report one line
-            raise ExportError(f"ONNX export for the C++ runtime failed: {str(exc).splitlines()[0]}") from None
+        torch_to_onnx(model, n_features, path, GRAPH_OPSET)
         return onnx.load(str(path))
 
 

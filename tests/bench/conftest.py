@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import shutil
 from collections.abc import Callable
@@ -17,19 +15,12 @@ from phoneprice_edge.checkpoint import save_checkpoint
 from phoneprice_edge.cli.bench import cmd
 from phoneprice_edge.cli.common import entry
 from phoneprice_edge.export.manifest import write_manifest
+from phoneprice_edge.export.onnx import io_spec, torch_to_onnx
 from phoneprice_edge.model import ModelConfig, build_model
 from phoneprice_edge.schema import PHONE_SCHEMA
 
 N_FEATURES, N_CLASSES = PHONE_SCHEMA.n_features, PHONE_SCHEMA.n_classes
-
-
-def _export_onnx(model: torch.nn.Module, path: Path) -> None:
-    batch = torch.export.Dim("batch", min=1, max=1 << 16)
-    with contextlib.redirect_stdout(io.StringIO()):
-        prog = torch.onnx.export(model, (torch.zeros(2, N_FEATURES),), dynamo=True,
-                                 input_names=["x"], output_names=["logits"],
-                                 dynamic_shapes={"x": {0: batch}}, verbose=False)
-    prog.save(str(path))
+OPSET = 20  # what the dynamo exporter writes by default
 
 
 def _build_run(root: Path) -> Path:
@@ -45,12 +36,11 @@ def _build_run(root: Path) -> Path:
     save_checkpoint(root / "checkpoints" / "best_model.pt", model, cfg, schema)
     out = root / "export" / "onnx-fp32"
     out.mkdir(parents=True)
-    _export_onnx(model, out / "model.onnx")
-    io_in = [{"name": "x", "shape": [None, N_FEATURES], "dtype": "float32"}]
-    io_out = [{"name": "logits", "shape": [None, N_CLASSES], "dtype": "float32"}]
+    torch_to_onnx(model, N_FEATURES, out / "model.onnx", OPSET)
+    io_in, io_out = io_spec(N_FEATURES, N_CLASSES)
     write_manifest(out, target="onnx", precision="fp32", fmt="onnx", files=["model.onnx"],
                    inputs=io_in, outputs=io_out, schema=schema.to_dict(),
-                   source_checkpoint_sha256="0" * 64, opset=18,
+                   source_checkpoint_sha256="0" * 64, opset=OPSET,
                    profile={"name": "onnx-fp32", "benchmark_batch_sizes": [1, 8]})
     (root / "parity").mkdir()
     (root / "parity" / "onnx-fp32.json").write_text(
