@@ -34,6 +34,7 @@ _ELEMENTWISE = ("relu", "gelu", "layernorm")
 # Opset of the ONNX graph the lowering reads (torch's dynamo default): Gelu is an ONNX op from
 # opset 20 on; below it the exporter decomposes GELU into Erf, which the lowering does not take.
 GRAPH_OPSET = 20
+LOWERING_CHECK_ROWS = 256  # the first validation rows the lowered program is checked on
 
 
 def export_onnx_graph(model: Any, n_features: int) -> Any:
@@ -252,7 +253,7 @@ def export_cpp(ctx: ExportContext) -> list[str]:
         raise UsageError(f"target cpp supports precision fp32 or int8, not {precision!r}")
     schema = ctx.loaded.schema
     program = lower_model(ctx.loaded.model, schema.feature_names, list(schema.classes))
-    rows = np.asarray(ctx.calib_x[:256], dtype=np.float32)
+    rows = np.asarray(ctx.val_x[:LOWERING_CHECK_ROWS], dtype=np.float32)
     if len(rows):
         err = _check_lowering(ctx.loaded.model, program, rows)
         if not err <= 1e-3:
@@ -275,6 +276,7 @@ def _int8_policy(ctx: ExportContext, program: Program) -> dict[str, Any]:
     layers = set_int8_keep_fp32(program, keep)
     n_int8 = sum(rec["weights"] == "int8" for rec in layers)
     return {"int8_keep_fp32": keep, "layer_precisions": layers,
+            "calibration": "none (activation scales are computed per row at run time)",
             "weight_quantization": f"int8 symmetric per output channel on {n_int8} of "
                                    f"{len(layers)} dense layers (the rest fp32)",
             "activation_quantization": (ACTIVATION_QUANT + " at int8 layers") if n_int8 else "none"}

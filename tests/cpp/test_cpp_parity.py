@@ -50,6 +50,8 @@ def _check_int8(run_dir: Path) -> None:
     out = _export(run_dir, "int8")
     m = verify_artifact(out)
     assert m["precision"] == "int8" and m["int8_keep_fp32"] == ["first", "last", "wide"]
+    # per-row activation scales at run time: the profile has no calibration, the manifest says so
+    assert m["profile"]["calibration"] is None and m["calibration"].startswith("none")
     layers = m["layer_precisions"]
     kept = [rec["weights"] == "fp32" for rec in layers]
     # the first layer and the logit-producing layers (head, wide) stay fp32; middle layers int8

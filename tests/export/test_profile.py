@@ -33,6 +33,7 @@ def test_builtin_profile_fields() -> None:
     ({"target": "torchscript", "precision": "fp16"}, "not supported by target torchscript"),
     ({"target": "onnx", "precision": "fp32", "calibration": {"samples": 64}}, "calibration"),
     ({"target": "torchscript", "precision": "int8", "calibration": {}}, "without calibration"),
+    ({"target": "cpp", "precision": "int8", "calibration": {}}, "without calibration"),
     ({"target": "openvino", "precision": "int8", "calibration": {"method": "entropy"}}, "entropy"),
     ({"target": "onnx", "precision": "fp32", "batch": {"min": 8, "opt": 4, "max": 16}}, "min <= opt"),
     ({"target": "onnx", "precision": "fp32", "opset": 7}, "opset"),
