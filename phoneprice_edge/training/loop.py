@@ -151,7 +151,8 @@ class Trainer:
         self.stopped_early = False
         self.l1 = cfg.l1_input
         self.mask: torch.Tensor | None = None  # input mask of the relaxed-lasso stage 2
-        self._pending_last: tuple[dict[str, torch.Tensor], dict[str, Any]] | None = None
+        # (state_dict, extra, epochs of history): the snapshot _flush_last writes when due
+        self._pending_last: tuple[dict[str, torch.Tensor], dict[str, Any], int] | None = None
         self._last_written = -math.inf
 
     def _enter_stage2(self, mask: torch.Tensor) -> None:
@@ -198,10 +199,10 @@ class Trainer:
         extra = dict(optimizer=copy.deepcopy(self.optimizer.state_dict()),
                      scheduler=copy.deepcopy(self.scheduler.state_dict()),
                      epoch=self.epoch, rng=capture_rng(self.gen), train_config=self.cfg.to_dict(),
-                     history=_pack_history(self.history), best=dict(self.best),
+                     history=None, best=dict(self.best),  # history: packed when written
                      stopped_early=self.stopped_early,
                      **({} if self.mask is None else {"input_mask": self.mask.clone()}))
-        self._pending_last = (state, extra)
+        self._pending_last = (state, extra, len(self.history))
         if time.monotonic() - self._last_written >= CHECKPOINT_EVERY_S:
             self._flush_last()
 
@@ -209,7 +210,8 @@ class Trainer:
         """Write the latest epoch snapshot to last.pt (atomically), if one is pending."""
         if self._pending_last is None:
             return
-        state, extra = self._pending_last
+        state, extra, n = self._pending_last
+        extra["history"] = _pack_history(self.history[:n])  # history only grows: its first n epochs
         save_checkpoint(self.paths.checkpoints / LAST, _Snapshot(state), self.mcfg.materialized(),
                         self.schema, **extra)
         self._pending_last, self._last_written = None, time.monotonic()
