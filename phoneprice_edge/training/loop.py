@@ -99,11 +99,8 @@ def _augment(cfg: TrainConfig, model: TabularClassifier, xb: torch.Tensor, targe
 
     base = getattr(model, "module", model)  # the classifier inside a DDP wrapper
     std, mean = base.standardize.std, base.standardize.mean
-    z = (xb - mean) / std
-    if cfg.noise_sigma > 0:
-        z = augment.gaussian_noise(z, cfg.noise_sigma, gen)
-    if cfg.mixup_alpha > 0:
-        z, targets = augment.mixup(z, targets, cfg.mixup_alpha, gen)
+    z, targets = augment.augment_batch((xb - mean) / std, targets, gen, noise_sigma=cfg.noise_sigma,
+                                       mixup_alpha=cfg.mixup_alpha)  # a strength of 0 draws nothing
     return z * std + mean, targets
 
 
