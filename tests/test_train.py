@@ -11,6 +11,7 @@ import torch
 from phoneprice_edge.config import TrainConfig
 from phoneprice_edge.model import ModelConfig, build_model
 from phoneprice_edge.schema import FeatureSchema, FeatureSpec
+from phoneprice_edge.training.batching import index_batches, n_steps
 from phoneprice_edge.training.builders import (
     add_l1_subgradient,
     lr_factor,
@@ -84,6 +85,20 @@ def test_every_option_builds_and_steps(overrides: dict) -> None:
     assert any(changed)
     if overrides.get("grad_clip"):
         assert all(r["grad_norm"] > 0 for r in result.history)
+
+
+@pytest.mark.parametrize(("n", "drop_last", "sizes"), [
+    (10, False, [4, 4, 2]), (10, True, [4, 4]), (8, True, [4, 4]), (3, True, [3]), (0, False, []),
+])
+def test_batching_drops_the_partial_batch_only_with_drop_last(n: int, drop_last: bool,
+                                                              sizes: list[int]) -> None:
+    cfg = TrainConfig(batch_size=4, drop_last=drop_last)
+    order = torch.arange(n).flip(0)
+    x, y = torch.arange(n) * 10, torch.arange(n)
+    batches = list(index_batches(order, x, y, cfg))
+    assert n_steps(n, cfg) == len(sizes) and [len(b) for _, b in batches] == sizes
+    assert [v for _, b in batches for v in b.tolist()] == order[:sum(sizes)].tolist()
+    assert all(torch.equal(xb, yb * 10) for xb, yb in batches)
 
 
 def test_dataloader_path_with_workers_matches_shapes() -> None:

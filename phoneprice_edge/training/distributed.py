@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from phoneprice_edge.errors import PEError, UsageError, one_line
+from phoneprice_edge.training.batching import index_batches
 
 if TYPE_CHECKING:
     from phoneprice_edge.config import TrainConfig
@@ -185,11 +186,7 @@ def sharded_batches(cfg: TrainConfig, x: torch.Tensor, y: torch.Tensor,
                     epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """This rank's mini-batches (cfg.batch_size rows each) of epoch `epoch`; same count on every rank."""
     idx = shard_indices(x.shape[0], cfg.seed, epoch, rank(), world_size(), cfg.shuffle).to(x.device)
-    n = idx.numel()
-    stop = n - n % cfg.batch_size if cfg.drop_last and n >= cfg.batch_size else n
-    for start in range(0, stop, cfg.batch_size):
-        b = idx[start:start + cfg.batch_size]
-        yield x[b], y[b]
+    yield from index_batches(idx, x, y, cfg)
 
 
 def sum_across_ranks(*values: float | torch.Tensor) -> tuple[Any, ...]:

@@ -22,6 +22,7 @@ from phoneprice_edge.model import ModelConfig, TabularClassifier
 from phoneprice_edge.schema import FeatureSchema
 from phoneprice_edge.training import distributed as dd
 from phoneprice_edge.training import select
+from phoneprice_edge.training.batching import index_batches, n_steps
 from phoneprice_edge.training.builders import (
     add_l1_subgradient,
     make_model,
@@ -85,11 +86,7 @@ def _batches(cfg: TrainConfig, x: torch.Tensor, y: torch.Tensor, gen: torch.Gene
             yield xb.to(device, non_blocking=True), yb.to(device, non_blocking=True)
         return
     order = torch.randperm(n, generator=gen) if cfg.shuffle else torch.arange(n)
-    order = order.to(x.device)
-    stop = n - n % cfg.batch_size if cfg.drop_last and n >= cfg.batch_size else n
-    for start in range(0, stop, cfg.batch_size):
-        idx = order[start:start + cfg.batch_size]
-        yield x[idx], y[idx]
+    yield from index_batches(order.to(x.device), x, y, cfg)
 
 
 def _augment(cfg: TrainConfig, model: TabularClassifier, xb: torch.Tensor, targets: torch.Tensor,
@@ -137,8 +134,7 @@ class Trainer:
         self.data = SplitTensors(*(t.to(device) for t in (data.x_train, data.y_train,
                                                           data.x_val, data.y_val)))
         n = dd.shard_size(self.data.x_train.shape[0])  # rows per rank under DDP
-        full = n // cfg.batch_size if cfg.drop_last and n >= cfg.batch_size else math.ceil(n / cfg.batch_size)
-        self.steps_per_epoch = max(1, full)
+        self.steps_per_epoch = max(1, n_steps(n, cfg))
         self.optimizer = make_optimizer(cfg, self.model)
         self.scheduler = make_scheduler(cfg, self.optimizer, self.steps_per_epoch)
         self.epoch = 0
