@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from phoneprice_edge.errors import ConfigError
-from phoneprice_edge.io_utils import atomic_write_text
+from phoneprice_edge.io_utils import atomic_write_text, read_toml
 
 DEFAULT_CONFIG_NAME = "train.toml"
 
@@ -175,6 +175,11 @@ def parse_toml(text: str, source: str) -> dict[str, Any]:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{source}: not valid TOML ({exc})") from None
+    return _flat(data, source)
+
+
+def _flat(data: dict[str, Any], source: str) -> dict[str, Any]:
+    """data itself when it has no [table] (the config is flat), else a ConfigError."""
     nested = [k for k, v in data.items() if isinstance(v, dict)]
     if nested:
         raise ConfigError(f"{source}: unknown config key {nested[0]!r} (the config is flat: "
@@ -188,14 +193,8 @@ def load_train_config(path: str | Path | None = None) -> TrainConfig:
                         "defaults/train.toml")
     if path is None:
         return base
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: config file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read config ({exc})") from None
-    return from_mapping({**base.to_dict(), **parse_toml(text, str(path))}, str(path))
+    data = _flat(read_toml(path, "config file"), str(path))
+    return from_mapping({**base.to_dict(), **data}, str(path))
 
 
 def parse_override(item: str) -> tuple[str, Any]:

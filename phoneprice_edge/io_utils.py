@@ -82,3 +82,5 @@ def read_toml(path: str | os.PathLike[str], what: str = "file") -> dict[str, Any
         raise ConfigError(f"{path}: {what} not found") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    except OSError as exc:  # a folder, no permission
+        raise ConfigError(f"{path}: cannot read {what} ({exc})") from None

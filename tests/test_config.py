@@ -55,6 +55,16 @@ def test_bad_config_names_the_problem(tmp_path: Path, text: str, needle: str) ->
     assert needle in str(exc.value) and str(path) in str(exc.value)
 
 
+def test_unreadable_config_file_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_train_config(tmp_path / "missing.toml")
+    with pytest.raises(ConfigError, match="cannot read config file"):
+        load_train_config(tmp_path)  # a folder
+    (tmp_path / "latin1.toml").write_bytes("epochs = 3 # caf\xe9\n".encode("latin-1"))
+    with pytest.raises(ConfigError, match="latin1.toml: not valid TOML"):
+        load_train_config(tmp_path / "latin1.toml")
+
+
 def test_parse_override() -> None:
     assert parse_override("hidden_dims=[64, 32]") == ("hidden_dims", [64, 32])
     assert parse_override("optimizer=sgd") == ("optimizer", "sgd")
