@@ -107,17 +107,18 @@ def train_fold(cfg: TrainConfig, schema: FeatureSchema, X: np.ndarray, y: np.nda
     return result
 
 
-def _kfold(cfg: TrainConfig, schema: FeatureSchema, X: np.ndarray, y: np.ndarray, run_dir: Path,
-           kw: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]], float, int]:
-    """Train cfg.kfold models; each fold's score is its final weights on its held-out fold.
+Splits = list[tuple[np.ndarray, np.ndarray]]
+
+
+def _kfold(cfg: TrainConfig, schema: FeatureSchema, X: np.ndarray, y: np.ndarray, splits: Splits,
+           run_dir: Path, kw: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]], float, int]:
+    """Train one model per (train, val) split; each fold's score is its final weights on its val rows.
 
     Folds without a result.json are trained serially here, or in kfold_workers processes.
     """
-    from phoneprice_edge.data import kfold
-
     done: dict[int, dict[str, Any]] = {}
     jobs = []
-    for i, (tr, va) in enumerate(kfold(y, cfg.kfold, cfg.seed), start=1):
+    for i, (tr, va) in enumerate(splits, start=1):
         path = run_dir / "folds" / f"fold_{i}" / "result.json"
         if path.is_file():
             done[i] = json.loads(path.read_text(encoding="utf-8"))
@@ -142,18 +143,19 @@ def _kfold(cfg: TrainConfig, schema: FeatureSchema, X: np.ndarray, y: np.ndarray
     return cv, folds, seconds, samples
 
 
-def _finish_kfold_without_refit(cfg: TrainConfig, schema: FeatureSchema, X: np.ndarray,
-                                y: np.ndarray, run_dir: Path, folds: list[dict[str, Any]]) -> None:
+def _finish_kfold_without_refit(X: np.ndarray, y: np.ndarray, splits: Splits, run_dir: Path,
+                                folds: list[dict[str, Any]]) -> None:
     """best_model.pt = the best fold's model; its split becomes data/train.npz and val.npz."""
-    from phoneprice_edge.checkpoint import load_model
-    from phoneprice_edge.data import kfold
+    from phoneprice_edge.checkpoint import read_checkpoint
 
     best = max(folds, key=lambda f: f["accuracy"])["fold"]
-    tr, va = kfold(y, cfg.kfold, cfg.seed)[best - 1]
+    tr, va = splits[best - 1]
     folder = run_dir / "folds" / f"fold_{best}"
-    atomic_write_bytes(run_dir / "checkpoints" / BEST, (folder / "model.pt").read_bytes())
+    best_path = run_dir / "checkpoints" / BEST
+    atomic_write_bytes(best_path, (folder / "model.pt").read_bytes())
     atomic_write_bytes(run_dir / "history.jsonl", (folder / "history.jsonl").read_bytes())
-    load_model(run_dir / "checkpoints" / BEST).schema.save(run_dir / "schema.json")
+    schema = FeatureSchema.from_dict(read_checkpoint(best_path)["schema"], source=str(best_path))
+    schema.save(run_dir / "schema.json")  # the fold's schema: its training split's scaler
     save_npz(run_dir / "data" / "train.npz", X[tr], y[tr])
     save_npz(run_dir / "data" / "val.npz", X[va], y[va])
 
@@ -177,9 +179,12 @@ def train_run(cfg: TrainConfig, X: np.ndarray, y: np.ndarray, schema: FeatureSch
     t0 = time.perf_counter()
     cv, seconds, samples = None, 0.0, 0
     if cfg.kfold:
-        cv, folds, seconds, samples = _kfold(cfg, schema, X, y, run_dir, kw)
+        from phoneprice_edge.data import kfold
+
+        splits = kfold(y, cfg.kfold, cfg.seed)
+        cv, folds, seconds, samples = _kfold(cfg, schema, X, y, splits, run_dir, kw)
     if cfg.kfold and not cfg.refit:
-        _finish_kfold_without_refit(cfg, schema, X, y, run_dir, folds)
+        _finish_kfold_without_refit(X, y, splits, run_dir, folds)
     else:
         seconds, samples = _final_fit(cfg, schema, X, y, run_dir, kw, seconds, samples)
     if not main:
