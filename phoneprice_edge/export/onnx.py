@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from phoneprice_edge.errors import ExportError
+from phoneprice_edge.export import quiet
 from phoneprice_edge.export.base import ExportContext
 
 INPUT_NAME = "input"
@@ -26,8 +27,9 @@ def torch_to_onnx(model: torch.nn.Module, n_features: int, path: Path, opset: in
     try:
         if exporter == "dynamo":
             batch = torch.export.Dim("batch", min=1, max=1 << 20)
-            # The exporter prints its own progress lines; keep them out of the CLI's output.
-            with contextlib.redirect_stdout(io.StringIO()):
+            # The exporter prints its own progress lines; keep them out of the CLI's output,
+            # with the library warnings it repeats on every export (export/quiet.py).
+            with contextlib.redirect_stdout(io.StringIO()), quiet.onnx_export():
                 prog = torch.onnx.export(model, example, dynamo=True, opset_version=opset,
                                          input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
                                          dynamic_shapes={"x": {0: batch}}, verbose=False)

@@ -6,6 +6,7 @@ from typing import Any
 
 from phoneprice_edge.backends.common import vendor
 from phoneprice_edge.errors import BackendUnavailable, ExportError
+from phoneprice_edge.export import quiet
 from phoneprice_edge.export.base import ExportContext
 from phoneprice_edge.export.onnx import write_fp32_onnx
 
@@ -135,10 +136,12 @@ def _nncf_int8(ctx: ExportContext, model: Any) -> tuple[Any, dict[str, Any]]:
     adv = AdvancedQuantizationParameters(
         activations_range_estimator_params=RangeEstimatorParametersSet.MINMAX)
     try:
-        qmodel = nncf.quantize(model, nncf.Dataset(batches), preset=preset,
-                               subset_size=len(batches), advanced_parameters=adv,
-                               fast_bias_correction=True,
-                               ignored_scope=nncf.IgnoredScope(names=keep, validate=False))
+        # NNCF's INFO lines and progress bars are left out; its warnings still show (quiet.py).
+        with quiet.nncf_quantize():
+            qmodel = nncf.quantize(model, nncf.Dataset(batches), preset=preset,
+                                   subset_size=len(batches), advanced_parameters=adv,
+                                   fast_bias_correction=True,
+                                   ignored_scope=nncf.IgnoredScope(names=keep, validate=False))
     except Exception as exc:
         raise ExportError(f"NNCF quantization failed: {str(exc).splitlines()[0][:300]}") from exc
     return qmodel, {"format": "NNCF post-training (FakeQuantize)", "preset": preset_name,
