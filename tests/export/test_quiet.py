@@ -44,7 +44,7 @@ def test_onnx_export_prints_no_library_noise(capfd, recwarn, tmp_path: Path) -> 
     from phoneprice_edge.export.onnx import torch_to_onnx
 
     torch_to_onnx(_mlp(), 20, tmp_path / "m.onnx", 18)
-    warnings.warn("phoneprice_edge: a project warning after the export", UserWarning)
+    warnings.warn("phoneprice_edge: a project warning after the export", UserWarning, stacklevel=1)
     out, err = capfd.readouterr()
     text = out + err + "\n".join(str(w.message) for w in recwarn)
     assert (tmp_path / "m.onnx").is_file()
@@ -65,9 +65,9 @@ def test_only_the_listed_messages_are_silenced(recwarn) -> None:
             lib.warning("torchvision is not installed. Skipping %s", "torchvision::nms")
             lib.warning("some other exporter warning")
             own.warning("a project log warning")
-            warnings.warn("`isinstance(treespec, LeafSpec)` is deprecated, use ...", FutureWarning)
-            warnings.warn("another FutureWarning", FutureWarning)
-            warnings.warn("phoneprice_edge: a project warning", UserWarning)
+            warnings.warn("`isinstance(treespec, LeafSpec)` is deprecated, use ...", FutureWarning, stacklevel=1)
+            warnings.warn("another FutureWarning", FutureWarning, stacklevel=1)
+            warnings.warn("phoneprice_edge: a project warning", UserWarning, stacklevel=1)
         lib.warning("torchvision is not installed. Skipping %s", "after")
     finally:
         lib.removeHandler(h)
@@ -85,7 +85,7 @@ def test_quantized_tensor_deprecation_is_silenced(recwarn) -> None:
     with quiet.torch_quantized_tensors():
         torch.quantize_per_channel(w, torch.ones(4, dtype=torch.double),
                                    torch.zeros(4, dtype=torch.long), 0, torch.qint8)
-        warnings.warn("phoneprice_edge: still shown", UserWarning)
+        warnings.warn("phoneprice_edge: still shown", UserWarning, stacklevel=1)
     assert [str(w.message) for w in recwarn] == ["phoneprice_edge: still shown"]
 
 
