@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 
+import phoneprice_edge  # noqa: F401 - first, before any test module imports torch: applies PE_NUMERICS
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 REAL_TRAIN = SHARED_DATA / "mobile_price_train.csv"
