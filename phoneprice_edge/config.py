@@ -13,6 +13,9 @@ from phoneprice_edge.errors import ConfigError
 from phoneprice_edge.io_utils import atomic_write_text, read_toml
 
 DEFAULT_CONFIG_NAME = "train.toml"
+# Tables the trainer writes into RUN_DIR/config.toml as records, not settings: load_train_config
+# skips them, so a run's config.toml works as --config and on --resume.
+NUMERICS_TABLE = "numerics"
 
 CHOICES: dict[str, tuple[str, ...]] = {
     "optimizer": ("adamw", "sgd"),
@@ -153,6 +156,10 @@ def _check_ranges(cfg: TrainConfig, source: str) -> None:
 def from_mapping(data: dict[str, Any], source: str = "config") -> TrainConfig:
     """Build a TrainConfig from a flat mapping; unknown keys and bad values raise ConfigError."""
     unknown = sorted(set(data) - set(_TYPES))
+    if NUMERICS_TABLE in unknown:
+        raise ConfigError(f"{source}: {NUMERICS_TABLE!r} is not a config key: the CPU numerics mode "
+                          f"is chosen before torch loads, by the environment variable PE_NUMERICS "
+                          f"(portable or native; see docs/reproducibility.md)")
     if unknown:
         raise ConfigError(f"{source}: unknown config key {unknown[0]!r}"
                           + (f" (and {len(unknown) - 1} more)" if len(unknown) > 1 else "")
@@ -179,7 +186,8 @@ def parse_toml(text: str, source: str) -> dict[str, Any]:
 
 
 def _flat(data: dict[str, Any], source: str) -> dict[str, Any]:
-    """data itself when it has no [table] (the config is flat), else a ConfigError."""
+    """The flat keys of data (a [numerics] record is skipped); any other [table] is a ConfigError."""
+    data = {k: v for k, v in data.items() if not (k == NUMERICS_TABLE and isinstance(v, dict))}
     nested = [k for k, v in data.items() if isinstance(v, dict)]
     if nested:
         raise ConfigError(f"{source}: unknown config key {nested[0]!r} (the config is flat: "
@@ -212,11 +220,17 @@ def parse_override(item: str) -> tuple[str, Any]:
     return key, value
 
 
-def to_toml(cfg: TrainConfig) -> str:
-    """Render the config as flat TOML (every key), readable by load_train_config."""
+def to_toml(cfg: TrainConfig, numerics: dict[str, Any] | None = None) -> str:
+    """Render the config as flat TOML (every key), readable by load_train_config; then the
+    [numerics] record when given (not a setting: load_train_config skips it)."""
     lines = ["# Resolved training configuration written by phoneprice_edge."]
     for key, value in cfg.to_dict().items():
         lines.append(f"{key} = {_toml_value(value)}")
+    if numerics:
+        lines += ["", "# The CPU numerics this run was trained under: a record, not a setting (the",
+                  "# environment variable PE_NUMERICS chooses it; docs/reproducibility.md).",
+                  f"[{NUMERICS_TABLE}]"]
+        lines += [f"{key} = {_toml_value(value)}" for key, value in numerics.items()]
     return "\n".join(lines) + "\n"
 
 
@@ -234,6 +248,13 @@ def _toml_value(value: Any) -> str:
     raise ConfigError(f"cannot write {type(value).__name__} to TOML")
 
 
-def save_train_config(cfg: TrainConfig, path: str | Path) -> Path:
-    """Write the resolved config atomically."""
-    return atomic_write_text(path, to_toml(cfg))
+def save_train_config(cfg: TrainConfig, path: str | Path,
+                      numerics: dict[str, Any] | None = None) -> Path:
+    """Write the resolved config (and the [numerics] record, when given) atomically."""
+    return atomic_write_text(path, to_toml(cfg, numerics))
+
+
+def load_numerics_record(path: str | Path) -> dict[str, Any] | None:
+    """The [numerics] record of a run's config.toml; None where it has none (older runs)."""
+    record = read_toml(path, "config file").get(NUMERICS_TABLE)
+    return record if isinstance(record, dict) else None

@@ -13,8 +13,14 @@ from typing import Any
 import numpy as np
 import torch
 
+from phoneprice_edge import numerics
 from phoneprice_edge.checkpoint import save_checkpoint
-from phoneprice_edge.config import TrainConfig, load_train_config, save_train_config
+from phoneprice_edge.config import (
+    TrainConfig,
+    load_numerics_record,
+    load_train_config,
+    save_train_config,
+)
 from phoneprice_edge.errors import UsageError
 from phoneprice_edge.io_utils import atomic_write, atomic_write_bytes, atomic_write_json
 from phoneprice_edge.schema import FeatureSchema
@@ -171,7 +177,7 @@ def train_run(cfg: TrainConfig, X: np.ndarray, y: np.ndarray, schema: FeatureSch
         run_dir.mkdir(parents=True, exist_ok=True)
     if not _resume and main:
         atomic_write_json(run_dir / MARKER, {"pid": os.getpid(), "started": time.time()})
-        save_train_config(cfg, run_dir / "config.toml")
+        save_train_config(cfg, run_dir / "config.toml", numerics=numerics.record())
         save_npz(run_dir / "data" / "all.npz", X, y)
         schema.save(run_dir / "schema.json")
     set_threads(cfg.threads)
@@ -245,5 +251,6 @@ def read_resume_inputs(run_dir: Path) -> tuple[TrainConfig, np.ndarray, np.ndarr
     """Check run_dir can be resumed, then read its config.toml, data/all.npz and schema.json."""
     _prepare_dir(run_dir, resume=True)
     cfg = load_train_config(run_dir / "config.toml")
+    numerics.check_recorded(load_numerics_record(run_dir / "config.toml"), str(run_dir))
     X, y = load_npz(run_dir / "data" / "all.npz")
     return cfg, X, y, FeatureSchema.load(run_dir / "schema.json")
