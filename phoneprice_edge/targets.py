@@ -34,6 +34,9 @@ class Target:
     calibration_methods: tuple[str, ...] = ()  # () = int8 takes no calibration section
     options: OptionTable = field(default_factory=dict)  # the target's own TOML section(s)
     deferrable: bool = False  # can write the build recipe instead of building (--defer-build)
+    # "module:function" returning why this host cannot run the target beyond python packages
+    # (a native library not built, ...), or None; called only when the packages are present.
+    host_check: str = ""
 
     def load_exporter(self) -> Callable[..., list[str]]:
         return _resolve(self.exporter)
@@ -57,6 +60,10 @@ class Target:
             reasons.append(f"python package(s) not installed: {', '.join(missing)}{hint}")
         if self.needs_gpu and not cuda_available():
             reasons.append("no NVIDIA GPU with CUDA on this host")
+        if self.host_check and not missing:
+            why = _resolve(self.host_check)()
+            if why:
+                reasons.append(why)
         return "; ".join(reasons) or None
 
 
@@ -117,6 +124,8 @@ TARGETS: dict[str, Target] = {
         name="cpp", fmt="cpp-edge", suffix=".pem", precisions=("fp32", "int8"),
         exporter="phoneprice_edge.export.cpp:export_cpp",
         backend="phoneprice_edge.backends.cpp:CppBackend",
+        # the export's reload check runs the artifact through libpe_runtime.so
+        host_check="phoneprice_edge.backends.cpp:unavailable_reason",
         # int8 takes no calibration: activation scales are computed per row at run time
         options={"cpp": {"int8_keep_fp32": list}},
     ),

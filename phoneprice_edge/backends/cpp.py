@@ -37,7 +37,7 @@ def load_library() -> ctypes.CDLL:
     path = library_path()
     if not path.is_file():
         raise BackendUnavailable(f"C++ runtime library not found at {path}; build it with "
-                                 f"`{BUILD_CMD}` (or set {ENV_LIB})")
+                                 f"`bash scripts/build-cpp.sh` or `{BUILD_CMD}` (or set {ENV_LIB})")
     try:
         lib = ctypes.CDLL(str(path))
     except OSError as exc:
@@ -59,6 +59,15 @@ def load_library() -> ctypes.CDLL:
                                  f"{ABI_VERSION}; rebuild with `{BUILD_CMD}`")
     _LIB = lib
     return lib
+
+
+def unavailable_reason() -> str | None:
+    """Why the cpp target cannot export or run here (library missing, unloadable, other ABI)."""
+    try:
+        load_library()
+    except BackendUnavailable as exc:
+        return str(exc)
+    return None
 
 
 class CppBackend(Backend):
