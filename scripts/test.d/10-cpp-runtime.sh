@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Builds cpp_runtime/ (core, tools, adapters whose SDK is found) and runs ctest; then a short
-# libFuzzer run of the loader where clang is present. Idempotent: incremental builds, cached SDKs.
+# Builds cpp_runtime/ (core, tools, adapters whose SDK is found; scripts/build-cpp.sh --all) and
+# runs ctest; then a short libFuzzer run of the loader with clang, installing Debian's clang and
+# libclang-rt-dev where it is missing (root + apt-get, bounded by PE_APT_TIMEOUT s;
+# PE_FUZZ_NO_INSTALL=1 never installs), else one line says why the fuzz run is skipped. Idempotent: incremental builds, cached SDKs.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -49,19 +51,44 @@ else
   log "libtorch adapter skipped (torch wheel not found or PE_SKIP_LIBTORCH=1)"
 fi
 
-mkdir -p "$BUILD"
-cmake -S cpp_runtime -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DPE_PYTHON="$PY" \
-  -DPE_OPENVINO_DIR="${OV_DIR:-}" "${ORT_ARGS[@]}" "${TORCH_ARGS[@]}" >"$BUILD/pe-configure.log" 2>&1 \
-  || { cat "$BUILD/pe-configure.log" >&2; exit 1; }
-grep -E "pe_runtime: .*(skipped|built)" "$BUILD/pe-configure.log" | sed 's/^-- /[cpp] /' >&2 || true
-cmake --build "$BUILD" -j "$JOBS" >"$BUILD/pe-build.log" 2>&1 || { tail -50 "$BUILD/pe-build.log" >&2; exit 1; }
+PE_BUILD_JOBS=$JOBS bash scripts/build-cpp.sh --all -DPE_PYTHON="$PY" \
+  -DPE_OPENVINO_DIR="${OV_DIR:-}" "${ORT_ARGS[@]}" "${TORCH_ARGS[@]}" || exit 1
 LD_LIBRARY_PATH="$BUILD/ort/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
   ctest --test-dir "$BUILD" --output-on-failure -j "$JOBS" >"$BUILD/pe-ctest.log" 2>&1 \
   || { cat "$BUILD/pe-ctest.log" >&2; exit 1; }
 log "$(grep -E 'tests passed' "$BUILD/pe-ctest.log")"
 
-# --- bounded libFuzzer + ASan/UBSan run of the loader (only where clang is installed)
-if command -v clang++ >/dev/null && [ "${PE_FUZZ_SECONDS:-20}" -gt 0 ]; then
+# --- bounded libFuzzer + ASan/UBSan run of the loader (clang++ with libFuzzer)
+fuzz_links() {  # clang++ can build and link a libFuzzer + ASan/UBSan binary
+  command -v clang++ >/dev/null 2>&1 || return 1
+  local d; d=$(mktemp -d)
+  printf '#include <stddef.h>\n#include <stdint.h>\nextern "C" int LLVMFuzzerTestOneInput(const uint8_t*, size_t) { return 0; }\n' >"$d/p.cpp"
+  timeout 120 clang++ -fsanitize=fuzzer,address,undefined "$d/p.cpp" -o "$d/p" >/dev/null 2>&1
+  local rc=$?; rm -rf "$d"; return $rc
+}
+FUZZ_WHY=""
+ensure_fuzz_toolchain() {  # 0 when usable; else FUZZ_WHY says why not
+  fuzz_links && return 0
+  local have="clang++ not installed"
+  command -v clang++ >/dev/null 2>&1 && have="clang++ cannot link -fsanitize=fuzzer (no libFuzzer runtime)"
+  if [ -n "${PE_FUZZ_NO_INSTALL:-}" ]; then FUZZ_WHY="$have (PE_FUZZ_NO_INSTALL set)"; return 1; fi
+  if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+    FUZZ_WHY="$have and no root apt-get to install clang + libclang-rt-dev"; return 1
+  fi
+  local limit=${PE_APT_TIMEOUT:-420}
+  log "installing clang + libclang-rt-dev for the fuzz run (at most ${limit} s)"
+  # Package lists are refreshed only when the install cannot find the packages (a fresh image);
+  # clang alone where libclang-rt-dev does not exist (older distributions bundle libFuzzer).
+  DEBIAN_FRONTEND=noninteractive timeout "$limit" bash -c '
+    apt="apt-get -y -qq -o DPkg::Lock::Timeout=60 --no-install-recommends install"
+    $apt clang libclang-rt-dev || { apt-get -qq -o DPkg::Lock::Timeout=60 update && $apt clang libclang-rt-dev; } \
+      || $apt clang' >/dev/null 2>&1 || true
+  fuzz_links && return 0
+  FUZZ_WHY="$have and apt-get install clang libclang-rt-dev did not fix it (or took over ${limit} s)"; return 1
+}
+if [ "${PE_FUZZ_SECONDS:-20}" -le 0 ]; then
+  log "fuzzer skipped: PE_FUZZ_SECONDS=${PE_FUZZ_SECONDS}"
+elif ensure_fuzz_toolchain; then
   FB=$ROOT/cpp_runtime/build-fuzz
   mkdir -p "$FB"
   CXX=clang++ CC=clang cmake -S cpp_runtime -B "$FB" -DPE_FUZZ=ON -DPE_BUILD_TESTS=OFF \
@@ -73,5 +100,5 @@ if command -v clang++ >/dev/null && [ "${PE_FUZZ_SECONDS:-20}" -gt 0 ]; then
     -print_final_stats=1 >"$FB/pe-fuzz.log" 2>&1 || { tail -40 "$FB/pe-fuzz.log" >&2; exit 1; }
   log "fuzz: $(grep -E 'stat::number_of_executed_units' "$FB/pe-fuzz.log" | awk '{print $2}') runs, no crash"
 else
-  log "fuzzer skipped: clang++ not installed"
+  log "fuzzer skipped: $FUZZ_WHY"
 fi
