@@ -21,9 +21,9 @@ if ! found >/dev/null; then
     || skip "no qemu-x86_64 and no root apt-get to install qemu-user"
   log "installing Debian's qemu-user package"
   export DEBIAN_FRONTEND=noninteractive
-  if ! timeout 600 apt-get install -y -qq --no-install-recommends qemu-user >/dev/null 2>&1; then
+  if ! timeout 600 apt-get install -y -qq -o DPkg::Lock::Timeout=120 --no-install-recommends qemu-user >/dev/null 2>&1; then
     timeout 300 apt-get update -qq >/dev/null 2>&1 || skip "apt-get update failed (no network to the Debian mirror?)"
-    timeout 600 apt-get install -y -qq --no-install-recommends qemu-user >/dev/null 2>&1 \
+    timeout 600 apt-get install -y -qq -o DPkg::Lock::Timeout=120 --no-install-recommends qemu-user >/dev/null 2>&1 \
       || skip "apt-get install qemu-user failed"
   fi
   found >/dev/null || skip "qemu-user installed but no qemu-x86_64 on PATH"
