@@ -5,6 +5,9 @@
 #                                                  which the Python cpp exporter and backend load
 #                                                  (no SDKs, no tests, no Python; a few seconds the
 #                                                  first time, a no-op when up to date)
+#   bash scripts/build-cpp.sh --optional           the same, for a caller that goes on without it
+#                                                  (./run.sh pipeline): a failure line adds that the
+#                                                  cpp export profiles will be skipped
 #   bash scripts/build-cpp.sh --all [CMAKE_ARGS]   configure with CMAKE_ARGS and build every target
 #                                                  (scripts/test.d/10-cpp-runtime.sh: adapters, tools,
 #                                                  tests; then it runs ctest)
@@ -18,8 +21,9 @@ BUILD=$ROOT/cpp_runtime/build
 JOBS=${PE_BUILD_JOBS:-$(nproc 2>/dev/null || echo 2)}
 log() { echo "[cpp] $*" >&2; }
 
-all=0
+all=0 suffix=""
 if [ "${1:-}" = --all ]; then all=1; shift; fi
+if [ "${1:-}" = --optional ]; then suffix="; continuing without it: the cpp export profiles will be skipped"; shift; fi
 what="C++ runtime library"
 [ "$all" = 1 ] && what="C++ runtime"
 
@@ -28,7 +32,7 @@ command -v cmake >/dev/null 2>&1 || missing+=(cmake)
 command -v "${CXX:-c++}" >/dev/null 2>&1 || missing+=("a C++ compiler (${CXX:-c++})")
 command -v "${CC:-cc}" >/dev/null 2>&1 || missing+=("a C compiler (${CC:-cc})")
 if [ ${#missing[@]} -gt 0 ]; then
-  log "$what not built: $(IFS=,; echo "${missing[*]}" | sed 's/,/, /g') not found (Debian: apt-get install cmake g++)"
+  log "$what not built: $(IFS=,; echo "${missing[*]}" | sed 's/,/, /g') not found (Debian: apt-get install cmake g++)$suffix"
   exit 3
 fi
 
@@ -47,11 +51,11 @@ fi
 
 configure() {
   cmake -S cpp_runtime -B "$BUILD" -DCMAKE_BUILD_TYPE=Release "$@" >"$BUILD/pe-configure.log" 2>&1 \
-    || { tail -30 "$BUILD/pe-configure.log" >&2; log "$what not built: cmake configure failed ($BUILD/pe-configure.log)"; exit 1; }
+    || { tail -30 "$BUILD/pe-configure.log" >&2; log "$what not built: cmake configure failed ($BUILD/pe-configure.log)$suffix"; exit 1; }
 }
 build() {
   cmake --build "$BUILD" -j "$JOBS" "$@" >"$BUILD/pe-build.log" 2>&1 \
-    || { tail -50 "$BUILD/pe-build.log" >&2; log "$what not built: the build failed ($BUILD/pe-build.log)"; exit 1; }
+    || { tail -50 "$BUILD/pe-build.log" >&2; log "$what not built: the build failed ($BUILD/pe-build.log)$suffix"; exit 1; }
 }
 
 t0=$SECONDS
@@ -65,6 +69,6 @@ else
   # core target is built. A new folder is configured without SDK look-ups and tests.
   [ -f "$BUILD/CMakeCache.txt" ] || configure -DPE_BUILD_TESTS=OFF -DPE_WITH_ADAPTERS=OFF -DPE_WITH_LIBTORCH=OFF
   build --target pe_runtime
-  [ -e "$BUILD/libpe_runtime.so" ] || { log "$what not built: $BUILD/libpe_runtime.so missing after the build"; exit 1; }
+  [ -e "$BUILD/libpe_runtime.so" ] || { log "$what not built: $BUILD/libpe_runtime.so missing after the build$suffix"; exit 1; }
   log "$what: ${BUILD#"$ROOT"/}/libpe_runtime.so ($((SECONDS - t0)) s)"
 fi
