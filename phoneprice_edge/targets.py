@@ -89,7 +89,7 @@ TARGETS: dict[str, Target] = {
         exporter="phoneprice_edge.export.torchscript:export_torchscript",
         backend="phoneprice_edge.backends.torch:TorchScriptBackend",
         options={"torchscript": {"method": ("trace", "script"),
-                                 "int8_keep_fp32": list}},
+                                 "int8_keep_fp32": list, "activation_split": bool}},
     ),
     "onnx": Target(
         name="onnx", fmt="onnx", suffix=".onnx", precisions=("fp32", "fp16", "int8"),
@@ -98,7 +98,7 @@ TARGETS: dict[str, Target] = {
         packages=("onnx", "onnxruntime"), calibration_methods=_ONNX_CALIB,
         options={"onnx": {"per_channel": bool, "activation_symmetric": bool,
                           "keep_input_layers_float": bool, "float_outputs": bool,
-                          "exporter": ("dynamo", "legacy")}},
+                          "activation_split": bool, "exporter": ("dynamo", "legacy")}},
     ),
     "openvino": Target(
         name="openvino", fmt="openvino-ir", suffix=".xml", precisions=("fp32", "fp16", "int8"),
@@ -107,7 +107,9 @@ TARGETS: dict[str, Target] = {
         packages=("onnx", "openvino"), int8_packages=("nncf",), install_hint="install phoneprice_edge[openvino]",
         calibration_methods=("minmax",),
         options={"openvino": {"device": str, "inference_precision": ("f32", "f16", "bf16"),
-                              "preset": ("performance", "mixed"), "keep_first_float": bool}},
+                              "preset": ("performance", "mixed"), "keep_first_float": bool,
+                              "quantizer": ("onnx-qdq", "nncf"), "activation_split": bool,
+                              "per_channel": bool}},
     ),
     "tensorrt": Target(
         name="tensorrt", fmt="tensorrt-engine", suffix=".plan", precisions=("fp32", "fp16", "int8"),
@@ -127,7 +129,7 @@ TARGETS: dict[str, Target] = {
         # the export's reload check runs the artifact through libpe_runtime.so
         host_check="phoneprice_edge.backends.cpp:unavailable_reason",
         # int8 takes no calibration: activation scales are computed per row at run time
-        options={"cpp": {"int8_keep_fp32": list}},
+        options={"cpp": {"int8_keep_fp32": list, "int8_activation_split": bool}},
     ),
 }
 

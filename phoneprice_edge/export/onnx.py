@@ -109,7 +109,8 @@ def write_onnx_for_precision(ctx: ExportContext, path: Path,
                 activation_symmetric=bool(ctx.profile.option("activation_symmetric", False))
                 if activation_symmetric is None else activation_symmetric,
                 keep_input_layers_float=bool(ctx.profile.option("keep_input_layers_float", False)),
-                float_outputs=bool(ctx.profile.option("float_outputs", False)))
+                float_outputs=bool(ctx.profile.option("float_outputs", False)),
+                split=bool(ctx.profile.option("activation_split", False)))
     finally:
         fp32.unlink(missing_ok=True)
     check_onnx(path, cfg.in_features, cfg.num_classes)

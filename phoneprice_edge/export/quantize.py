@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from phoneprice_edge.errors import DataError, ExportError
+from phoneprice_edge.export import quiet
 from phoneprice_edge.targets import LAYER_ROLES
 
 # Only the matrix products are quantized: the Sub/Div standardisation reads raw features whose
@@ -51,7 +52,8 @@ def onnx_static_qdq(fp32_path: Path, out_path: Path, calib_x: np.ndarray, method
                     per_channel: bool, quantize_bias: bool = True,
                     activation_symmetric: bool = True,
                     keep_input_layers_float: bool = False,
-                    float_outputs: bool = False) -> dict[str, Any]:
+                    float_outputs: bool = False, split: bool = False,
+                    reduce_range: bool = False) -> dict[str, Any]:
     """ORT quantize_static in QDQ format: symmetric int8 weights; activations symmetric int8, or
     asymmetric uint8 (activation_symmetric=False: ReLU outputs use all 256 levels; measured on
     the real data: 99.25% top-1 agreement instead of 98.5%).
@@ -80,22 +82,108 @@ def onnx_static_qdq(fp32_path: Path, out_path: Path, calib_x: np.ndarray, method
                         activation_type=QuantType.QInt8 if activation_symmetric else QuantType.QUInt8,
                         weight_type=QuantType.QInt8, per_channel=per_channel,
                         op_types_to_quantize=QUANTIZED_OPS, calibrate_method=methods[method],
+                        reduce_range=reduce_range,
                         nodes_to_exclude=keep,
                         extra_options={"ActivationSymmetric": activation_symmetric, "WeightSymmetric": True,
                                        "QuantizeBias": quantize_bias,
                                        "OpTypesToExcludeOutputQuantization":
                                            QUANTIZED_OPS if float_outputs else []})
+        split_nodes = split_activations(out_path) if split else []
     except Exception as exc:
         raise ExportError(f"int8 static quantization failed: {str(exc).splitlines()[0][:300]}") \
             from exc
     finally:
         pre.unlink(missing_ok=True)
-    return {"format": "QDQ",
+    return {"format": "QDQ", "activation_split": split_nodes,
             "activations": "int8 symmetric" if activation_symmetric else "uint8 asymmetric", "weights": "int8 symmetric",
             "per_channel": per_channel, "calibration_method": method,
+            "weight_levels": "-64..64 (reduce_range)" if reduce_range else "-127..127",
             "calibration_rows": int(len(calib_x)), "quantized_ops": QUANTIZED_OPS,
             "bias": "int32" if quantize_bias else "float", "kept_float": keep,
             "quantized_outputs": not float_outputs}
+
+
+def split_activations(path: Path) -> list[str]:
+    """Give every quantized Gemm/MatMul of a QDQ model a second, residual pass (in place):
+    y = W . DQ(Q(x)) + b  becomes  y = W . DQ(Q(x)) + b + W . DQ(Q_r(x - DQ(Q(x)))), where Q_r
+    has 1/255 of Q's scale (the residual is at most half a step), so both products are int8 x int8
+    (ONNX Runtime fuses each into a QGemm) and the input keeps ~15 bits instead of 8. The rows
+    near a decision boundary of the default recipe need it (export/int8_prep.py). Returns the
+    names of the split nodes."""
+    import onnx
+    from onnx import helper, numpy_helper
+
+    model = onnx.load(str(path))
+    g = model.graph
+    producer = {o: n for n in g.node for o in n.output}
+    inits = {i.name: i for i in g.initializer}
+    split, new_nodes = [], []
+    for node in list(g.node):
+        if node.op_type not in QUANTIZED_OPS:
+            continue
+        dq = producer.get(node.input[0])
+        q = producer.get(dq.input[0]) if dq is not None and dq.op_type == "DequantizeLinear" else None
+        if q is None or q.op_type != "QuantizeLinear" or len(q.input) < 3:
+            continue
+        scale = float(numpy_helper.to_array(inits[q.input[1]]))
+        zp = numpy_helper.to_array(inits[q.input[2]])
+        base = node.name or node.output[0]
+        x, xq, out = q.input[0], dq.output[0], node.output[0]
+        res, rsh, rq, rdq, y2, y1, y3 = (f"{base}.{k}" for k in
+                                         ("res", "res_shift", "res_q", "res_dq", "res_y", "y", "res_y0"))
+        names = {k: f"{base}.res_{k}" for k in ("scale", "zero_point", "half", "offset")}
+        w = _dequantized_weight(g, producer, inits, node)
+        # uint8: the residual r in [-s/2, s/2] is shifted to r + s/2 in [0, s] and quantized with
+        # zero point 0 over all 256 levels; the shift's contribution W . (s/2) leaves again as a
+        # constant
+        r_scale, r_zp, half = (scale / 255.0, np.uint8(0), scale / 2.0) if zp.dtype == np.uint8 \
+            else (scale / 254.0, np.int8(0), 0.0)
+        offset = -half * w.sum(axis=1)  # per output: W . (s/2, ..., s/2)
+        g.initializer.extend([
+            numpy_helper.from_array(np.array(r_scale, dtype=np.float32), names["scale"]),
+            numpy_helper.from_array(np.array(r_zp), names["zero_point"]),
+            numpy_helper.from_array(np.array(half, dtype=np.float32), names["half"]),
+            numpy_helper.from_array(offset.astype(np.float32), names["offset"])])
+        node.output[0] = y1  # the sum takes over the node's output name: consumers unchanged
+        second = helper.make_node(node.op_type, [rdq] + list(node.input[1:2]), [y3],
+                                  name=f"{base}.residual")
+        second.attribute.extend(a for a in node.attribute if a.name != "beta")
+        qargs = [names["scale"], names["zero_point"]]
+        new_nodes.append((node, [
+            helper.make_node("Sub", [x, xq], [res], name=f"{base}.res_sub"),
+            helper.make_node("Add", [res, names["half"]], [rsh], name=f"{base}.res_shift"),
+            helper.make_node("QuantizeLinear", [rsh] + qargs, [rq], name=f"{base}.res_quant"),
+            helper.make_node("DequantizeLinear", [rq] + qargs, [rdq], name=f"{base}.res_dequant"),
+            second,
+            helper.make_node("Add", [y3, names["offset"]], [y2], name=f"{base}.res_unshift"),
+            helper.make_node("Add", [y1, y2], [out], name=f"{base}.res_add")]))
+        split.append(node.name)
+    for node, extra in new_nodes:
+        at = list(g.node).index(node) + 1
+        for k, n in enumerate(extra):
+            g.node.insert(at + k, n)
+    onnx.checker.check_model(model, full_check=True)
+    onnx.save(model, str(path))
+    return split
+
+
+def _dequantized_weight(g: Any, producer: dict[str, Any], inits: dict[str, Any],
+                        node: Any) -> np.ndarray:
+    """The [out, in] float weight a quantized Gemm/MatMul multiplies by (its DequantizeLinear)."""
+    from onnx import helper, numpy_helper
+
+    dq = producer[node.input[1]]
+    q = numpy_helper.to_array(inits[dq.input[0]]).astype(np.float64)
+    s = numpy_helper.to_array(inits[dq.input[1]]).astype(np.float64)
+    axis = next((helper.get_attribute_value(a) for a in dq.attribute if a.name == "axis"), 1)
+    zp = numpy_helper.to_array(inits[dq.input[2]]).astype(np.float64) if len(dq.input) > 2 else 0.0
+    shape = [1] * q.ndim
+    if np.ndim(s):
+        shape[axis] = -1
+    w = (q - np.reshape(zp, shape) if np.ndim(zp) else q - zp) * np.reshape(s, shape)
+    trans_b = node.op_type == "Gemm" and any(
+        a.name == "transB" and helper.get_attribute_value(a) for a in node.attribute)
+    return w if trans_b else w.T  # MatMul and Gemm without transB hold [in, out]
 
 
 def input_layers(graph: Any) -> list[str]:
@@ -245,23 +333,36 @@ class StaticInt8Linear(torch.nn.Module):
     """A Linear run as int8 x int8 (fbgemm/x86 kernel) with a fixed, calibrated input scale and a
     float32 output: int8 weights per output channel (symmetric), uint8 activations over all 256
     levels (no reduce_range), float bias, no requantization of the output. The input scale never
-    depends on the batch, so every row gets the same answer in any batch."""
+    depends on the batch, so every row gets the same answer in any batch. With split, a second
+    int8 pass over the same weights adds the input's quantization residual (x - its uint8 value,
+    on a 1/255 finer scale): ~15-bit inputs, every MAC still int8 (see quantize.split_activations).
+    """
 
-    def __init__(self, linear: torch.nn.Linear, lo: float, hi: float) -> None:
+    def __init__(self, linear: torch.nn.Linear, lo: float, hi: float, split: bool = False) -> None:
         super().__init__()
         lo, hi = min(lo, 0.0), max(hi, 0.0)
         self.x_scale = max((hi - lo) / 255.0, 1e-8)
         self.x_zero_point = int(min(255, max(0, round(-lo / self.x_scale))))
+        self.split = split
+        self.r_scale = self.x_scale / 255.0
         w = linear.weight.detach().float()
         scales = (w.abs().amax(1) / 127.0).clamp_min(1e-12).double()
-        qw = torch.quantize_per_channel(w, scales, torch.zeros(len(scales), dtype=torch.long),
-                                        0, torch.qint8)
+        zeros = torch.zeros(len(scales), dtype=torch.long)
+        with quiet.torch_quantized_tensors():
+            qw = torch.quantize_per_channel(w, scales, zeros, 0, torch.qint8)
         bias = None if linear.bias is None else linear.bias.detach().float()
         self.packed = torch.ops.quantized.linear_prepack(qw, bias)
+        self.packed_nobias = torch.ops.quantized.linear_prepack(qw, None)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.ops.quantized.linear_with_input_q_dq_qweight_dq_output_fp32(
+        y = torch.ops.quantized.linear_with_input_q_dq_qweight_dq_output_fp32(
             x, self.x_scale, self.x_zero_point, self.packed)
+        if not self.split:
+            return y
+        zp = float(self.x_zero_point)
+        xq = (torch.clamp(torch.round(x / self.x_scale) + zp, 0.0, 255.0) - zp) * self.x_scale
+        return y + torch.ops.quantized.linear_with_input_q_dq_qweight_dq_output_fp32(
+            x - xq, self.r_scale, 128, self.packed_nobias)
 
 
 def linear_roles(model: torch.nn.Module, keep_fp32: list[str]) -> tuple[list[str], set[str]]:
@@ -276,7 +377,7 @@ def linear_roles(model: torch.nn.Module, keep_fp32: list[str]) -> tuple[list[str
 
 
 def torch_static_int8(model: torch.nn.Module, keep_fp32: list[str],
-                      calib_x: np.ndarray) -> tuple[torch.nn.Module, dict[str, Any]]:
+                      calib_x: np.ndarray, split: bool = False) -> tuple[torch.nn.Module, dict[str, Any]]:
     """Static post-training int8 of the Linear layers not kept float: each input's range is the
     min/max over the calibration rows (training rows outside the validation split). Modifies
     `model` in place; returns it and the manifest facts."""
@@ -299,11 +400,12 @@ def torch_static_int8(model: torch.nn.Module, keep_fp32: list[str],
     for name in todo:
         parent, _, leaf = name.rpartition(".")
         owner = model.get_submodule(parent) if parent else model
-        setattr(owner, leaf, StaticInt8Linear(getattr(owner, leaf), *ranges[name]))
+        setattr(owner, leaf, StaticInt8Linear(getattr(owner, leaf), *ranges[name], split=split))
     facts = {"format": "torch static int8 (quantized::linear_with_input_q_dq_qweight_dq_output_fp32)",
              "weights": "int8 symmetric per output channel",
              "activations": "uint8 asymmetric, 256 levels, fixed scale from calibration min/max",
              "outputs": "float32 (not requantized)", "engine": torch.backends.quantized.engine,
              "calibration_method": "minmax", "calibration_rows": int(len(calib_x)),
-             "quantized": todo, "kept_float": sorted(kept), "kept_fp32": list(keep_fp32)}
+             "quantized": todo, "kept_float": sorted(kept), "kept_fp32": list(keep_fp32),
+             "activation_split": todo if split else []}
     return model, facts

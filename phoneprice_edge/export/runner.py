@@ -5,13 +5,13 @@ from __future__ import annotations
 import shutil
 import tempfile
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from phoneprice_edge.checkpoint import load_model
+from phoneprice_edge.checkpoint import LoadedModel, load_model
 from phoneprice_edge.errors import (
     ArtifactError,
     BackendUnavailable,
@@ -76,6 +76,12 @@ def export_profile(run_dir: str | Path, profile: ExportProfile, defer_build: boo
     train_x, _ = load_split(paths["train"])
     val_x, _ = load_split(paths["val"])
     calib_x = _calibration(profile, train_x, val_x)
+    prep = None
+    if profile.precision == "int8":
+        split = profile.option("activation_split", profile.option("int8_activation_split", False))
+        qmax = 64 if profile.target == "openvino" and \
+            profile.option("quantizer", "nncf") == "onnx-qdq" else 127
+        loaded, prep = int8_ready(loaded, profile.target, train_x, val_x, bool(split), qmax)
     final = run_dir / "export" / profile.name
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{profile.name}.", suffix=".tmp", dir=final.parent))
@@ -85,6 +91,8 @@ def export_profile(run_dir: str | Path, profile: ExportProfile, defer_build: boo
                             val_x=val_x)
         if defer_build:
             ctx.record(deferred_build=True)
+        if prep is not None:
+            ctx.record(int8_prep=prep)
         files = TARGETS[profile.target].load_exporter()(ctx)
         _write(ctx, files, paths["checkpoint"])
         deferred = bool((ctx.manifest_extra or {}).get("deferred_build"))
@@ -115,6 +123,20 @@ def export_all(run_dir: str | Path, profiles: list[ExportProfile], defer_build: 
         except PEError as exc:
             failed.append((p.name, str(exc)))
     return results, skipped, failed
+
+
+def int8_ready(loaded: LoadedModel, target: str, train_x: np.ndarray, val_x: np.ndarray,
+               split: bool, weight_qmax: int = 127) -> tuple[LoadedModel, dict[str, Any]]:
+    """The checkpoint's model made int8-ready (export/int8_prep.py) on every training row
+    outside the validation split; the C++ runtime quantizes layer inputs per row, the others
+    with calibrated static ranges."""
+    from phoneprice_edge.export.int8_prep import prepare_int8
+    from phoneprice_edge.export.quantize import calibration_rows
+
+    rows = calibration_rows(train_x, val_x, len(train_x), 0)
+    model, facts = prepare_int8(loaded.model, rows, "dynamic" if target == "cpp" else "static",
+                                split=split, weight_qmax=weight_qmax)
+    return replace(loaded, model=model), facts
 
 
 def _calibration(profile: ExportProfile, train_x: np.ndarray, val_x: np.ndarray) -> np.ndarray:

@@ -48,7 +48,7 @@ def _static_int8(ctx: ExportContext, model: torch.nn.Module) -> tuple[torch.nn.M
 
     calib = calibration_rows(ctx.train_x, ctx.val_x, len(ctx.train_x), 0)
     keep = list(ctx.profile.option("int8_keep_fp32", []))
-    return torch_static_int8(model, keep, calib)
+    return torch_static_int8(model, keep, calib, split=bool(ctx.profile.option("activation_split", False)))
 
 
 def _check_reload(model: torch.nn.Module, path: object, example: torch.Tensor) -> None:
