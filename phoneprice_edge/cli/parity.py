@@ -28,7 +28,7 @@ def cmd(run_dir: Path, artifacts: tuple[Path, ...], all_: bool, device: str, as_
     over batches of 1, 7, 64 and 1024.
     """
     from phoneprice_edge.export.manifest import MANIFEST
-    from phoneprice_edge.parity import check_parity, save_report
+    from phoneprice_edge.parity import share_text, check_parity, save_report
 
     if bool(artifacts) == all_:
         raise UsageError("give --artifact EXPORT_DIR (repeatable) or --all")
@@ -51,9 +51,13 @@ def cmd(run_dir: Path, artifacts: tuple[Path, ...], all_: bool, device: str, as_
     else:
         for r in reports:
             status = "PASS" if r.passed else "FAIL"
+            lo, hi = r.top1_agreement_ci95 or (0.0, 1.0)
+            share = share_text(r.int8_share)
             click.echo(f"{status} {r.profile}: max abs {r.max_abs_diff:.3g}, max rel "
-                       f"{r.max_rel_diff:.3g}, top-1 {r.top1_agreement:.4f}, accuracy "
-                       f"{r.accuracy_reference:.4f} -> {r.accuracy_candidate:.4f}"
+                       f"{r.max_rel_diff:.3g}, top-1 {r.top1_agreement:.4f} "
+                       f"({r.disagreeing_rows} of {r.n_rows_all} rows differ, 95% {lo:.4f}-{hi:.4f}), "
+                       f"accuracy {r.accuracy_reference:.4f} -> {r.accuracy_candidate:.4f}"
+                       + (f", int8 MACs {share}" if share else "")
                        + ("" if r.passed else f" [{'; '.join(r.failures)}]"))
     for e in errors:
         click.echo(f"error: {e}", err=True)
