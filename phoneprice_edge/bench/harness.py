@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from phoneprice_edge.backends.base import Backend
+from phoneprice_edge.bench.int8 import share_of
 from phoneprice_edge.bench.timing import (
     LatencyStats,
     PeakRSS,
@@ -193,6 +194,7 @@ def result_row(art: Artifact, device: str, batch: int, threads: int, stats: Late
         "throughput_p50_rows_s": round(batch / (stats.p50_us / 1e6), 1) if stats.p50_us > 0 else None,
         "peak_rss_mb": round(peak_mb, 1) if peak_mb is not None else None,
         "accuracy": parity.get("accuracy_candidate"), "format": art.fmt, "backend": backend_name,
+        "int8_mac_share": share_of(art.manifest),
     }
 
 

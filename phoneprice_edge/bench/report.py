@@ -36,15 +36,17 @@ def results_table(results: list[dict[str, Any]]) -> str:
     """The main Markdown table: one row per artifact (and thread count), p50/p99/rows/s per batch."""
     groups = _groups(results)
     batches = sorted({int(r["batch_size"]) for r in results})
-    head = ["Artifact", "Format", "Precision", "Device", "Threads", "Parity", "Size", "Accuracy",
-            "Load ms"]
+    head = ["Artifact", "Format", "Precision", "int8 MACs", "Device", "Threads", "Parity", "Size",
+            "Accuracy", "Load ms"]
     for b in batches:
         head += [f"p50 µs (b={b})", f"p99 µs (b={b})", f"rows/s @p50 (b={b})"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for (artifact, threads, device), by_batch in groups.items():
         first = next(iter(by_batch.values()))
         acc = first.get("accuracy")
-        cells = [artifact, str(first.get("format", first["target"])), first["precision"], device,
+        share = first.get("int8_mac_share")
+        cells = [artifact, str(first.get("format", first["target"])), first["precision"],
+                 "-" if share is None else f"{100 * share:.0f}%", device,
                  str(threads), _parity(first.get("parity_passed")), _size(first.get("size_bytes")),
                  _num(acc * 100 if isinstance(acc, float | int) else None, "{:.2f}%"),
                  _num(first.get("load_ms"))]
@@ -97,6 +99,8 @@ def render_markdown(report: dict[str, Any]) -> str:
              f"{s.get('min_time_s')} s per point after warm-up.", "",
              results_table(report["results"]), "", "## Harness overhead (batch 1)", "",
              overhead_table(report["overhead"])]
+    if report.get("int8_flags"):
+        parts += ["", "## Nominal int8", ""] + [f"- {f}" for f in report["int8_flags"]]
     if report.get("skipped"):
         parts += ["", "## Not timed", ""]
         parts += [f"- {s['artifact']}: {s['reason']}" for s in report["skipped"]]

@@ -12,6 +12,7 @@ from phoneprice_edge.backends.base import Backend
 from phoneprice_edge.backends.common import artifact_file
 from phoneprice_edge.bench import harness as h
 from phoneprice_edge.bench.env import capture_env
+from phoneprice_edge.bench.int8 import int8_flags
 from phoneprice_edge.bench.overhead import measure_overhead, round_plan, summarise
 from phoneprice_edge.bench.timing import N_BUFFERS
 from phoneprice_edge.errors import BackendUnavailable, UsageError
@@ -29,10 +30,11 @@ class BenchReport:
     settings: dict[str, Any] = field(default_factory=dict)
     skipped: list[dict[str, str]] = field(default_factory=list)
     compare: dict[str, Any] | None = None
+    int8_flags: list[str] = field(default_factory=list)  # nominal int8 (bench/int8.py)
 
     def to_dict(self) -> dict[str, Any]:
         d = {"env": self.env, "settings": self.settings, "results": self.results,
-             "overhead": self.overhead, "skipped": self.skipped}
+             "overhead": self.overhead, "skipped": self.skipped, "int8_flags": self.int8_flags}
         if self.compare is not None:
             d["compare"] = self.compare
         return d
@@ -108,7 +110,8 @@ def run_bench(cfg: h.BenchConfig, loader: h.Loader | None = None,
     results: list[dict[str, Any]] = []
     overhead: list[dict[str, Any]] = []
     skipped = list(skipped or [])
-    for art in artifacts_of(cfg) if arts is None else arts:
+    arts = artifacts_of(cfg) if arts is None else arts
+    for art in arts:
         for threads in cfg.threads:
             try:
                 got, ovh = _sweep_one(art, threads, cfg, loader, rows, progress)
@@ -121,8 +124,10 @@ def run_bench(cfg: h.BenchConfig, loader: h.Loader | None = None,
             results.extend(got)
             if ovh is not None:
                 overhead.append(ovh)
+    files = {a.name: dict((a.manifest or {}).get("files") or {}) for a in arts}
     return BenchReport(env=capture_env(list(cfg.threads), cfg.device), results=results,
-                       overhead=summarise(overhead), settings=settings_of(cfg), skipped=skipped)
+                       overhead=summarise(overhead), settings=settings_of(cfg), skipped=skipped,
+                       int8_flags=int8_flags(results, files))
 
 
 def settings_of(cfg: h.BenchConfig) -> dict[str, Any]:

@@ -130,6 +130,8 @@ def _summary(report: dict, paths: dict[str, Path]) -> None:
     from phoneprice_edge.bench.report import results_table
 
     click.echo(results_table(report["results"]))
+    for flag in report.get("int8_flags") or []:
+        click.echo(f"nominal int8: {flag}")
     ovh = report["overhead"]
     if ovh.get("max_ratio") is not None:
         verdict = "within" if ovh["passed"] else "OVER"

@@ -28,7 +28,7 @@ def cmd(run_dir: Path, artifacts: tuple[Path, ...], all_: bool, device: str, as_
     over batches of 1, 7, 64 and 1024.
     """
     from phoneprice_edge.export.manifest import MANIFEST
-    from phoneprice_edge.parity import share_text, check_parity, save_report
+    from phoneprice_edge.parity import check_parity, save_report, share_text
 
     if bool(artifacts) == all_:
         raise UsageError("give --artifact EXPORT_DIR (repeatable) or --all")

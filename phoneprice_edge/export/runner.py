@@ -95,6 +95,7 @@ def export_profile(run_dir: str | Path, profile: ExportProfile, defer_build: boo
             ctx.record(int8_prep=prep)
         files = TARGETS[profile.target].load_exporter()(ctx)
         _write(ctx, files, paths["checkpoint"])
+        _record_int8_share(tmp)
         deferred = bool((ctx.manifest_extra or {}).get("deferred_build"))
         if not deferred:
             reload_check(tmp, val_x[:7], loaded.config.num_classes)
@@ -163,6 +164,17 @@ def _write(ctx: ExportContext, files: list[str], checkpoint: Path) -> dict[str, 
                           source_checkpoint_sha256=sha256_file(checkpoint), opset=opset,
                           profile=ctx.profile.to_dict(), host_extra=host_extra,
                           extra={"profile_name": ctx.profile.name, **extra})
+
+
+def _record_int8_share(artifact_dir: Path) -> None:
+    """Store the int8 share of the weight MACs, read back from the written artifact, in its
+    manifest (int8 artifacts only)."""
+    from phoneprice_edge.export.int8_share import int8_share_or_none
+    from phoneprice_edge.export.manifest import update_manifest
+
+    share = int8_share_or_none(artifact_dir)
+    if share is not None:
+        update_manifest(artifact_dir, int8_share=share)
 
 
 def reload_check(artifact_dir: Path, rows: np.ndarray, n_classes: int) -> None:
