@@ -27,7 +27,8 @@ enum HeaderField : uint32_t {
 
 enum DType : uint32_t { kF32 = 1, kI8 = 2 };
 enum OpKind : uint32_t { kStandardize = 1, kDense = 2, kLayerNorm = 3, kRelu = 4, kGelu = 5 };
-enum OpFlag : uint32_t { kAccumulate = 1 };
+// DENSE flags. kSplitActivations: int8 DENSE only, the two-pass activation split (FORMAT.md).
+enum OpFlag : uint32_t { kAccumulate = 1, kSplitActivations = 2 };
 
 inline uint32_t rd32(const uint8_t* p) {
   return uint32_t(p[0]) | (uint32_t(p[1]) << 8) | (uint32_t(p[2]) << 16) | (uint32_t(p[3]) << 24);

@@ -48,7 +48,9 @@ bool check_dense(const pe_model* m, const Op& op) {
   } else if (op.t2 != kNone) {
     return false;
   }
-  return (op.flags & ~uint32_t(kAccumulate)) == 0;
+  // SPLIT (the two-pass activation split) only on an int8 DENSE; any other bit is unknown.
+  const uint32_t known = kAccumulate | (i8 ? uint32_t(kSplitActivations) : 0u);
+  return (op.flags & ~known) == 0;
 }
 
 bool check_op(const pe_model* m, const Op& op, pe_status* why) {
@@ -112,8 +114,32 @@ namespace {
 constexpr size_t kAlign = PE_ARENA_ALIGN;
 size_t round_up(size_t n, size_t a) { return (n + a - 1) / a * a; }
 size_t slot_stride(const pe_model* m) { return round_up(m->max_width, 16); }
-size_t fixed_bytes(const pe_model* m) {  // int8 row buffer + int32 accumulators
-  return m->precision == PE_INT8 ? round_up(m->max_width, kAlign) + round_up(size_t(m->max_width) * 4, kAlign) : 0;
+bool has_split(const pe_model* m) {  // some DENSE has the SPLIT flag (validated: int8 DENSE only)
+  for (uint32_t i = 0; i < m->n_ops; ++i) {
+    const uint8_t* e = m->ops + size_t(i) * kOpEntry;
+    if (rd32(e) == kDense && (rd32(e + 36) & kSplitActivations)) return true;
+  }
+  return false;
+}
+// Byte offsets of the fixed (per-call, not per-row) buffers at the start of the arena: int8 files
+// have an int8 row buffer + int32 accumulators; files with a SPLIT DENSE also the second pass's
+// int8 row and accumulators and the float residual row. fp32 files: none.
+struct Fixed {
+  size_t q1, acc1, q2, acc2, res, total;
+};
+Fixed fixed_layout(const pe_model* m) {
+  Fixed f{};
+  if (m->precision != PE_INT8) return f;
+  const size_t w8 = round_up(m->max_width, kAlign), w32 = round_up(size_t(m->max_width) * 4, kAlign);
+  f.acc1 = w8;
+  f.total = w8 + w32;
+  if (has_split(m)) {
+    f.q2 = f.total;
+    f.acc2 = f.q2 + w8;
+    f.res = f.acc2 + w32;
+    f.total = f.res + w32;
+  }
+  return f;
 }
 size_t row_bytes(const pe_model* m) { return size_t(m->n_slots - 2) * slot_stride(m) * sizeof(float); }
 
@@ -124,6 +150,9 @@ struct Tile {
   size_t rows, stride;
   int8_t* qbuf;
   int32_t* acc;
+  int8_t* qbuf2;  // the SPLIT buffers (null when no DENSE has the flag)
+  int32_t* acc2;
+  float* res;
 };
 
 void run_op(const pe_model* m, const Op& op, const Tile& t) {
@@ -140,7 +169,11 @@ void run_op(const pe_model* m, const Op& op, const Tile& t) {
       const bool acc = op.flags & kAccumulate;
       if (dense_is_i8(m, op)) {
         const int8_t* w = reinterpret_cast<const int8_t*>(m->base + tensor_at(m->tensors, op.t0).offset);
-        pe_k::dense_i8(t.rows, op.in_dim, op.out_dim, src, ss, w, f32(m, op.t2), bias, dst, ds, acc, t.qbuf, t.acc);
+        if (op.flags & kSplitActivations)
+          pe_k::dense_i8_split(t.rows, op.in_dim, op.out_dim, src, ss, w, f32(m, op.t2), bias, dst, ds, acc,
+                               t.qbuf, t.qbuf2, t.res, t.acc, t.acc2);
+        else
+          pe_k::dense_i8(t.rows, op.in_dim, op.out_dim, src, ss, w, f32(m, op.t2), bias, dst, ds, acc, t.qbuf, t.acc);
       } else {
         pe_k::dense_f32(t.rows, op.in_dim, op.out_dim, src, ss, f32(m, op.t0), bias, dst, ds, acc);
       }
@@ -165,7 +198,7 @@ extern "C" {
 pe_status pe_arena_size(const pe_model* model, size_t max_rows, size_t* bytes) {
   if (!model || !bytes) return PE_ERR_NULL_ARG;
   if (!model->base || max_rows == 0 || max_rows > (size_t(1) << 24)) return PE_ERR_BAD_ARG;
-  *bytes = kAlign + fixed_bytes(model) + max_rows * row_bytes(model);
+  *bytes = kAlign + fixed_layout(model).total + max_rows * row_bytes(model);
   return PE_OK;
 }
 
@@ -175,7 +208,8 @@ pe_status pe_run(const pe_model* m, void* arena, size_t arena_bytes, const float
   if (!m->base || rows == 0) return PE_ERR_BAD_ARG;
   const uintptr_t a = reinterpret_cast<uintptr_t>(arena);
   const size_t pad = arena ? (kAlign - a % kAlign) % kAlign : 0;
-  const size_t fixed = fixed_bytes(m), per_row = row_bytes(m);
+  const Fixed fl = fixed_layout(m);
+  const size_t fixed = fl.total, per_row = row_bytes(m);
   if (arena_bytes < pad + fixed) return PE_ERR_ARENA_TOO_SMALL;
   const size_t avail = arena_bytes - pad - fixed;
   size_t tile = per_row ? avail / per_row : rows;
@@ -183,8 +217,13 @@ pe_status pe_run(const pe_model* m, void* arena, size_t arena_bytes, const float
   uint8_t* base = arena ? static_cast<uint8_t*>(arena) + pad : nullptr;
   Tile t{};
   t.stride = slot_stride(m);
-  t.qbuf = fixed ? reinterpret_cast<int8_t*>(base) : nullptr;
-  t.acc = fixed ? reinterpret_cast<int32_t*>(base + round_up(m->max_width, kAlign)) : nullptr;
+  t.qbuf = fixed ? reinterpret_cast<int8_t*>(base + fl.q1) : nullptr;
+  t.acc = fixed ? reinterpret_cast<int32_t*>(base + fl.acc1) : nullptr;
+  if (fl.res) {
+    t.qbuf2 = reinterpret_cast<int8_t*>(base + fl.q2);
+    t.acc2 = reinterpret_cast<int32_t*>(base + fl.acc2);
+    t.res = reinterpret_cast<float*>(base + fl.res);
+  }
   t.scratch = per_row ? reinterpret_cast<float*>(base + fixed) : nullptr;
   for (size_t r0 = 0; r0 < rows; r0 += tile) {
     t.rows = rows - r0 < tile ? rows - r0 : tile;

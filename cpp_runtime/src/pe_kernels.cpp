@@ -64,7 +64,15 @@ void dense_f32(size_t rows, size_t in, size_t out, const float* x, size_t xs, co
   }
 }
 
-float quantize_row(size_t n, const float* __restrict x, int8_t* __restrict q) {
+#if defined(__GNUC__) || defined(__clang__)
+#define PE_ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define PE_ALWAYS_INLINE inline
+#endif
+
+// quantize_row's body, inlined into quantize_row and into dense_i8_split (whose other compile
+// options keep GCC from inlining quantize_row itself there): one function, no call per pass.
+static PE_ALWAYS_INLINE float quantize_row_impl(size_t n, const float* __restrict x, int8_t* __restrict q) {
   float m = 0.0f;
   for (size_t i = 0; i < n; ++i) {
     const float a = std::fabs(x[i]);
@@ -89,6 +97,8 @@ float quantize_row(size_t n, const float* __restrict x, int8_t* __restrict q) {
   return m / 127.0f;
 }
 
+float quantize_row(size_t n, const float* __restrict x, int8_t* __restrict q) { return quantize_row_impl(n, x, q); }
+
 void dense_i8(size_t rows, size_t in, size_t out, const float* x, size_t xs, const int8_t* wt,
               const float* __restrict wscale, const float* __restrict bias, float* y, size_t ys,
               bool accumulate, int8_t* __restrict qbuf, int32_t* __restrict acc) {
@@ -103,6 +113,66 @@ void dense_i8(size_t rows, size_t in, size_t out, const float* x, size_t xs, con
     float* __restrict yr = y + r * ys;
     for (size_t o = 0; o < out; ++o) {
       const float v = float(acc[o]) * (sx * wscale[o]) + (bias ? bias[o] : 0.0f);
+      yr[o] = accumulate ? yr[o] + v : v;
+    }
+  }
+}
+
+// The split kernel rounds every float product and sum exactly as written, as the NumPy reference
+// (export/cpp_pem.py) does: an FMA would change the residual, and so q2 and the output. GCC
+// contracts a * b + c into an FMA across statements by default in C++ (-ffp-contract=fast, even
+// with -std=c++17) wherever the target has one (aarch64; x86-64 with PE_NATIVE / -march=native);
+// clang does within one expression. Both are switched off for the two functions below only, so
+// every other kernel compiles exactly as before.
+#if defined(__clang__)
+#define PE_NO_FP_CONTRACT_FN
+#define PE_NO_FP_CONTRACT_BODY _Pragma("clang fp contract(off)")
+#elif defined(__GNUC__)
+#define PE_NO_FP_CONTRACT_FN __attribute__((optimize("fp-contract=off")))
+#define PE_NO_FP_CONTRACT_BODY
+#else
+#define PE_NO_FP_CONTRACT_FN
+#define PE_NO_FP_CONTRACT_BODY
+#endif
+
+PE_NO_FP_CONTRACT_FN
+void residual_row(size_t n, const float* __restrict x, const int8_t* __restrict q, float s,
+                  float* __restrict r) {
+  PE_NO_FP_CONTRACT_BODY
+  for (size_t i = 0; i < n; ++i) {
+    const float p = float(q[i]) * s;
+    r[i] = x[i] - p;
+  }
+}
+
+// Same loop structure as dense_i8: per row, both quantised copies of the input, then one pass over
+// the weights feeding two int32 accumulator rows (each weight loaded once for its two MACs).
+PE_NO_FP_CONTRACT_FN
+void dense_i8_split(size_t rows, size_t in, size_t out, const float* x, size_t xs, const int8_t* wt,
+                    const float* __restrict wscale, const float* __restrict bias, float* y, size_t ys,
+                    bool accumulate, int8_t* __restrict q1, int8_t* __restrict q2, float* __restrict res,
+                    int32_t* __restrict acc1, int32_t* __restrict acc2) {
+  PE_NO_FP_CONTRACT_BODY
+  for (size_t r = 0; r < rows; ++r) {
+    const float* xr = x + r * xs;
+    const float s1 = quantize_row_impl(in, xr, q1);
+    residual_row(in, xr, q1, s1, res);
+    const float s2 = quantize_row_impl(in, res, q2);
+    for (size_t o = 0; o < out; ++o) acc1[o] = acc2[o] = 0;
+    for (size_t i = 0; i < in; ++i) {
+      const int32_t a = q1[i], b = q2[i];
+      const int8_t* __restrict w = wt + i * out;
+      for (size_t o = 0; o < out; ++o) {
+        const int32_t wv = w[o];
+        acc1[o] += a * wv;
+        acc2[o] += b * wv;
+      }
+    }
+    float* __restrict yr = y + r * ys;
+    for (size_t o = 0; o < out; ++o) {
+      const float coarse = float(acc1[o]) * s1;
+      const float fine = float(acc2[o]) * s2;
+      const float v = (coarse + fine) * wscale[o] + (bias ? bias[o] : 0.0f);
       yr[o] = accumulate ? yr[o] + v : v;
     }
   }

@@ -7,6 +7,7 @@ Each .bin file holds named arrays: u32 count, then per array u32 name_len, name,
 
 from __future__ import annotations
 
+import dataclasses
 import struct
 import sys
 from pathlib import Path
@@ -16,16 +17,21 @@ import torch
 
 from phoneprice_edge.export.cpp import lower_model
 from phoneprice_edge.export.cpp_pem import (
+    Program,
     build_pem,
     header_source,
     quantize_per_channel,
+    quantize_rows_f32,
     run_reference,
+    set_int8_activation_split,
     set_int8_keep_fp32,
 )
 from phoneprice_edge.io_utils import atomic_write_bytes, atomic_write_text
 from phoneprice_edge.model import ModelConfig, build_model
 
 RNG = np.random.default_rng(0)
+# The split cases draw from their own stream, so every file written before them is unchanged.
+RNG_SPLIT = np.random.default_rng(1)
 
 
 def write_bin(path: Path, arrays: dict[str, np.ndarray]) -> None:
@@ -76,6 +82,44 @@ def kernel_cases(out: Path) -> None:
     write_bin(out / "gelu.bin", {"x": x, "y": torch.nn.functional.gelu(t(x)).numpy()})
 
 
+def split_case(x: np.ndarray, w: np.ndarray, b: np.ndarray, y0: np.ndarray) -> dict[str, np.ndarray]:
+    """dense_i8_split inputs and its float32 reference (cpp_pem._dense_split_ref, the C++ rounding
+    step for step), plus each pass's int8 row and the residual for bit-exact checks."""
+    from phoneprice_edge.export.cpp_pem import _dense_split_ref
+
+    q, scale = quantize_per_channel(w)
+    q1, s1 = quantize_rows_f32(x)
+    r = x - q1 * s1
+    q2, _ = quantize_rows_f32(r)
+    y = _dense_split_ref(x, {"weight": w, "bias": b}).astype(np.float32)
+    nob = _dense_split_ref(x, {"weight": w}).astype(np.float32)
+    return {"x": x, "q": q, "scale": scale, "b": b, "y": y, "y0": y0, "y_acc": y0 + nob,
+            "qx": q1.astype(np.int8), "r": r, "qr": q2.astype(np.int8)}
+
+
+def split_kernel_cases(out: Path) -> None:
+    """dense_i8_split.bin: the dense_i8 edge rows (all-zero, halves at scale 1) plus a NaN element
+    and rows whose residual is exactly zero; dense_i8_split_big.bin: 256 rows of post-ReLU-like
+    activations up to |60| through a 37 -> 21 layer (many rounding boundaries)."""
+    g = RNG_SPLIT
+    x = (g.standard_normal((9, 13)) * 2.0).astype(np.float32)
+    x[3] = 0.0
+    x[5] = [127, 0.5, 1.5, 2.5, -0.5, -1.5, -2.5, 126.5, -126.5, 3.5, 63.5, -63.5, 0]
+    x[6] = np.array([127, -3, 5, 0, 100, -127, 1, 2, 3, 4, 5, 6, 7]) / 8.0  # on the grid: r = 0, s2 = 0
+    x[7, 4] = np.nan  # skipped by the max, quantised to 0 in both passes
+    x[8] = x[8] * 1e-3
+    w = (g.standard_normal((11, 13)) * 0.5).astype(np.float32)
+    b = g.standard_normal(11).astype(np.float32)
+    y0 = g.standard_normal((9, 11)).astype(np.float32)
+    write_bin(out / "dense_i8_split.bin", split_case(x, w, b, y0))
+    xb = np.maximum(g.standard_normal((256, 37)) * g.uniform(0.1, 20.0, (256, 1)), 0).astype(np.float32)
+    xb[:, :5] = g.integers(0, 2, (256, 5)).astype(np.float32)  # 0/1 flags beside wide-range values
+    wb = (g.standard_normal((21, 37)) * 0.3).astype(np.float32)
+    bb = g.standard_normal(21).astype(np.float32)
+    write_bin(out / "dense_i8_split_big.bin",
+              split_case(xb, wb, bb, g.standard_normal((256, 21)).astype(np.float32)))
+
+
 def run_reference_dense_i8(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarray:
     from phoneprice_edge.export.cpp_pem import _dense_ref
 
@@ -115,12 +159,31 @@ def model_cases(out: Path) -> None:
         y_int8 = run_reference(prog, x, "int8")
         set_int8_keep_fp32(prog, ["first", "last", "wide"])  # the exporter's default: per-op mix
         atomic_write_bytes(out / f"{name}_mixed.pem", build_pem(prog, "int8"))
-        write_bin(out / f"{name}.bin", {"x": x, "y": y, "y_int8": y_int8,
-                                        "y_mixed": run_reference(prog, x, "int8")})
+        y_mixed = run_reference(prog, x, "int8")
+        # every DENSE int8 with the two-pass activation split (DENSE flag SPLIT)
+        set_int8_keep_fp32(prog, [])
+        assert set_int8_activation_split(prog, True) == sum(op.kind == "dense" for op in prog.ops)
+        atomic_write_bytes(out / f"{name}_split.pem", build_pem(prog, "int8"))
+        write_bin(out / f"{name}.bin", {"x": x, "y": y, "y_int8": y_int8, "y_mixed": y_mixed,
+                                        "y_split": run_reference(prog, x, "int8"),
+                                        "y_w8": int8_weights_float_activations(prog, x)})
+        set_int8_activation_split(prog, False)
         if name in ("mlp_relu", "bn_gelu_wide"):
             write_vendor_models(m, out / name)
     data = (out / "mlp_relu_fp32.pem").read_bytes()
     atomic_write_text(out / "model_pem.h", header_source(data))
+
+
+def int8_weights_float_activations(prog: Program, x: np.ndarray) -> np.ndarray:
+    """The program with every DENSE weight on its int8 grid (q * scale) and unquantised
+    activations: what the activation quantisation of an all-int8 file is measured against."""
+    ops = []
+    for op in prog.ops:
+        if op.kind == "dense":
+            q, scale = quantize_per_channel(op.params["weight"])
+            op = dataclasses.replace(op, params={**op.params, "weight": q.astype(np.float32) * scale[:, None]})
+        ops.append(op)
+    return run_reference(dataclasses.replace(prog, ops=ops), x, "fp32")
 
 
 def write_vendor_models(m: torch.nn.Module, base: Path) -> None:
@@ -135,6 +198,7 @@ def main() -> None:
     out = Path(sys.argv[1])
     out.mkdir(parents=True, exist_ok=True)
     kernel_cases(out)
+    split_kernel_cases(out)
     model_cases(out)
     (out / "stamp").write_text("ok\n")
 

@@ -101,6 +101,33 @@ void table_fields() {  // semantic checks behind the checksum: every u32 of both
   std::printf("tables: %d corruptions rejected, %d benign (finite eps values)\n", rejected, accepted_benign);
 }
 
+// Op flags: ACCUMULATE (bit 0) as the file has it; SPLIT (bit 1) is valid on an int8 DENSE only
+// (refused on an fp32 DENSE, also one kept fp32 in an int8 file, and on every other op); any
+// other bit is refused. Each with fixed checksums, so the graph check itself must decide.
+void flag_bits() {
+  const uint32_t nt = rd32(&orig[kNTensors]), no = rd32(&orig[kNOps]);
+  const size_t ops = kHeaderSize + size_t(nt) * kTensorEntry;
+  int refused = 0, accepted = 0;
+  for (uint32_t i = 0; i < no; ++i) {
+    const Op op = op_at(&orig[ops], i);
+    const bool i8 = op.kind == kDense && tensor_at(&orig[kHeaderSize], op.t0).dtype == kI8;
+    for (uint32_t bit : {uint32_t(kSplitActivations), 4u, 8u, 0x80000000u}) {
+      auto b = orig;
+      put32(b, ops + size_t(i) * kOpEntry + 36, op.flags ^ bit);
+      fix_crc(b);
+      const pe_status s = load(b);
+      const bool valid = bit == kSplitActivations && i8;
+      if ((s == PE_OK) != valid)
+        std::fprintf(stderr, "op %u (kind %u%s) flags ^ %#x: %s\n", i, op.kind, i8 ? ", int8" : "", bit,
+                     pe_status_str(s));
+      CHECK((s == PE_OK) == valid);
+      CHECK(valid || s == PE_ERR_GRAPH);
+      (s == PE_OK ? accepted : refused) += 1;
+    }
+  }
+  std::printf("flags: %d refused, %d accepted (SPLIT toggled on an int8 DENSE)\n", refused, accepted);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -111,5 +138,6 @@ int main(int argc, char** argv) {
   truncations();
   flips();
   table_fields();
+  flag_bits();
   return g_failures ? 1 : 0;
 }

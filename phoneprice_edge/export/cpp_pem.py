@@ -22,7 +22,8 @@ NONE = 0xFFFFFFFF
 F32, I8 = 1, 2
 PRECISIONS = {"fp32": 0, "int8": 1}
 KINDS = {"standardize": 1, "dense": 2, "layernorm": 3, "relu": 4, "gelu": 5}
-ACCUMULATE = 1
+ACCUMULATE = 1  # DENSE flag bit 0: logits += (the wide path)
+SPLIT = 2  # DENSE flag bit 1, int8 DENSE only: two-pass activation split (coarse + residual)
 # Header field -> byte offset (all little-endian uint32 after the 8-byte magic).
 HEADER_FIELDS = {"version": 8, "header_size": 12, "file_size": 16, "precision": 20,
                  "n_features": 24, "n_classes": 28, "n_tensors": 32, "n_ops": 36, "n_slots": 40,
@@ -43,6 +44,7 @@ class Op:
     eps: float = 0.0
     accumulate: bool = False
     keep_fp32: bool = False  # DENSE only: stays fp32 in an int8 file (per-op precision)
+    split: bool = False  # DENSE only: int8 input split in two passes (written only with int8 weights)
 
 
 @dataclass
@@ -99,6 +101,17 @@ def set_int8_keep_fp32(program: Program, keep: list[str]) -> list[dict[str, obje
     return records
 
 
+def set_int8_activation_split(program: Program, on: bool) -> int:
+    """Mark every DENSE op that an int8 file quantises (not keep_fp32) as split, or none; call it
+    after set_int8_keep_fp32. Returns how many are marked. fp32 files never carry the bit."""
+    n = 0
+    for op in program.ops:
+        if op.kind == "dense":
+            op.split = bool(on) and not op.keep_fp32
+            n += op.split
+    return n
+
+
 def quantize_per_channel(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Symmetric int8 per output channel: w [out, in] -> (q int8 [out, in], scale float32 [out])."""
     amax = np.abs(w).max(axis=1)
@@ -131,8 +144,10 @@ def _encode_op(op: Op, b: _Builder, int8: bool) -> bytes:
             t = [b.add(q.T), b.add(p.get("bias")), b.add(scale)]
         else:
             t[:2] = [b.add(p["weight"].T.astype(np.float32)), b.add(p.get("bias"))]
+    flags = (ACCUMULATE if op.accumulate else 0) | (SPLIT if op.kind == "dense" and op.split
+                                                   and int8 and not op.keep_fp32 else 0)
     return struct.pack("<8If", KINDS[op.kind], op.src, op.dst, op.in_dim, op.out_dim, *t,
-                       float(op.eps)) + struct.pack("<I", ACCUMULATE if op.accumulate else 0)
+                       float(op.eps)) + struct.pack("<I", flags)
 
 
 def _tensor_entry(arr: np.ndarray, offset: int) -> bytes:
@@ -211,7 +226,8 @@ def run_reference(program: Program, x: np.ndarray, precision: str = "fp32") -> n
         if op.kind == "standardize":
             y = (a - p["mean"]) / p["std"]
         elif op.kind == "dense":
-            y = _dense_ref(a, p, precision == "int8" and not op.keep_fp32)
+            int8 = precision == "int8" and not op.keep_fp32
+            y = _dense_split_ref(a, p) if int8 and op.split else _dense_ref(a, p, int8)
             y = slots[op.dst] + y if op.accumulate else y
         elif op.kind == "layernorm":
             mu = a.mean(axis=1, keepdims=True)
@@ -237,3 +253,38 @@ def _dense_ref(a: np.ndarray, p: dict[str, np.ndarray], int8: bool) -> np.ndarra
         y = a @ w.T
     bias = p.get("bias")
     return y if bias is None else y + bias
+
+
+def quantize_rows_f32(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The C++ quantize_row on each row, in float32 and bit for bit: m = max|x| (NaN skipped),
+    q = clamp(rint(x * (127 / m)), +-127) with NaN -> 0, scale m / 127; an all-zero row gives
+    q = 0, scale 0; a row with an infinite |x| gives q = 0 and scale inf. Returns (q as float32
+    [N, n], scale float32 [N, 1])."""
+    x = np.asarray(x, dtype=np.float32)
+    a = np.abs(x)
+    m = np.where(np.isnan(a), np.float32(0), a).max(axis=1, keepdims=True)
+    ok = (m > 0) & np.isfinite(m)
+    with np.errstate(invalid="ignore", over="ignore"):
+        inv = np.float32(127) / np.where(ok, m, np.float32(1))
+        v = np.clip(np.rint(x * inv), -127, 127)
+    q = np.where(ok & ~np.isnan(v), v, np.float32(0)).astype(np.float32)
+    scale = np.where(ok, m / np.float32(127), np.where(np.isfinite(m), np.float32(0), m))
+    return q, scale.astype(np.float32)
+
+
+def _dense_split_ref(a: np.ndarray, p: dict[str, np.ndarray]) -> np.ndarray:
+    """The int8 DENSE with the SPLIT flag, as the C++ kernel computes it (float32 throughout, no
+    fused multiply-add): q1, s1 = quantize(x); r = x - q1 * s1; q2, s2 = quantize(r); int32
+    sums of both through the same int8 weights; y = (acc1 * s1 + acc2 * s2) * wscale + bias."""
+    f = np.float32
+    q, wscale = quantize_per_channel(p["weight"])
+    x = np.asarray(a, dtype=f)
+    q1, s1 = quantize_rows_f32(x)
+    r = x - q1 * s1
+    q2, s2 = quantize_rows_f32(r)
+    wq = q.T.astype(np.int64)
+    acc1, acc2 = q1.astype(np.int64) @ wq, q2.astype(np.int64) @ wq  # exact, as int32 in C++
+    with np.errstate(invalid="ignore"):
+        y = (acc1.astype(f) * s1 + acc2.astype(f) * s2) * wscale.astype(f)
+    bias = p.get("bias")
+    return (y if bias is None else y + bias.astype(f)).astype(np.float64)
