@@ -46,17 +46,45 @@ def _check_fp32(run_dir: Path) -> None:
     assert np.array_equal(one, got[::37])  # batch invariance, bit for bit
 
 
+def _dense_ops(data: bytes) -> list[tuple[bool, int]]:
+    """(int8 weights, flags) of each DENSE op of .pem bytes (FORMAT.md layout)."""
+    import struct
+
+    from phoneprice_edge.export.cpp_pem import HEADER_SIZE, I8, KINDS, OP_ENTRY, TENSOR_ENTRY
+
+    n_tensors, n_ops = struct.unpack_from("<II", data, 32)
+    ops_at = HEADER_SIZE + TENSOR_ENTRY * n_tensors
+    out = []
+    for i in range(n_ops):
+        kind, *_, t0, _t1, _t2, _eps, flags = struct.unpack_from("<8IfI", data, ops_at + OP_ENTRY * i)
+        if kind == KINDS["dense"]:
+            out.append((struct.unpack_from("<I", data, HEADER_SIZE + TENSOR_ENTRY * t0)[0] == I8, flags))
+    return out
+
+
 def _check_int8(run_dir: Path) -> None:
-    out = _export(run_dir, "int8")
+    from phoneprice_edge.export.cpp_pem import SPLIT
+
+    profile = profile_for("cpp", "int8")
+    keep = profile.option("int8_keep_fp32", ["first", "last", "wide"])
+    split = profile.option("int8_activation_split", True)
+    out = export_profile(run_dir, profile).out_dir
     m = verify_artifact(out)
-    assert m["precision"] == "int8" and m["int8_keep_fp32"] == ["first", "last", "wide"]
+    assert m["precision"] == "int8" and m["int8_keep_fp32"] == keep
+    assert m["int8_activation_split"] is split
     # per-row activation scales at run time: the profile has no calibration, the manifest says so
     assert m["profile"]["calibration"] is None and m["calibration"].startswith("none")
     layers = m["layer_precisions"]
     kept = [rec["weights"] == "fp32" for rec in layers]
-    # the first layer and the logit-producing layers (head, wide) stay fp32; middle layers int8
-    assert kept == [rec["layer"] != "hidden" for rec in layers] and layers[0]["layer"].startswith("first")
+    # the layers whose roles the profile names stay fp32, the others (and every hidden one) int8
+    assert kept == [bool(set(rec["layer"].split("+")) & set(keep)) for rec in layers]
+    assert layers[0]["layer"].startswith("first")
     assert ("per row" in m["activation_quantization"]) == (not all(kept))
+    assert ("two-pass split (coarse + residual)" in m["activation_quantization"]) == (split and not all(kept))
+    # the file: SPLIT on exactly the int8 DENSE ops when the option is on
+    dense = _dense_ops((out / "model.pem").read_bytes())
+    assert [i8 for i8, _ in dense] == [not k for k in kept]
+    assert [bool(f & SPLIT) for _, f in dense] == [split and i8 for i8, _ in dense]
     if all(kept):  # nothing to quantise: the fp32 file, byte for byte
         assert (out / "model.pem").read_bytes() == (_export(run_dir, "fp32") / "model.pem").read_bytes()
     x, y, ref = _reference(run_dir)
@@ -144,6 +172,151 @@ def test_int8_keep_fp32_is_per_layer(pe_lib, tmp_path: Path) -> None:
     assert build_pem(dataclasses.replace(prog, ops=all_fp32), "int8") == build_pem(prog, "fp32")
     with pytest.raises(ExportError, match="unknown layer"):
         set_int8_keep_fp32(prog, ["head"])
+
+
+def _split_program(hidden: tuple[int, ...] = (8, 6)):
+    from phoneprice_edge.export.cpp import lower_model
+    from phoneprice_edge.model import ModelConfig, build_model
+
+    torch.manual_seed(0)
+    cfg = ModelConfig(in_features=5, num_classes=3, hidden_dims=hidden, wide=True)
+    model = build_model(cfg, torch.zeros(5), torch.ones(5)).eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.normal_(0, 0.7)
+    return lower_model(model, [f"f{i}" for i in range(5)], ["a", "b", "c"])
+
+
+def _run_pem(data: bytes, folder: Path, x: np.ndarray) -> np.ndarray:
+    from phoneprice_edge.backends.cpp import CppBackend
+
+    (folder / "m.pem").write_bytes(data)
+    with CppBackend.load(folder, manifest={"files": ["m.pem"]}) as b:
+        return b.run(x)
+
+
+def test_int8_activation_split_bit_and_reference(pe_lib, tmp_path: Path) -> None:
+    """SPLIT is written on exactly the int8 DENSE ops (never in an fp32 file, never on a layer kept
+    fp32); the runtime matches the NumPy split reference, and its activation error (against the
+    same int8 weights on float activations) is a small fraction of one int8 pass's."""
+    import dataclasses
+
+    from phoneprice_edge.export.cpp_pem import (
+        ACCUMULATE,
+        SPLIT,
+        build_pem,
+        quantize_per_channel,
+        run_reference,
+        set_int8_activation_split,
+        set_int8_keep_fp32,
+    )
+
+    prog = _split_program()
+    x = np.random.default_rng(0).standard_normal((300, 5)).astype(np.float32) * 3
+    set_int8_keep_fp32(prog, [])
+    one_pass = build_pem(prog, "int8")
+    y_one = _run_pem(one_pass, tmp_path, x)
+    assert set_int8_activation_split(prog, True) == 4
+    data = build_pem(prog, "int8")
+    assert [f for _, f in _dense_ops(data)] == [SPLIT, SPLIT, SPLIT, SPLIT | ACCUMULATE]
+    assert [f for _, f in _dense_ops(one_pass)] == [0, 0, 0, ACCUMULATE]
+    assert len(data) == len(one_pass)  # the flag is the only difference
+    got = _run_pem(data, tmp_path, x)
+    assert float(np.abs(got - run_reference(prog, x, "int8")).max()) <= 1e-4
+    w8 = [dataclasses.replace(op, params={**op.params, "weight": (lambda q, s: q * s[:, None])(
+        *quantize_per_channel(op.params["weight"]))}) if op.kind == "dense" else op for op in prog.ops]
+    ref = run_reference(dataclasses.replace(prog, ops=w8), x, "fp32")
+    e_split, e_one = float(np.abs(got - ref).max()), float(np.abs(y_one - ref).max())
+    assert e_split * 20 < e_one, (e_split, e_one)
+    # per op: first/last/wide kept fp32 leave the middle layer int8 and split
+    set_int8_keep_fp32(prog, ["first", "last", "wide"])
+    assert set_int8_activation_split(prog, True) == 1
+    mixed = build_pem(prog, "int8")
+    assert [(i8, f) for i8, f in _dense_ops(mixed)] == [
+        (False, 0), (True, SPLIT), (False, 0), (False, ACCUMULATE)]
+    assert float(np.abs(_run_pem(mixed, tmp_path, x) - run_reference(prog, x, "int8")).max()) <= 1e-4
+    # fp32 files never carry the bit, whatever the ops are marked
+    for op in prog.ops:
+        op.split = op.kind == "dense"
+    fp32 = build_pem(prog, "fp32")
+    set_int8_activation_split(prog, False)
+    assert fp32 == build_pem(prog, "fp32") and all(f & SPLIT == 0 for _, f in _dense_ops(fp32))
+
+
+def test_split_bit_on_fp32_dense_is_refused(pe_lib, tmp_path: Path) -> None:
+    """The loader refuses SPLIT on an fp32 DENSE (also one kept fp32 in an int8 file) and on a
+    non-DENSE op, as it refuses unknown flag bits: PE_ERR_GRAPH; on an int8 DENSE it loads."""
+    import ctypes
+    import struct
+
+    from phoneprice_edge.export.cpp_pem import (
+        HEADER_SIZE,
+        OP_ENTRY,
+        SPLIT,
+        TENSOR_ENTRY,
+        build_pem,
+        fix_checksums,
+        set_int8_keep_fp32,
+    )
+
+    prog = _split_program()
+    set_int8_keep_fp32(prog, ["first", "last", "wide"])  # op 2 (the middle DENSE) int8
+    kinds = [op.kind for op in prog.ops]
+
+    def status(data: bytes, op: int, bits: int) -> int:
+        n_tensors = struct.unpack_from("<I", data, 32)[0]
+        at = HEADER_SIZE + TENSOR_ENTRY * n_tensors + OP_ENTRY * op + 36
+        b = bytearray(data)
+        struct.pack_into("<I", b, at, struct.unpack_from("<I", b, at)[0] | bits)
+        p = tmp_path / "m.pem"
+        p.write_bytes(fix_checksums(bytes(b)))
+        handle = ctypes.c_void_p()
+        rc = pe_lib.pe_model_open(str(p).encode(), ctypes.byref(handle))
+        if rc == 0:
+            pe_lib.pe_model_close(handle)
+        return rc
+
+    dense = [i for i, k in enumerate(kinds) if k == "dense"]
+    fp32, mixed = build_pem(prog, "fp32"), build_pem(prog, "int8")
+    graph_error = 10  # PE_ERR_GRAPH
+    for i in dense:
+        assert status(fp32, i, SPLIT) == graph_error, i
+    assert [status(mixed, i, SPLIT) for i in dense] == [graph_error, 0, graph_error, graph_error]
+    assert status(mixed, dense[1], 4) == graph_error  # an unknown bit next to it
+    assert status(fp32, kinds.index("standardize"), SPLIT) == graph_error
+    assert status(fp32, kinds.index("relu"), SPLIT) == graph_error
+
+
+def test_int8_activation_split_option() -> None:
+    """[cpp] int8_activation_split: default on, false leaves one pass, anything else refused; the
+    manifest facts say which."""
+    from types import SimpleNamespace
+
+    from phoneprice_edge.errors import ConfigError, UsageError
+    from phoneprice_edge.export.cpp import _int8_policy
+    from phoneprice_edge.export.profile import parse_profile
+
+    def policy(**opts: object) -> tuple[dict, list[bool]]:
+        prog = _split_program((8,))
+        ctx = SimpleNamespace(profile=SimpleNamespace(option=lambda k, d=None: opts.get(k, d)))
+        facts = _int8_policy(ctx, prog)  # type: ignore[arg-type]
+        return facts, [op.split for op in prog.ops if op.kind == "dense"]
+
+    facts, split = policy(int8_keep_fp32=[])
+    assert facts["int8_activation_split"] is True and split == [True, True, True]
+    assert facts["activation_quantization"].startswith("dynamic per row, two-pass split (coarse + residual), int8")
+    assert [r["weights"] for r in facts["layer_precisions"]] == ["int8"] * 3
+    facts, split = policy(int8_keep_fp32=["wide"], int8_activation_split=False)
+    assert facts["int8_activation_split"] is False and split == [False] * 3
+    assert "split" not in facts["activation_quantization"] and "per row" in facts["activation_quantization"]
+    facts, split = policy(int8_keep_fp32=["wide"])
+    assert split == [True, True, False]
+    with pytest.raises(UsageError, match="int8_activation_split"):
+        policy(int8_activation_split="yes")
+    p = parse_profile({"target": "cpp", "precision": "int8", "cpp": {"int8_activation_split": False}}, name="t")
+    assert p.option("int8_activation_split") is False
+    with pytest.raises(ConfigError):
+        parse_profile({"target": "cpp", "precision": "int8", "cpp": {"int8_activation_split": "on"}}, name="t")
 
 
 def test_missing_library_is_backend_unavailable(monkeypatch, tmp_path: Path) -> None:
