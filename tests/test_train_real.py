@@ -31,8 +31,10 @@ def test_default_recipe_beats_the_baselines(default_cv: dict[str, Any]) -> None:
 @pytest.mark.slow
 def test_default_recipe_reaches_target(default_cv: dict[str, Any]) -> None:
     # the default is the relaxed-lasso recipe chosen by nested CV (benchmarks/accuracy.md):
-    # 97.50% +- 0.88, i.e. exactly 1950 of 2000 rows - one row fewer fails this
-    assert default_cv["accuracy_mean"] >= 0.975, default_cv
+    # 97.50% +- 0.88 (1950 of 2000 rows) under each CPU's own kernels on the machines it was
+    # tuned on; under the portable numerics that make training identical on every x86-64 CPU
+    # (docs/reproducibility.md, the default since) it scores 97.45% (1949 rows), on any CPU
+    assert default_cv["accuracy_mean"] >= 0.9745, default_cv
 
 
 @pytest.mark.slow
