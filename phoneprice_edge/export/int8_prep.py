@@ -43,6 +43,8 @@ MAX_SEARCH_WEIGHTS = 50_000  # larger models get round-to-nearest only (the sear
 MARGIN_EPS = 0.3
 MSE_WEIGHT = 1e-3
 SEARCH_MARGIN = 3.0  # rows with a larger fp32 margin carry < 1% of a boundary row's weight
+SEARCH_ROWS = 256  # at most this many rows (the smallest margins) are scored by the search
+SEARCH_EVALS = 12_000  # at most this many candidate levels are scored (bounds large models)
 
 
 def prepare_int8(model: TabularClassifier, rows: np.ndarray, activations: Activations = "static",
@@ -304,6 +306,15 @@ class _Sim:
             return self.trunk
         return self.trunk + self._linear(self.wide, z, quant)
 
+    def accept(self, k: int, o: int, i: int, delta: float) -> None:
+        """Update the cached layer states for weight k[o, i] having changed by delta (the
+        weight itself is already changed): layer k's output column o and what follows."""
+        self.y[k] = self.y[k].copy()
+        self.y[k][:, o] += delta * self.xq[k][:, i]
+        if k != self.wide:
+            j = next(j for j, (kind, p) in enumerate(self.ops) if kind == "linear" and p == k)
+            self.trunk = self._after(j + 1, self.y[k], True, True)
+
     def run_changed(self, k: int, o: int, i: int, delta: float) -> np.ndarray:
         """Logits of the last run's input with weight k[o, i] changed by delta (quantized
         model, weights on the grid): only column o of layer k and what follows is recomputed."""
@@ -340,10 +351,9 @@ def _near_boundary(teacher: np.ndarray, margin: float = SEARCH_MARGIN,
     rows, the smallest margins): the only rows int8 can flip, and the ones the search scores."""
     srt = np.sort(teacher, 1)
     m = srt[:, -1] - srt[:, -2]
-    idx = np.nonzero(m < margin)[0]
-    if len(idx) < min(at_least, len(m)):
-        idx = np.argsort(m, kind="stable")[:at_least]
-    return np.sort(idx)
+    order = np.argsort(m, kind="stable")
+    n = int((m < margin).sum())
+    return np.sort(order[:min(max(n, at_least), SEARCH_ROWS, len(m))])
 
 
 def _objective(teacher: np.ndarray) -> Any:
@@ -371,7 +381,7 @@ def _search(sim: _Sim, calib: np.ndarray, x: np.ndarray, teacher: np.ndarray,
         q, s = _grid(w)
         w[...] = q * s
     objective = _objective(teacher)
-    changed = tried = 0
+    changed = tried = evals = 0
     for _ in range(sweeps):
         sim.on_grid = False
         sim.run(calib, quant=False)  # ranges of the current weights, fixed during the sweep
@@ -383,15 +393,18 @@ def _search(sim: _Sim, calib: np.ndarray, x: np.ndarray, teacher: np.ndarray,
             q, s = _grid(w)
             for o, i in zip(*np.nonzero(~zero & (np.abs(q) < QMAX[0])), strict=True):
                 tried += 1
+                if evals >= SEARCH_EVALS:
+                    break
                 for step in (1.0, -1.0):
+                    evals += 1
                     loss = objective(sim.run_changed(k, int(o), int(i), step * s[o, 0]))
                     if loss < base * (1 - 1e-9):
                         base, changed = loss, changed + 1
                         q[o, i] += step
                         w[o, i] = q[o, i] * s[o, 0]
-                        sim.run(x)  # refresh the cached layer inputs and outputs
+                        sim.accept(k, int(o), int(i), step * s[o, 0])
                         break
         sim.on_grid = False
-        if changed == before:
+        if changed == before or evals >= SEARCH_EVALS:
             break
     return changed, tried
