@@ -38,7 +38,8 @@ def test_all_writes_json_md_png(bench_run: Path, pe_bench: Runner) -> None:
     assert [p["threads"] for p in ovh["points"]] == [1, 2] and ovh["limit"] == 1.3
     assert all(p["same_outputs"] and p["ratio"] > 0 for p in ovh["points"])
     md = (bench_run / "bench" / "report.md").read_text()
-    assert "| Artifact | Format | Precision | Device | Threads | Parity | Size | Accuracy" in md
+    assert "| Artifact | Format | Precision | int8 MACs | Device | Threads | Parity | Size | Accuracy" in md
+    assert report["int8_flags"] == []  # no int8 artifact timed
     assert "rows/s @p50 (b=8)" in md and "Harness overhead" in md and "## Environment" in md
     assert (bench_run / "bench" / "latency.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "ONNX backend overhead" in out
