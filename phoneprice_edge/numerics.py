@@ -148,3 +148,20 @@ def _warn(message: str, once: bool = True) -> None:
         return
     _warned.add(message)
     warnings.warn(message, NumericsWarning, stacklevel=3)
+
+
+def release_for_openvino() -> bool:
+    """Drop the portable ONEDNN_MAX_CPU_ISA before OpenVINO loads; True when it was dropped.
+
+    OpenVINO's CPU plugin carries its own oneDNN, which reads the same variable: capped at
+    SSE4.1 it ran int8 FullyConnected layers through a path that adds u8 x s8 products in int16
+    (saturating: logits off by up to 11 on 150 of 2000 rows) and refused LayerNorm fused with the
+    next op ("MVN node ... bad combination"), measured with OpenVINO 2026.4. Inference needs no
+    pinning (training reproducibility is torch's, and torch's oneDNN reads the variable once, at
+    its first use, so a process that has trained keeps its setting)."""
+    key = "ONEDNN_MAX_CPU_ISA"
+    if requested_mode(os.environ)[0] == "portable" and \
+            os.environ.get(key) == PORTABLE_ENV[key]:
+        os.environ.pop(key)
+        return True
+    return False

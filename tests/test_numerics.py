@@ -201,3 +201,16 @@ def test_same_weights_natively_and_on_an_emulated_avx2_cpu(tmp_path: Path) -> No
         assert {k: r[k] for k in PORTABLE_ENV} == PORTABLE_ENV
     hashes = {n: weights_sha256(tmp_path / n / "checkpoints" / "best_model.pt") for n in runs}
     assert hashes["native"] == hashes["emulated"], (hashes, rec)
+
+
+def test_openvino_gets_its_onednn_uncapped(monkeypatch: pytest.MonkeyPatch) -> None:
+    from phoneprice_edge import numerics
+
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "SSE41")
+    monkeypatch.delenv("PE_NUMERICS", raising=False)
+    assert numerics.release_for_openvino() and "ONEDNN_MAX_CPU_ISA" not in os.environ
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")  # a user's own cap stays
+    assert not numerics.release_for_openvino() and os.environ["ONEDNN_MAX_CPU_ISA"] == "AVX2"
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "SSE41")
+    monkeypatch.setenv("PE_NUMERICS", "native")
+    assert not numerics.release_for_openvino()

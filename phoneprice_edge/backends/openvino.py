@@ -31,6 +31,9 @@ class OpenVINOBackend(Backend):
 
     @classmethod
     def load(cls, artifact: str | Path, device: str = "cpu", **options: Any) -> OpenVINOBackend:
+        from phoneprice_edge.numerics import release_for_openvino
+
+        release_for_openvino()  # its own oneDNN must not run capped at SSE4.1
         ov = vendor("openvino", "openvino")
         manifest = options.get("manifest") or artifact_manifest(artifact)
         facts = manifest.get("openvino") or {}

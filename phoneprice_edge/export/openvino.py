@@ -20,6 +20,9 @@ def export_openvino(ctx: ExportContext) -> list[str]:
     The inference precision the artifact is validated with (default f32: the CPU plugin would
     otherwise run bf16 on CPUs with avx512_bf16) is recorded and applied at load.
     """
+    from phoneprice_edge.numerics import release_for_openvino
+
+    release_for_openvino()  # its own oneDNN must not run capped at SSE4.1
     ov = vendor("openvino", "openvino")
     prec = ctx.profile.precision
     facts: dict[str, Any] = {"opset": ctx.profile.opset}
@@ -115,9 +118,10 @@ def _qdq_int8(ctx: ExportContext, fp32_path: Any, out_path: Any) -> dict[str, An
     """int8 as a QDQ ONNX (the onnx-int8 recipe: ONNX Runtime's static quantizer on the
     calibration rows, per-channel int8 weights, uint8 activations, optional residual split) that
     OpenVINO's ONNX frontend reads as FakeQuantize nodes and its CPU plugin runs in int8.
-    Weights use 7-bit levels (-64..64): OpenVINO's int8 FullyConnected on this CPU adds pairs of
-    u8 x s8 products in int16, which saturate for full-range weights and inputs near the top of
-    their range (measured: logits off by up to 11 on 150 of 2000 rows against ONNX Runtime)."""
+    Weights use 7-bit levels (-64..64): on CPUs without VNNI, OpenVINO's int8 FullyConnected adds
+    pairs of u8 x s8 products in int16, which saturate for full-range weights and inputs near the
+    top of their range (measured with its oneDNN capped at SSE4.1: logits off by up to 11 on 150
+    of 2000 rows against ONNX Runtime; 7-bit weights: 0.001)."""
     from phoneprice_edge.export import quantize
 
     calib = ctx.profile.calibration

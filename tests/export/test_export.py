@@ -157,12 +157,17 @@ def test_cli_usage_errors(synth_run: Path) -> None:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("profile", ["onnx-int8", "openvino-int8", "torchscript-int8"])
-def test_int8_keeps_input_layer_float_on_variants(variant_run: Path, profile: str) -> None:
+def test_int8_runs_every_layer_int8_on_variants(variant_run: Path, profile: str) -> None:
     res = export_profile(variant_run, load_profile(profile))
-    q = read_manifest(res.out_dir)["quantization"]
-    assert q["kept_float"]  # the layer(s) reading the standardised input stay float
+    m = read_manifest(res.out_dir)
     rep = check_parity(variant_run, res.out_dir)
     assert rep.passed, rep.failures
+    assert not m["quantization"].get("kept_float")  # every dense layer int8 ...
+    share = m["int8_share"]  # ... read back from the artifact file itself
+    assert share["int8_mac_share"] == 1.0 and share["int8_layers"] == share["layers_total"] >= 3
+    assert all(layer["passes"] == 2 for layer in share["layers"])  # the residual pass
+    assert m["int8_prep"]["activation_split"] and m["int8_prep"]["rows"] > 64
+    assert rep.n_rows_all > rep.n_rows and rep.int8_share == share
 
 
 def test_torchscript_int8_is_static_and_batch_invariant(synth_run: Path) -> None:
