@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import warnings
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Iterator, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -150,18 +151,23 @@ def _warn(message: str, once: bool = True) -> None:
     warnings.warn(message, NumericsWarning, stacklevel=3)
 
 
-def release_for_openvino() -> bool:
-    """Drop the portable ONEDNN_MAX_CPU_ISA before OpenVINO loads; True when it was dropped.
+@contextlib.contextmanager
+def openvino_uncapped() -> Iterator[bool]:
+    """Around OpenVINO's plugin load and model compilation: the portable ONEDNN_MAX_CPU_ISA is
+    taken out of the environment, and put back afterwards; yields whether it was taken out.
 
-    OpenVINO's CPU plugin carries its own oneDNN, which reads the same variable: capped at
-    SSE4.1 it ran int8 FullyConnected layers through a path that adds u8 x s8 products in int16
-    (saturating: logits off by up to 11 on 150 of 2000 rows) and refused LayerNorm fused with the
-    next op ("MVN node ... bad combination"), measured with OpenVINO 2026.4. Inference needs no
-    pinning (training reproducibility is torch's, and torch's oneDNN reads the variable once, at
-    its first use, so a process that has trained keeps its setting)."""
+    OpenVINO's CPU plugin carries its own oneDNN, which reads the same variable once, when it
+    first checks the CPU: capped at SSE4.1 it ran int8 FullyConnected layers through a path that
+    adds u8 x s8 products in int16 (saturating: logits off by up to 11 on 150 of 2000 rows) and
+    refused LayerNorm fused with the next op ("MVN node ... bad combination"), measured with
+    OpenVINO 2026.4. Inference needs no pinning; torch's oneDNN (training) still sees the value."""
     key = "ONEDNN_MAX_CPU_ISA"
-    if requested_mode(os.environ)[0] == "portable" and \
-            os.environ.get(key) == PORTABLE_ENV[key]:
+    taken = requested_mode(os.environ)[0] == "portable" and \
+        os.environ.get(key) == PORTABLE_ENV[key]
+    if taken:
         os.environ.pop(key)
-        return True
-    return False
+    try:
+        yield taken
+    finally:
+        if taken:
+            os.environ[key] = PORTABLE_ENV[key]

@@ -208,9 +208,13 @@ def test_openvino_gets_its_onednn_uncapped(monkeypatch: pytest.MonkeyPatch) -> N
 
     monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "SSE41")
     monkeypatch.delenv("PE_NUMERICS", raising=False)
-    assert numerics.release_for_openvino() and "ONEDNN_MAX_CPU_ISA" not in os.environ
+    with numerics.openvino_uncapped() as taken:
+        assert taken and "ONEDNN_MAX_CPU_ISA" not in os.environ
+    assert os.environ["ONEDNN_MAX_CPU_ISA"] == "SSE41"  # torch (training) still sees it
     monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")  # a user's own cap stays
-    assert not numerics.release_for_openvino() and os.environ["ONEDNN_MAX_CPU_ISA"] == "AVX2"
+    with numerics.openvino_uncapped() as taken:
+        assert not taken and os.environ["ONEDNN_MAX_CPU_ISA"] == "AVX2"
     monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "SSE41")
     monkeypatch.setenv("PE_NUMERICS", "native")
-    assert not numerics.release_for_openvino()
+    with numerics.openvino_uncapped() as taken:
+        assert not taken

@@ -31,14 +31,19 @@ class OpenVINOBackend(Backend):
 
     @classmethod
     def load(cls, artifact: str | Path, device: str = "cpu", **options: Any) -> OpenVINOBackend:
-        from phoneprice_edge.numerics import release_for_openvino
+        from phoneprice_edge.numerics import openvino_uncapped
 
-        release_for_openvino()  # its own oneDNN must not run capped at SSE4.1
         ov = vendor("openvino", "openvino")
         manifest = options.get("manifest") or artifact_manifest(artifact)
         facts = manifest.get("openvino") or {}
         ov_device = {"cpu": "CPU", "gpu": "GPU", "npu": "NPU"}.get(device.lower(), device)
         precision = options.get("inference_precision") or facts.get("inference_precision", "f32")
+        with openvino_uncapped():  # its own oneDNN must not run capped at SSE4.1
+            return cls._compile(ov, artifact, manifest, device, ov_device, precision, options)
+
+    @classmethod
+    def _compile(cls, ov: Any, artifact: str | Path, manifest: dict[str, Any], device: str,
+                 ov_device: str, precision: str, options: dict[str, Any]) -> OpenVINOBackend:
         core = ov.Core()
         if ov_device.split(".")[0] not in {d.split(".")[0] for d in core.available_devices}:
             raise BackendUnavailable(f"OpenVINO device {ov_device} not present (available: "

@@ -20,9 +20,13 @@ def export_openvino(ctx: ExportContext) -> list[str]:
     The inference precision the artifact is validated with (default f32: the CPU plugin would
     otherwise run bf16 on CPUs with avx512_bf16) is recorded and applied at load.
     """
-    from phoneprice_edge.numerics import release_for_openvino
+    from phoneprice_edge.numerics import openvino_uncapped
 
-    release_for_openvino()  # its own oneDNN must not run capped at SSE4.1
+    with openvino_uncapped():  # its own oneDNN must not run capped at SSE4.1 (NNCF runs it)
+        return _export(ctx)
+
+
+def _export(ctx: ExportContext) -> list[str]:
     ov = vendor("openvino", "openvino")
     prec = ctx.profile.precision
     facts: dict[str, Any] = {"opset": ctx.profile.opset}

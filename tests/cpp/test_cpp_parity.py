@@ -371,4 +371,7 @@ def test_fp32_on_default_recipe_is_as_exact_as_pytorch(pe_lib, real_train_csv: P
           f"cpp vs torch {np.abs(got - ref).max():.3g}; torch batch 1 vs batch {len(x)}: {torch_self:.3g}")
     assert err_cpp <= 1e-5 and err_cpp <= err_torch
     assert float(np.abs(got - ref).max()) <= max(1e-5, torch_self)
-    assert float(np.abs(got - ref1).max()) <= max(1e-5, torch_self)
+    # against PyTorch batch by batch: both sit within their own float64 error (triangle bound;
+    # under the portable kernels PyTorch's batch-1 answers are 3 ulps off at |60|)
+    err_torch1 = float(np.abs(ref1 - exact).max())
+    assert float(np.abs(got - ref1).max()) <= max(1e-5, torch_self, err_cpp + err_torch1)

@@ -48,7 +48,8 @@ def test_mixup() -> None:
     for i in torch.nonzero(mixed).flatten().tolist():
         lam = ym[i, own[i]]
         partner = (xm[i] - lam * x[i]) / (1 - lam)
-        assert torch.cdist(partner[None], x).min() < 1e-3
+        # float32 rounding of xm is amplified by 1 / (1 - lam) when lam is close to 1
+        assert torch.cdist(partner[None], x).min() < 1e-3 + 1e-4 / float(1 - lam)
     xm2, _ = mixup(x, y, 0.4, _gen(1))
     assert torch.equal(xm, xm2)
 
