@@ -19,4 +19,6 @@ def stage_bench(ctx: Any) -> None:
     ctx.say(results_table(report.results))
     for s in report.skipped:
         ctx.say(f"   not timed {s['artifact']}: {s['reason']}")
+    for flag in report.int8_flags:
+        ctx.say(f"   nominal int8: {flag}")
     ctx.say("   bench report: " + ", ".join(str(p) for p in written.values()))
