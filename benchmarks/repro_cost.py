@@ -52,16 +52,10 @@ def pe(mode: str, *args: str) -> tuple[float, float]:
 
 
 def weights_sha256(checkpoint: Path) -> str:
-    """sha256 over the state_dict tensors (name, dtype, shape, bytes)."""
-    import torch
+    """sha256 over the state_dict tensors (phoneprice_edge.checkpoint.weights_sha256)."""
+    from phoneprice_edge.checkpoint import weights_sha256 as sha
 
-    state = torch.load(checkpoint, map_location="cpu", weights_only=True)["state_dict"]
-    h = hashlib.sha256()
-    for name in sorted(state):
-        t = state[name].contiguous()
-        h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
-        h.update(t.numpy().tobytes())
-    return h.hexdigest()
+    return sha(checkpoint)
 
 
 def file_hashes(folder: Path) -> dict[str, str]:

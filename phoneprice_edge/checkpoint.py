@@ -78,3 +78,17 @@ def load_model(path: str | Path) -> LoadedModel:
                               f"{one_line(exc)[:200]}") from None
     model.eval()
     return LoadedModel(model=model, config=cfg, schema=schema, payload=payload)
+
+
+def weights_sha256(path: str | Path) -> str:
+    """sha256 over a checkpoint's state_dict tensors (name, dtype, shape, bytes), not the file's
+    bytes: the identity of the trained weights, as the reproducibility checks compare it."""
+    import hashlib
+
+    state = read_checkpoint(path)["state_dict"]
+    h = hashlib.sha256()
+    for name in sorted(state):
+        t = state[name].contiguous()
+        h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
+        h.update(t.numpy().tobytes())
+    return h.hexdigest()

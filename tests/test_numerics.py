@@ -3,7 +3,6 @@ config.toml, reaches child processes, and gives the same weights under an emulat
 
 from __future__ import annotations
 
-import hashlib
 import multiprocessing as mp
 import os
 import shutil
@@ -165,14 +164,10 @@ def _qemu() -> str:
 
 
 def weights_sha256(checkpoint: Path) -> str:
-    """sha256 over the state_dict tensors (name, dtype, shape, bytes), not the file's bytes."""
-    state = torch.load(checkpoint, map_location="cpu", weights_only=True)["state_dict"]
-    h = hashlib.sha256()
-    for name in sorted(state):
-        t = state[name].contiguous()
-        h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
-        h.update(t.numpy().tobytes())
-    return h.hexdigest()
+    """sha256 over the state_dict tensors (phoneprice_edge.checkpoint.weights_sha256)."""
+    from phoneprice_edge.checkpoint import weights_sha256 as sha
+
+    return sha(checkpoint)
 
 
 @pytest.mark.slow
