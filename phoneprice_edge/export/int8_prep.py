@@ -50,14 +50,17 @@ SEARCH_EVALS = 4_000  # at most this many candidate levels are scored: the defau
 
 def prepare_int8(model: TabularClassifier, rows: np.ndarray, activations: Activations = "static",
                  split: bool = True, sweeps: int = 6, search: bool = True,
-                 weight_qmax: int = 127) -> tuple[TabularClassifier, dict[str, Any]]:
+                 weight_qmax: int = 127,
+                 act_levels: int = 255) -> tuple[TabularClassifier, dict[str, Any]]:
     """A float32 copy of `model` computing the same function, prepared for int8 (see module
     docstring), and the manifest facts. `activations` is how the target quantizes layer inputs:
     "static" (one calibrated min/max range per tensor, uint8 asymmetric: ONNX Runtime QDQ, NNCF,
     fbgemm) or "dynamic" (symmetric int8 per row, the C++ runtime). weight_qmax is the grid's
     largest level: 127, or 64 for a target whose kernels add pairs of u8 x s8 products in int16
-    (ONNX Runtime's reduce_range weights, used for OpenVINO)."""
+    (ONNX Runtime's reduce_range weights). act_levels: the uint8 levels a static target uses
+    for a calibrated range (255, or 127 for OpenVINO: see export/openvino.py)."""
     QMAX[0] = int(weight_qmax)
+    LEVELS[0] = int(act_levels)
     m = copy.deepcopy(model).eval()
     if m.cfg.ordinal:
         m.materialize()
@@ -94,6 +97,7 @@ def prepare_int8(model: TabularClassifier, rows: np.ndarray, activations: Activa
         "rows": int(len(x)), "rows_source": "training rows outside the validation split",
         "simulated_activations": activations, "activation_split": bool(split),
         "weight_levels": f"-{weight_qmax}..{weight_qmax} per output channel",
+        "activation_levels": f"0..{act_levels}" if activations == "static" else "-127..127 per row",
         "input_ranges": {"features": len(ranges), "mapped_to": [0.0, 1.0] if unit else [-1.0, 1.0]},
         "cross_layer_equalisation": pairs,
         "rounding_search": {"enabled": bool(do_search), "sweeps": int(sweeps),
@@ -180,6 +184,7 @@ def _equalise_hidden(m: TabularClassifier, x: torch.Tensor) -> list[str]:
 
 
 QMAX = [127]  # the weight grid's largest level, set by prepare_int8 for the target
+LEVELS = [255]  # uint8 levels of a calibrated activation range (static targets)
 
 
 def _scales(w: np.ndarray) -> np.ndarray:
@@ -248,13 +253,13 @@ class _Sim:
             hc = _row_sym(h)
             return hc + _row_sym(h - hc) if self.split else hc
         lo, hi = min(self.ranges[k][0], 0.0), max(self.ranges[k][1], 0.0)
-        s = max((hi - lo) / 255.0, 1e-12)
+        s = max((hi - lo) / LEVELS[0], 1e-12)
         hc = _uint8(h, s, round(-lo / s))
         if not self.split:
             return hc
         # the residual (at most half a step either way) is shifted by half a step and
         # quantized as uint8 with zero point 0 (quantize.split_activations)
-        return hc + _uint8(h - hc + s / 2, s / 255.0, 0) - s / 2
+        return hc + _uint8(h - hc + s / 2, s / LEVELS[0], 0) - s / 2
 
     def _weight(self, k: int) -> np.ndarray:
         w = self.weights[k]

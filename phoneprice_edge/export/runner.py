@@ -79,9 +79,9 @@ def export_profile(run_dir: str | Path, profile: ExportProfile, defer_build: boo
     prep = None
     if profile.precision == "int8":
         split = profile.option("activation_split", profile.option("int8_activation_split", False))
-        qmax = 64 if profile.target == "openvino" and \
-            profile.option("quantizer", "nncf") == "onnx-qdq" else 127
-        loaded, prep = int8_ready(loaded, profile.target, train_x, val_x, bool(split), qmax)
+        levels = 127 if profile.target == "openvino" and \
+            profile.option("quantizer", "nncf") == "onnx-qdq" else 255  # export/openvino.py
+        loaded, prep = int8_ready(loaded, profile.target, train_x, val_x, bool(split), levels)
     final = run_dir / "export" / profile.name
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{profile.name}.", suffix=".tmp", dir=final.parent))
@@ -127,7 +127,7 @@ def export_all(run_dir: str | Path, profiles: list[ExportProfile], defer_build: 
 
 
 def int8_ready(loaded: LoadedModel, target: str, train_x: np.ndarray, val_x: np.ndarray,
-               split: bool, weight_qmax: int = 127) -> tuple[LoadedModel, dict[str, Any]]:
+               split: bool, act_levels: int = 255) -> tuple[LoadedModel, dict[str, Any]]:
     """The checkpoint's model made int8-ready (export/int8_prep.py) on every training row
     outside the validation split; the C++ runtime quantizes layer inputs per row, the others
     with calibrated static ranges."""
@@ -136,7 +136,7 @@ def int8_ready(loaded: LoadedModel, target: str, train_x: np.ndarray, val_x: np.
 
     rows = calibration_rows(train_x, val_x, len(train_x), 0)
     model, facts = prepare_int8(loaded.model, rows, "dynamic" if target == "cpp" else "static",
-                                split=split, weight_qmax=weight_qmax)
+                                split=split, act_levels=act_levels)
     return replace(loaded, model=model), facts
 
 
