@@ -1,5 +1,5 @@
 """int8 checks of a benchmark: the int8 share of each artifact, and int8 artifacts that are no
-smaller or no faster than the fp32 artifact of the same target (nominal int8)."""
+smaller or no faster than the fp32 artifact of the same target (int8 that does not pay)."""
 
 from __future__ import annotations
 

@@ -100,7 +100,7 @@ def render_markdown(report: dict[str, Any]) -> str:
              results_table(report["results"]), "", "## Harness overhead (batch 1)", "",
              overhead_table(report["overhead"])]
     if report.get("int8_flags"):
-        parts += ["", "## Nominal int8", ""] + [f"- {f}" for f in report["int8_flags"]]
+        parts += ["", "## int8 checks (int8 no smaller or no faster than fp32)", ""] + [f"- {f}" for f in report["int8_flags"]]
     if report.get("skipped"):
         parts += ["", "## Not timed", ""]
         parts += [f"- {s['artifact']}: {s['reason']}" for s in report["skipped"]]

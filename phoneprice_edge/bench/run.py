@@ -30,7 +30,7 @@ class BenchReport:
     settings: dict[str, Any] = field(default_factory=dict)
     skipped: list[dict[str, str]] = field(default_factory=list)
     compare: dict[str, Any] | None = None
-    int8_flags: list[str] = field(default_factory=list)  # nominal int8 (bench/int8.py)
+    int8_flags: list[str] = field(default_factory=list)  # int8 no smaller or no faster than fp32 (bench/int8.py)
 
     def to_dict(self) -> dict[str, Any]:
         d = {"env": self.env, "settings": self.settings, "results": self.results,

@@ -20,5 +20,5 @@ def stage_bench(ctx: Any) -> None:
     for s in report.skipped:
         ctx.say(f"   not timed {s['artifact']}: {s['reason']}")
     for flag in report.int8_flags:
-        ctx.say(f"   nominal int8: {flag}")
+        ctx.say(f"   int8 check: {flag}")
     ctx.say("   bench report: " + ", ".join(str(p) for p in written.values()))

@@ -131,7 +131,7 @@ def _summary(report: dict, paths: dict[str, Path]) -> None:
 
     click.echo(results_table(report["results"]))
     for flag in report.get("int8_flags") or []:
-        click.echo(f"nominal int8: {flag}")
+        click.echo(f"int8 check: {flag}")
     ovh = report["overhead"]
     if ovh.get("max_ratio") is not None:
         verdict = "within" if ovh["passed"] else "OVER"
