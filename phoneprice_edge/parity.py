@@ -185,10 +185,10 @@ def _interval(ci: Any) -> str:
 
 
 def share_text(share: Any) -> str:
-    """'a/b (p%)' of the int8 weight MACs, or '' for a float artifact."""
-    if not share or "macs_total" not in share:
-        return ""
-    return f"{share['int8_macs']}/{share['macs_total']} ({100 * share['int8_mac_share']:.1f}%)"
+    """The int8 share's one-line summary (export/int8_share.py), or '' for a float artifact."""
+    from phoneprice_edge.export.int8_share import share_summary
+
+    return share_summary(share) if share else ""
 
 
 def save_report(run_dir: str | Path, artifact_dir: str | Path, report: ParityReport) -> Path:
@@ -204,7 +204,7 @@ def save_report(run_dir: str | Path, artifact_dir: str | Path, report: ParityRep
 def write_markdown(parity_dir: Path) -> Path:
     """A Markdown table of every parity/*.json in the folder (report.md)."""
     rows = ["| profile | target | precision | passed | max abs | max rel | top-1 agree (all rows) | "
-            "differing rows | 95% interval | acc ref | acc cand | batch inv. | int8 MACs |",
+            "differing rows | 95% interval | acc ref | acc cand | batch inv. | int8 share |",
             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for p in sorted(parity_dir.glob("*.json")):
         r = json.loads(p.read_text(encoding="utf-8"))

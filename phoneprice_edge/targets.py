@@ -37,6 +37,10 @@ class Target:
     # "module:function" returning why this host cannot run the target beyond python packages
     # (a native library not built, ...), or None; called only when the packages are present.
     host_check: str = ""
+    # how int8 layers quantize their inputs: "static" (calibrated per-tensor uint8 ranges) or
+    # "dynamic" (symmetric int8 per row at run time); export/int8_prep.py simulates it
+    int8_activations: str = "static"
+    int8_split_default: bool = False  # activation_split when a profile does not say
 
     def load_exporter(self) -> Callable[..., list[str]]:
         return _resolve(self.exporter)
@@ -109,7 +113,7 @@ TARGETS: dict[str, Target] = {
         options={"openvino": {"device": str, "inference_precision": ("f32", "f16", "bf16"),
                               "preset": ("performance", "mixed"), "keep_first_float": bool,
                               "quantizer": ("onnx-qdq", "nncf"), "activation_split": bool,
-                              "per_channel": bool}},
+                              "activation_levels": int, "per_channel": bool}},
     ),
     "tensorrt": Target(
         name="tensorrt", fmt="tensorrt-engine", suffix=".plan", precisions=("fp32", "fp16", "int8"),
@@ -129,7 +133,8 @@ TARGETS: dict[str, Target] = {
         # the export's reload check runs the artifact through libpe_runtime.so
         host_check="phoneprice_edge.backends.cpp:unavailable_reason",
         # int8 takes no calibration: activation scales are computed per row at run time
-        options={"cpp": {"int8_keep_fp32": list, "int8_activation_split": bool}},
+        options={"cpp": {"int8_keep_fp32": list, "activation_split": bool}},
+        int8_activations="dynamic", int8_split_default=True,
     ),
 }
 

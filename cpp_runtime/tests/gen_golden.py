@@ -23,7 +23,7 @@ from phoneprice_edge.export.cpp_pem import (
     quantize_per_channel,
     quantize_rows_f32,
     run_reference,
-    set_int8_activation_split,
+    set_activation_split,
     set_int8_keep_fp32,
 )
 from phoneprice_edge.io_utils import atomic_write_bytes, atomic_write_text
@@ -162,12 +162,12 @@ def model_cases(out: Path) -> None:
         y_mixed = run_reference(prog, x, "int8")
         # every DENSE int8 with the two-pass activation split (DENSE flag SPLIT)
         set_int8_keep_fp32(prog, [])
-        assert set_int8_activation_split(prog, True) == sum(op.kind == "dense" for op in prog.ops)
+        assert set_activation_split(prog, True) == sum(op.kind == "dense" for op in prog.ops)
         atomic_write_bytes(out / f"{name}_split.pem", build_pem(prog, "int8"))
         write_bin(out / f"{name}.bin", {"x": x, "y": y, "y_int8": y_int8, "y_mixed": y_mixed,
                                         "y_split": run_reference(prog, x, "int8"),
                                         "y_w8": int8_weights_float_activations(prog, x)})
-        set_int8_activation_split(prog, False)
+        set_activation_split(prog, False)
         if name in ("mlp_relu", "bn_gelu_wide"):
             write_vendor_models(m, out / name)
     data = (out / "mlp_relu_fp32.pem").read_bytes()

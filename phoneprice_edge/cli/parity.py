@@ -57,7 +57,7 @@ def cmd(run_dir: Path, artifacts: tuple[Path, ...], all_: bool, device: str, as_
                        f"{r.max_rel_diff:.3g}, top-1 {r.top1_agreement:.4f} "
                        f"({r.disagreeing_rows} of {r.n_rows_all} rows differ, 95% {lo:.4f}-{hi:.4f}), "
                        f"accuracy {r.accuracy_reference:.4f} -> {r.accuracy_candidate:.4f}"
-                       + (f", int8 MACs {share}" if share else "")
+                       + (f", {share}" if share else "")
                        + ("" if r.passed else f" [{'; '.join(r.failures)}]"))
     for e in errors:
         click.echo(f"error: {e}", err=True)

@@ -18,7 +18,7 @@ from phoneprice_edge.export.cpp_pem import (
     build_pem,
     header_source,
     run_reference,
-    set_int8_activation_split,
+    set_activation_split,
     set_int8_keep_fp32,
 )
 from phoneprice_edge.io_utils import atomic_write_bytes, atomic_write_text
@@ -30,8 +30,6 @@ ACTIVATION_QUANT = "dynamic symmetric per row (scale = max|x|/127), int32 accumu
 ACTIVATION_QUANT_SPLIT = ("dynamic per row, two-pass split (coarse + residual), int8: symmetric "
                           "per row (scale = max|x|/127), the residual quantized the same way, both "
                           "through the same int8 weights, int32 accumulation")
-# [cpp] int8_activation_split unset: every int8 DENSE splits its input (FORMAT.md, DENSE flag SPLIT)
-DEFAULT_ACTIVATION_SPLIT = True
 # The layers the int8 mode keeps fp32 unless the profile's [cpp] int8_keep_fp32 says otherwise:
 # every role (the one reading the standardised input and those producing the logits), as the
 # other int8 targets do.
@@ -275,19 +273,21 @@ def export_cpp(ctx: ExportContext) -> list[str]:
 
 
 def _int8_policy(ctx: ExportContext, program: Program) -> dict[str, Any]:
-    """Apply [cpp] int8_keep_fp32 and int8_activation_split to the program's DENSE ops; return
+    """Apply [cpp] int8_keep_fp32 and activation_split to the program's DENSE ops; return
     the manifest facts."""
     keep = ctx.profile.option("int8_keep_fp32", list(DEFAULT_KEEP_FP32))
     if not isinstance(keep, list) or not all(isinstance(k, str) for k in keep):
         raise UsageError(f"[cpp] int8_keep_fp32 must be a list of layer names, got {keep!r}")
-    split = ctx.profile.option("int8_activation_split", DEFAULT_ACTIVATION_SPLIT)
+    from phoneprice_edge.targets import TARGETS
+
+    split = ctx.profile.option("activation_split", TARGETS["cpp"].int8_split_default)
     if not isinstance(split, bool):
-        raise UsageError(f"[cpp] int8_activation_split must be true or false, got {split!r}")
+        raise UsageError(f"[cpp] activation_split must be true or false, got {split!r}")
     layers = set_int8_keep_fp32(program, keep)
-    set_int8_activation_split(program, split)
+    set_activation_split(program, split)
     n_int8 = sum(rec["weights"] == "int8" for rec in layers)
     act = ACTIVATION_QUANT_SPLIT if split else ACTIVATION_QUANT
-    return {"int8_keep_fp32": keep, "int8_activation_split": split, "layer_precisions": layers,
+    return {"int8_keep_fp32": keep, "activation_split": split, "layer_precisions": layers,
             "calibration": "none (activation scales are computed per row at run time)",
             "weight_quantization": f"int8 symmetric per output channel on {n_int8} of "
                                    f"{len(layers)} dense layers (the rest fp32)",

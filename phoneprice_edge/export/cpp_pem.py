@@ -101,7 +101,7 @@ def set_int8_keep_fp32(program: Program, keep: list[str]) -> list[dict[str, obje
     return records
 
 
-def set_int8_activation_split(program: Program, on: bool) -> int:
+def set_activation_split(program: Program, on: bool) -> int:
     """Mark every DENSE op that an int8 file quantises (not keep_fp32) as split, or none; call it
     after set_int8_keep_fp32. Returns how many are marked. fp32 files never carry the bit."""
     n = 0

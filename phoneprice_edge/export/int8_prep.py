@@ -48,19 +48,28 @@ SEARCH_EVALS = 4_000  # at most this many candidate levels are scored: the defau
 # ~3.2k (6 sweeps over its 268 searchable weights); larger models get a partial first sweep
 
 
+def activation_split(profile: Any) -> bool:
+    """The profile's activation_split, else its target's default (every int8 target and the
+    preparation read it through here, so they never disagree)."""
+    from phoneprice_edge.targets import TARGETS
+
+    return bool(profile.option("activation_split", TARGETS[profile.target].int8_split_default))
+
+
+def activation_levels(profile: Any) -> int:
+    """uint8 levels a static target spreads a calibrated range over (the profile's
+    activation_levels, default 255; 127 keeps u8 x s8 pairs inside int16)."""
+    return int(profile.option("activation_levels", 255))
+
+
 def prepare_int8(model: TabularClassifier, rows: np.ndarray, activations: Activations = "static",
-                 split: bool = True, sweeps: int = 6, search: bool = True,
-                 weight_qmax: int = 127,
+                 split: bool = True, sweeps: int = 6,
                  act_levels: int = 255) -> tuple[TabularClassifier, dict[str, Any]]:
     """A float32 copy of `model` computing the same function, prepared for int8 (see module
     docstring), and the manifest facts. `activations` is how the target quantizes layer inputs:
     "static" (one calibrated min/max range per tensor, uint8 asymmetric: ONNX Runtime QDQ, NNCF,
-    fbgemm) or "dynamic" (symmetric int8 per row, the C++ runtime). weight_qmax is the grid's
-    largest level: 127, or 64 for a target whose kernels add pairs of u8 x s8 products in int16
-    (ONNX Runtime's reduce_range weights). act_levels: the uint8 levels a static target uses
-    for a calibrated range (255, or 127 for OpenVINO: see export/openvino.py)."""
-    QMAX[0] = int(weight_qmax)
-    LEVELS[0] = int(act_levels)
+    fbgemm) or "dynamic" (symmetric int8 per row, the C++ runtime); act_levels: the uint8
+    levels of a static range (activation_levels)."""
     m = copy.deepcopy(model).eval()
     if m.cfg.ordinal:
         m.materialize()
@@ -70,15 +79,15 @@ def prepare_int8(model: TabularClassifier, rows: np.ndarray, activations: Activa
     with torch.no_grad():
         plain = copy.deepcopy(m)
         teacher = plain(x).numpy()
-        unit = False  # [-1, 1]: measured as good as [0, 1] (0-1 flipped rows of 2000 either way)
-        ranges = _equalise_input(m, x, unit)
+        _equalise_input(m, x)
         pairs = _equalise_hidden(m, x)
-        sim0, sim = _Sim(plain, activations, False), _Sim(m, activations, split)
+        sim0 = _Sim(plain, activations, False, act_levels)
+        sim = _Sim(m, activations, split, act_levels)
     before = _sq_err(sim0, xn, teacher)
     nearest = _sq_err(sim, xn, teacher)
     pruned = [w == 0 for w in sim.weights]  # inputs feature selection removed
     n_weights = sum(int(w.size) for w in sim.weights)
-    do_search = search and n_weights <= MAX_SEARCH_WEIGHTS and len(xn) > 0
+    do_search = n_weights <= MAX_SEARCH_WEIGHTS and len(xn) > 0
     flips = searched = 0
     if do_search:
         near = _near_boundary(teacher)
@@ -96,9 +105,9 @@ def prepare_int8(model: TabularClassifier, rows: np.ndarray, activations: Activa
         "method": "per-feature input ranges + cross-layer equalisation + int8 rounding search",
         "rows": int(len(x)), "rows_source": "training rows outside the validation split",
         "simulated_activations": activations, "activation_split": bool(split),
-        "weight_levels": f"-{weight_qmax}..{weight_qmax} per output channel",
+        "weight_levels": f"-{QMAX}..{QMAX} per output channel",
         "activation_levels": f"0..{act_levels}" if activations == "static" else "-127..127 per row",
-        "input_ranges": {"features": len(ranges), "mapped_to": [0.0, 1.0] if unit else [-1.0, 1.0]},
+        "input_ranges": {"features": int(x.shape[1]), "mapped_to": [-1.0, 1.0]},
         "cross_layer_equalisation": pairs,
         "rounding_search": {"enabled": bool(do_search), "sweeps": int(sweeps),
                             "weights": n_weights, "weights_searched": int(searched),
@@ -129,14 +138,12 @@ def _linears(m: TabularClassifier) -> list[tuple[str, nn.Linear]]:
     return out
 
 
-def _equalise_input(m: TabularClassifier, x: torch.Tensor,
-                    unit: bool) -> list[tuple[float, float]]:
-    """Standardisation -> (x - mid) / half_range (each feature in [-1, 1] on the rows) or, with
-    unit, (x - min) / range (in [0, 1]: uint8 with zero point 0, like a ReLU output), folded
-    into the layers that read it (exact in float64)."""
+def _equalise_input(m: TabularClassifier, x: torch.Tensor) -> None:
+    """Standardisation -> (x - mid) / half_range (each feature in [-1, 1] on the rows; measured
+    as good as [0, 1]), folded into the layers that read it (exact in float64)."""
     mean, std = m.standardize.mean.clone(), m.standardize.std.clone()
     lo, hi = x.min(0).values, x.max(0).values
-    mid, half = ((lo, hi - lo) if unit else ((hi + lo) / 2, (hi - lo) / 2))
+    mid, half = (hi + lo) / 2, (hi - lo) / 2
     half = torch.where(half > 0, half, std)  # a constant feature keeps its scale
     k, off = half / std, (mid - mean) / std  # z = k * z' + off
     first = m.first_linear
@@ -148,7 +155,6 @@ def _equalise_input(m: TabularClassifier, x: torch.Tensor,
         (lay.bias if lay.bias is not None else m.head.bias).add_(shift)
     m.standardize.mean.copy_(mid)
     m.standardize.std.copy_(half)
-    return list(zip(lo.tolist(), hi.tolist(), strict=True))
 
 
 def _equalise_hidden(m: TabularClassifier, x: torch.Tensor) -> list[str]:
@@ -183,20 +189,19 @@ def _equalise_hidden(m: TabularClassifier, x: torch.Tensor) -> list[str]:
     return done
 
 
-QMAX = [127]  # the weight grid's largest level, set by prepare_int8 for the target
-LEVELS = [255]  # uint8 levels of a calibrated activation range (static targets)
+QMAX = 127  # the weight grid's largest level (symmetric int8 per output channel)
 
 
 def _scales(w: np.ndarray) -> np.ndarray:
-    """Per-output-channel symmetric scale max|W[o, :]| / qmax (1 for an all-zero channel)."""
-    s = np.abs(w).max(1, keepdims=True) / QMAX[0]
+    """Per-output-channel symmetric scale max|W[o, :]| / 127 (1 for an all-zero channel)."""
+    s = np.abs(w).max(1, keepdims=True) / QMAX
     return np.where(s > 0, s, 1.0)
 
 
 def _grid(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(integer levels, scales) of round-to-nearest on each channel's int8 grid."""
     s = _scales(w)
-    return np.clip(np.round(w / s), -QMAX[0], QMAX[0]), s
+    return np.clip(np.round(w / s), -QMAX, QMAX), s
 
 
 class _Sim:
@@ -207,11 +212,12 @@ class _Sim:
     every Linear's quantized input and output, so that `run_changed` can score a change of one
     weight by recomputing only that output column and the layers after it."""
 
-    def __init__(self, m: TabularClassifier, mode: Activations, split: bool) -> None:
+    def __init__(self, m: TabularClassifier, mode: Activations, split: bool,
+                 levels: int = 255) -> None:
         def arr(t: torch.Tensor | None) -> np.ndarray | None:
             return None if t is None else t.detach().double().numpy().copy()
 
-        self.mode, self.split = mode, split
+        self.mode, self.split, self.levels = mode, split, levels
         self.mean, self.std = arr(m.standardize.mean), arr(m.standardize.std)
         self.ops: list[tuple[str, Any]] = []  # body then head; the wide path is separate
         self.weights: list[np.ndarray] = []  # every Linear weight, evaluation order (views)
@@ -230,6 +236,8 @@ class _Sim:
                 self.ops.append(("affine", (scale, arr(lay.bias) - arr(lay.running_mean) * scale)))
             # Dropout: identity at inference
         self.wide = None if m.wide is None else self._lin(m.wide, arr)
+        # position in ops of each body/head Linear (by weight index)
+        self.pos = {p: j for j, (kind, p) in enumerate(self.ops) if kind == "linear"}
         self.ranges: list[tuple[float, float]] = []
         self.on_grid = False  # weights already on their int8 grid (no rounding needed)
         self.xq: list[np.ndarray] = []  # per Linear: its quantized input (last run)
@@ -253,13 +261,13 @@ class _Sim:
             hc = _row_sym(h)
             return hc + _row_sym(h - hc) if self.split else hc
         lo, hi = min(self.ranges[k][0], 0.0), max(self.ranges[k][1], 0.0)
-        s = max((hi - lo) / LEVELS[0], 1e-12)
+        s = max((hi - lo) / self.levels, 1e-12)
         hc = _uint8(h, s, round(-lo / s))
         if not self.split:
             return hc
         # the residual (at most half a step either way) is shifted by half a step and
         # quantized as uint8 with zero point 0 (quantize.split_activations)
-        return hc + _uint8(h - hc + s / 2, s / LEVELS[0], 0) - s / 2
+        return hc + _uint8(h - hc + s / 2, s / self.levels, 0) - s / 2
 
     def _weight(self, k: int) -> np.ndarray:
         w = self.weights[k]
@@ -268,7 +276,9 @@ class _Sim:
         q, s = _grid(w)
         return q * s
 
-    def _linear(self, k: int, h: np.ndarray, quant: bool) -> np.ndarray:
+    def _linear(self, k: int, h: np.ndarray, quant: bool, record: bool = True) -> np.ndarray:
+        """Linear k on h (quantized, or float recording its input range); record keeps its
+        quantized input and output for run_changed."""
         if quant:
             xq = self.quant_in(h, k)
             y = xq @ self._weight(k).T
@@ -277,18 +287,15 @@ class _Sim:
             xq, y = h, h @ self.weights[k].T
         if self.biases[k] is not None:
             y = y + self.biases[k]
-        self.xq[k], self.y[k] = xq, y
+        if record:
+            self.xq[k], self.y[k] = xq, y
         return y
 
     def _after(self, j: int, h: np.ndarray, quant: bool, record: bool) -> np.ndarray:
         """Run ops[j:] on h."""
         for kind, p in self.ops[j:]:
             if kind == "linear":
-                if record:
-                    h = self._linear(p, h, quant)
-                else:
-                    h = self.quant_in(h, p) @ self._weight(p).T
-                    h = h if self.biases[p] is None else h + self.biases[p]
+                h = self._linear(p, h, quant, record)
             elif kind == "relu":
                 h = np.maximum(h, 0.0)
             elif kind == "gelu":
@@ -312,25 +319,27 @@ class _Sim:
             return self.trunk
         return self.trunk + self._linear(self.wide, z, quant)
 
+    def _changed(self, k: int, o: int, i: int, delta: float,
+                 record: bool) -> tuple[np.ndarray, np.ndarray]:
+        """(layer k's output, the head's output) with weight k[o, i] changed by delta: only
+        column o of layer k and the layers after it are recomputed."""
+        y = self.y[k].copy()
+        y[:, o] += delta * self.xq[k][:, i]
+        trunk = self.trunk if k == self.wide else self._after(self.pos[k] + 1, y, True, record)
+        return y, trunk
+
     def accept(self, k: int, o: int, i: int, delta: float) -> None:
         """Update the cached layer states for weight k[o, i] having changed by delta (the
-        weight itself is already changed): layer k's output column o and what follows."""
-        self.y[k] = self.y[k].copy()
-        self.y[k][:, o] += delta * self.xq[k][:, i]
-        if k != self.wide:
-            j = next(j for j, (kind, p) in enumerate(self.ops) if kind == "linear" and p == k)
-            self.trunk = self._after(j + 1, self.y[k], True, True)
+        weight itself is already changed)."""
+        self.y[k], self.trunk = self._changed(k, o, i, delta, True)
 
     def run_changed(self, k: int, o: int, i: int, delta: float) -> np.ndarray:
         """Logits of the last run's input with weight k[o, i] changed by delta (quantized
-        model, weights on the grid): only column o of layer k and what follows is recomputed."""
-        y = self.y[k].copy()
-        y[:, o] += delta * self.xq[k][:, i]
-        if k == self.wide:
-            return self.trunk + y
-        j = next(j for j, (kind, p) in enumerate(self.ops) if kind == "linear" and p == k)
-        trunk = self._after(j + 1, y, True, False)
-        return trunk if self.wide is None else trunk + self.y[self.wide]
+        model, weights on the grid)."""
+        y, trunk = self._changed(k, o, i, delta, False)
+        if self.wide is None:
+            return trunk
+        return trunk + (y if k == self.wide else self.y[self.wide])
 
 
 def _row_sym(h: np.ndarray) -> np.ndarray:
@@ -397,7 +406,7 @@ def _search(sim: _Sim, calib: np.ndarray, x: np.ndarray, teacher: np.ndarray,
         tried = 0
         for k, (w, zero) in enumerate(zip(sim.weights, pruned, strict=True)):
             q, s = _grid(w)
-            for o, i in zip(*np.nonzero(~zero & (np.abs(q) < QMAX[0])), strict=True):
+            for o, i in zip(*np.nonzero(~zero & (np.abs(q) < QMAX)), strict=True):
                 tried += 1
                 if evals >= SEARCH_EVALS:
                     break

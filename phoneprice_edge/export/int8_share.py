@@ -24,9 +24,9 @@ _ONNX_PASS = {"Identity", "Cast"}
 _OV_WEIGHT_PASS = {"Convert", "Subtract", "Multiply", "Reshape", "Transpose", "Unsqueeze", "Squeeze"}
 _OV_ACT_PASS = {"Reshape", "Transpose", "Unsqueeze", "Squeeze", "Convert"}
 _FQ_LEVELS = {255, 256}
-# The file of each format that is analysed (tensorrt: the QDQ ONNX its engine is built from).
-_SUFFIX = {"onnx": ".onnx", "tensorrt": ".onnx", "openvino": ".xml", "torchscript": ".pt",
-           "cpp": ".pem"}
+# The format analysed for each target (tensorrt: the QDQ ONNX its engine is built from).
+_KIND = {"onnx": "onnx", "tensorrt": "onnx", "openvino": "openvino", "torchscript": "torchscript",
+         "cpp": "cpp"}
 
 
 def _layer(name: str, n_in: int, n_out: int, int8: bool, passes: int = 1) -> Layer:
@@ -299,15 +299,13 @@ def pem_layers(data: bytes) -> list[Layer]:
 
 def artifact_path(folder: str | Path, manifest: dict[str, Any]) -> tuple[str, Path]:
     """(kind analysed: onnx/openvino/torchscript/cpp, path of its file) for an export folder."""
+    from phoneprice_edge.backends.common import artifact_file
+
     target = str(manifest.get("target", ""))
-    suffix = _SUFFIX.get(target)
-    if suffix is None:
+    kind = _KIND.get(target)
+    if kind is None:
         raise ArtifactError(f"{folder}: int8 share of target {target!r} is not analysed")
-    name = next((n for n in manifest.get("files") or {} if n.endswith(suffix)), None)
-    if name is None:
-        raise ArtifactError(f"{folder}: manifest lists no {suffix} file")
-    kind = "onnx" if target == "tensorrt" else target
-    return kind, Path(folder) / name
+    return kind, artifact_file(folder, manifest, kind)
 
 
 def int8_share(folder: str | Path) -> dict[str, Any]:
@@ -344,7 +342,7 @@ def int8_share_or_none(folder: str | Path) -> dict[str, Any] | None:
 
 
 def share_summary(share: dict[str, Any] | None) -> str:
-    """One line, e.g. "int8: 3/3 layers, 848/848 weight MACs (100.0%)"."""
+    """One line, e.g. "int8: 3/3 layers, 848/848 weight MACs (100.0%)" (pe parity prints it)."""
     if share is None:
         return "int8: none (float artifact)"
     if "error" in share:

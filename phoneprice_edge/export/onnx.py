@@ -87,6 +87,7 @@ def write_onnx_for_precision(ctx: ExportContext, path: Path,
                              activation_symmetric: bool | None = None) -> dict[str, Any]:
     """fp32, fp16 (float32 I/O) or int8 (static QDQ) ONNX at path; returns manifest facts."""
     from phoneprice_edge.export import quantize
+    from phoneprice_edge.export.int8_prep import activation_levels, activation_split
 
     cfg = ctx.loaded.config
     prec = ctx.profile.precision
@@ -110,7 +111,7 @@ def write_onnx_for_precision(ctx: ExportContext, path: Path,
                 if activation_symmetric is None else activation_symmetric,
                 keep_input_layers_float=bool(ctx.profile.option("keep_input_layers_float", False)),
                 float_outputs=bool(ctx.profile.option("float_outputs", False)),
-                split=bool(ctx.profile.option("activation_split", False)))
+                split=activation_split(ctx.profile), act_levels=activation_levels(ctx.profile))
     finally:
         fp32.unlink(missing_ok=True)
     check_onnx(path, cfg.in_features, cfg.num_classes)

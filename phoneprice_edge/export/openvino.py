@@ -122,21 +122,22 @@ def _qdq_int8(ctx: ExportContext, fp32_path: Any, out_path: Any) -> dict[str, An
     """int8 as a QDQ ONNX (the onnx-int8 recipe: ONNX Runtime's static quantizer on the
     calibration rows, per-channel int8 weights, uint8 activations, optional residual split) that
     OpenVINO's ONNX frontend reads as FakeQuantize nodes and its CPU plugin runs in int8.
-    Activations use 0..127 of the uint8 range (both passes; weights keep -127..127, biases stay
-    float): on CPUs without VNNI, OpenVINO's int8 FullyConnected adds pairs of u8 x s8 products
+    The profile's activation_levels = 127 spreads each range over 0..127 (both passes; weights
+    keep -127..127, biases stay float): on CPUs without VNNI, OpenVINO's int8 FullyConnected adds pairs of u8 x s8 products
     in int16, which saturate for full-range inputs and weights (measured with its oneDNN capped at
     SSE4.1: logits off by up to 11 on 150 of 2000 rows against ONNX Runtime). 7-bit weights
     avoided it too but cost 2 of 400 validation rows on the built-in data; 7-bit activations lose
     nothing measurable thanks to the residual pass."""
     from phoneprice_edge.export import quantize
+    from phoneprice_edge.export.int8_prep import activation_levels, activation_split
 
     calib = ctx.profile.calibration
     assert calib is not None  # guaranteed by profile validation
     facts = quantize.onnx_static_qdq(
         fp32_path, out_path, ctx.calib_x, method=calib.method,
         per_channel=bool(ctx.profile.option("per_channel", True)), activation_symmetric=False,
-        quantize_bias=False, float_outputs=True,
-        split=bool(ctx.profile.option("activation_split", False)), act_levels=127)
+        quantize_bias=False, float_outputs=True, split=activation_split(ctx.profile),
+        act_levels=activation_levels(ctx.profile))
     return {"quantizer": "onnx-qdq", **facts}
 
 

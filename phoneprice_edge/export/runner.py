@@ -78,10 +78,7 @@ def export_profile(run_dir: str | Path, profile: ExportProfile, defer_build: boo
     calib_x = _calibration(profile, train_x, val_x)
     prep = None
     if profile.precision == "int8":
-        split = profile.option("activation_split", profile.option("int8_activation_split", False))
-        levels = 127 if profile.target == "openvino" and \
-            profile.option("quantizer", "nncf") == "onnx-qdq" else 255  # export/openvino.py
-        loaded, prep = int8_ready(loaded, profile.target, train_x, val_x, bool(split), levels)
+        loaded, prep = int8_ready(loaded, profile, train_x, val_x)
     final = run_dir / "export" / profile.name
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{profile.name}.", suffix=".tmp", dir=final.parent))
@@ -126,17 +123,18 @@ def export_all(run_dir: str | Path, profiles: list[ExportProfile], defer_build: 
     return results, skipped, failed
 
 
-def int8_ready(loaded: LoadedModel, target: str, train_x: np.ndarray, val_x: np.ndarray,
-               split: bool, act_levels: int = 255) -> tuple[LoadedModel, dict[str, Any]]:
+def int8_ready(loaded: LoadedModel, profile: ExportProfile, train_x: np.ndarray,
+               val_x: np.ndarray) -> tuple[LoadedModel, dict[str, Any]]:
     """The checkpoint's model made int8-ready (export/int8_prep.py) on every training row
-    outside the validation split; the C++ runtime quantizes layer inputs per row, the others
-    with calibrated static ranges."""
-    from phoneprice_edge.export.int8_prep import prepare_int8
+    outside the validation split, for the profile's int8 scheme (the target's activation
+    quantization, activation_split, activation_levels)."""
+    from phoneprice_edge.export.int8_prep import activation_levels, activation_split, prepare_int8
     from phoneprice_edge.export.quantize import calibration_rows
 
     rows = calibration_rows(train_x, val_x, len(train_x), 0)
-    model, facts = prepare_int8(loaded.model, rows, "dynamic" if target == "cpp" else "static",
-                                split=split, act_levels=act_levels)
+    model, facts = prepare_int8(loaded.model, rows, TARGETS[profile.target].int8_activations,
+                                split=activation_split(profile),
+                                act_levels=activation_levels(profile))
     return replace(loaded, model=model), facts
 
 

@@ -44,11 +44,12 @@ def export_torchscript(ctx: ExportContext) -> list[str]:
 def _static_int8(ctx: ExportContext, model: torch.nn.Module) -> tuple[torch.nn.Module, dict]:
     """Static int8 calibrated on every training row outside the validation split (the profile's
     64 example rows would clip the ranges: measured max abs 10 instead of 0.35)."""
+    from phoneprice_edge.export.int8_prep import activation_split
     from phoneprice_edge.export.quantize import calibration_rows, torch_static_int8
 
     calib = calibration_rows(ctx.train_x, ctx.val_x, len(ctx.train_x), 0)
     keep = list(ctx.profile.option("int8_keep_fp32", []))
-    return torch_static_int8(model, keep, calib, split=bool(ctx.profile.option("activation_split", False)))
+    return torch_static_int8(model, keep, calib, split=activation_split(ctx.profile))
 
 
 def _check_reload(model: torch.nn.Module, path: object, example: torch.Tensor) -> None:

@@ -67,11 +67,11 @@ def _check_int8(run_dir: Path) -> None:
 
     profile = profile_for("cpp", "int8")
     keep = profile.option("int8_keep_fp32", ["first", "last", "wide"])
-    split = profile.option("int8_activation_split", True)
+    split = profile.option("activation_split", True)
     out = export_profile(run_dir, profile).out_dir
     m = verify_artifact(out)
     assert m["precision"] == "int8" and m["int8_keep_fp32"] == keep
-    assert m["int8_activation_split"] is split
+    assert m["activation_split"] is split
     # per-row activation scales at run time: the profile has no calibration, the manifest says so
     assert m["profile"]["calibration"] is None and m["calibration"].startswith("none")
     layers = m["layer_precisions"]
@@ -195,7 +195,7 @@ def _run_pem(data: bytes, folder: Path, x: np.ndarray) -> np.ndarray:
         return b.run(x)
 
 
-def test_int8_activation_split_bit_and_reference(pe_lib, tmp_path: Path) -> None:
+def test_activation_split_bit_and_reference(pe_lib, tmp_path: Path) -> None:
     """SPLIT is written on exactly the int8 DENSE ops (never in an fp32 file, never on a layer kept
     fp32); the runtime matches the NumPy split reference, and its activation error (against the
     same int8 weights on float activations) is a small fraction of one int8 pass's."""
@@ -207,7 +207,7 @@ def test_int8_activation_split_bit_and_reference(pe_lib, tmp_path: Path) -> None
         build_pem,
         quantize_per_channel,
         run_reference,
-        set_int8_activation_split,
+        set_activation_split,
         set_int8_keep_fp32,
     )
 
@@ -216,7 +216,7 @@ def test_int8_activation_split_bit_and_reference(pe_lib, tmp_path: Path) -> None
     set_int8_keep_fp32(prog, [])
     one_pass = build_pem(prog, "int8")
     y_one = _run_pem(one_pass, tmp_path, x)
-    assert set_int8_activation_split(prog, True) == 4
+    assert set_activation_split(prog, True) == 4
     data = build_pem(prog, "int8")
     assert [f for _, f in _dense_ops(data)] == [SPLIT, SPLIT, SPLIT, SPLIT | ACCUMULATE]
     assert [f for _, f in _dense_ops(one_pass)] == [0, 0, 0, ACCUMULATE]
@@ -230,7 +230,7 @@ def test_int8_activation_split_bit_and_reference(pe_lib, tmp_path: Path) -> None
     assert e_split * 20 < e_one, (e_split, e_one)
     # per op: first/last/wide kept fp32 leave the middle layer int8 and split
     set_int8_keep_fp32(prog, ["first", "last", "wide"])
-    assert set_int8_activation_split(prog, True) == 1
+    assert set_activation_split(prog, True) == 1
     mixed = build_pem(prog, "int8")
     assert [(i8, f) for i8, f in _dense_ops(mixed)] == [
         (False, 0), (True, SPLIT), (False, 0), (False, ACCUMULATE)]
@@ -239,7 +239,7 @@ def test_int8_activation_split_bit_and_reference(pe_lib, tmp_path: Path) -> None
     for op in prog.ops:
         op.split = op.kind == "dense"
     fp32 = build_pem(prog, "fp32")
-    set_int8_activation_split(prog, False)
+    set_activation_split(prog, False)
     assert fp32 == build_pem(prog, "fp32") and all(f & SPLIT == 0 for _, f in _dense_ops(fp32))
 
 
@@ -287,8 +287,8 @@ def test_split_bit_on_fp32_dense_is_refused(pe_lib, tmp_path: Path) -> None:
     assert status(fp32, kinds.index("relu"), SPLIT) == graph_error
 
 
-def test_int8_activation_split_option() -> None:
-    """[cpp] int8_activation_split: default on, false leaves one pass, anything else refused; the
+def test_activation_split_option() -> None:
+    """[cpp] activation_split: default on, false leaves one pass, anything else refused; the
     manifest facts say which."""
     from types import SimpleNamespace
 
@@ -303,20 +303,20 @@ def test_int8_activation_split_option() -> None:
         return facts, [op.split for op in prog.ops if op.kind == "dense"]
 
     facts, split = policy(int8_keep_fp32=[])
-    assert facts["int8_activation_split"] is True and split == [True, True, True]
+    assert facts["activation_split"] is True and split == [True, True, True]
     assert facts["activation_quantization"].startswith("dynamic per row, two-pass split (coarse + residual), int8")
     assert [r["weights"] for r in facts["layer_precisions"]] == ["int8"] * 3
-    facts, split = policy(int8_keep_fp32=["wide"], int8_activation_split=False)
-    assert facts["int8_activation_split"] is False and split == [False] * 3
+    facts, split = policy(int8_keep_fp32=["wide"], activation_split=False)
+    assert facts["activation_split"] is False and split == [False] * 3
     assert "split" not in facts["activation_quantization"] and "per row" in facts["activation_quantization"]
     facts, split = policy(int8_keep_fp32=["wide"])
     assert split == [True, True, False]
-    with pytest.raises(UsageError, match="int8_activation_split"):
-        policy(int8_activation_split="yes")
-    p = parse_profile({"target": "cpp", "precision": "int8", "cpp": {"int8_activation_split": False}}, name="t")
-    assert p.option("int8_activation_split") is False
+    with pytest.raises(UsageError, match="activation_split"):
+        policy(activation_split="yes")
+    p = parse_profile({"target": "cpp", "precision": "int8", "cpp": {"activation_split": False}}, name="t")
+    assert p.option("activation_split") is False
     with pytest.raises(ConfigError):
-        parse_profile({"target": "cpp", "precision": "int8", "cpp": {"int8_activation_split": "on"}}, name="t")
+        parse_profile({"target": "cpp", "precision": "int8", "cpp": {"activation_split": "on"}}, name="t")
 
 
 def test_missing_library_is_backend_unavailable(monkeypatch, tmp_path: Path) -> None:
