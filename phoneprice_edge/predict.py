@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from phoneprice_edge.errors import DataError, UsageError
+from phoneprice_edge.errors import DataError, InputError, UsageError
 
 CARRY_COLUMNS: tuple[str, ...] = ("id",)
 
@@ -27,8 +27,10 @@ class PredictSummary:
 
 
 def predict_frame(model: object, x: np.ndarray, chunk_size: int,
-                  progress: Callable[[int], None] | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Probabilities [N, C] and class indices [N] of x, chunk_size rows per backend call."""
+                  progress: Callable[[int], None] | None = None,
+                  source: str = "<rows>") -> tuple[np.ndarray, np.ndarray]:
+    """Probabilities [N, C] and class indices [N] of x, chunk_size rows per backend call;
+    InputError when the model's output for a row is not finite."""
     from phoneprice_edge.serve.model import ServedModel
 
     assert isinstance(model, ServedModel)
@@ -38,9 +40,20 @@ def predict_frame(model: object, x: np.ndarray, chunk_size: int,
     for start in range(0, n, chunk_size):
         stop = min(n, start + chunk_size)
         probs[start:stop], idx[start:stop] = model.predict(np.ascontiguousarray(x[start:stop]))
+        _check_finite(probs[start:stop], start, source)
         if progress is not None:
             progress(stop - start)
     return probs, idx
+
+
+def _check_finite(probs: np.ndarray, offset: int, source: str) -> None:
+    """InputError naming the data rows whose probabilities are not finite (never written)."""
+    bad = ~np.isfinite(probs).all(axis=1)
+    if bad.any():
+        from phoneprice_edge.data.validate import rows_text
+
+        raise InputError(f"{source}: the model's output is not finite for {rows_text(bad, offset)} (values "
+                         "too large for the network's float32 arithmetic?); nothing written")
 
 
 def output_frame(df: pd.DataFrame, probs: np.ndarray, idx: np.ndarray, classes: Sequence[str],
@@ -78,7 +91,7 @@ def predict_file(artifact_dir: str | os.PathLike[str], data: str | os.PathLike[s
         dropped = [c for c in carry if c in df.columns and c not in model.schema.feature_names]
         ds = prepare_unlabelled(df.drop(columns=dropped), model.schema, impute=impute,
                                 strict=strict, source=str(data))
-        probs, idx = predict_frame(model, ds.X, chunk_size, progress)
+        probs, idx = predict_frame(model, ds.X, chunk_size, progress, source=str(data))
         frame = output_frame(df, probs, idx, model.classes, carry)
         path = write_table(frame, out)
         counts = np.bincount(idx, minlength=len(model.classes))

@@ -22,6 +22,7 @@ from phoneprice_edge.schema import PHONE_SCHEMA, FeatureSchema, FeatureSpec
 log = logging.getLogger("phoneprice_edge.data")
 IMPUTE_CHOICES: tuple[str, ...] = ("none", "median")
 _SHOW_ROWS = 5
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 @dataclass
@@ -166,6 +167,7 @@ def _check_feature(col: pd.Series, spec: FeatureSpec, res: CheckResult, impute: 
     nonfinite = ~np.isfinite(vals) & ~bad
     if nonfinite.any():
         _handle_nonfinite(vals, nonfinite, spec, res, impute)
+    _check_float32(vals, spec, res)
     _check_range(vals, spec, res, strict)
     return vals
 
@@ -189,6 +191,16 @@ def _handle_nonfinite(vals: np.ndarray, mask: np.ndarray, spec: FeatureSpec, res
     vals[mask] = median
     res.warnings.append(f"{w}: column {name!r}: {what} in {rows_text(mask, res.row_offset)} replaced by the "
                         f"median {median:g}")
+
+
+def _check_float32(vals: np.ndarray, spec: FeatureSpec, res: CheckResult) -> None:
+    """Finite values that become infinite when cast to the model's float32: always an error."""
+    over = np.isfinite(vals) & (np.abs(vals) > FLOAT32_MAX)
+    if over.any():
+        first = int(np.flatnonzero(over)[0])
+        res.errors.append(f"{res.source}: column {spec.name!r}: value {vals[first]:g} in "
+                          f"{rows_text(over, res.row_offset)} overflows float32 (largest "
+                          f"magnitude {FLOAT32_MAX:.7g}); fix the data")
 
 
 def _nonfinite_kind(values: np.ndarray) -> str:
