@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import os
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import NoReturn
 
 import click
@@ -17,6 +20,34 @@ def fail(message: str, code: int = 1) -> NoReturn:
     """Print a one-line error to stderr and exit with code."""
     click.echo(f"error: {message}", err=True)
     sys.exit(code)
+
+
+def warn_if_in_progress(run_dir: str | Path) -> None:
+    """A warning on stderr when run_dir's training has not finished (its .in_progress marker):
+    still running (the marker's process is alive) or interrupted and never resumed."""
+    marker = Path(run_dir) / ".in_progress"  # training.run.MARKER, without importing torch
+    if not marker.is_file():
+        return
+    try:
+        pid = int(json.loads(marker.read_text(encoding="utf-8")).get("pid", 0))
+    except (OSError, ValueError, TypeError, AttributeError):
+        pid = 0
+    if pid > 0 and _pid_alive(pid):
+        click.echo(f"warning: {run_dir}: the training run is still in progress (process {pid}); "
+                   "its best model may still change", err=True)
+    else:
+        click.echo(f"warning: {run_dir}: the training run was interrupted and is not finished; "
+                   f"continue it with: pe-train --resume {run_dir}", err=True)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except PermissionError:
+        return True
+    except (OSError, OverflowError, ValueError):
+        return False
+    return True
 
 
 def entry(cmd: click.Command) -> Callable[[], None]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from phoneprice_edge.cli.common import CONTEXT
+from phoneprice_edge.cli.common import CONTEXT, warn_if_in_progress
 
 
 @click.command(context_settings=CONTEXT)
@@ -19,6 +19,7 @@ def cmd(run_dir: str, data: str | None, artifact: str | None, out: str | None, n
     """
     from phoneprice_edge.evaluate import evaluate_run
 
+    warn_if_in_progress(run_dir)
     res = evaluate_run(run_dir, data=data, artifact=artifact, out_dir=out, plots=not no_plots)
     m = res.metrics
     auc = "n/a" if m["auc_ovr_macro"] is None else f"{m['auc_ovr_macro']:.4f}"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from phoneprice_edge.cli.common import CONTEXT
+from phoneprice_edge.cli.common import CONTEXT, warn_if_in_progress
 from phoneprice_edge.errors import UsageError
 from phoneprice_edge.targets import PRECISIONS, TARGETS
 
@@ -42,6 +42,7 @@ def cmd(run_dir: Path, target: str | None, precision: str | None, profile_ref: s
         raise UsageError("--precision goes with --target")
     if not run_dir.is_dir():
         raise UsageError(f"--run {run_dir}: no such run folder")
+    warn_if_in_progress(run_dir)
     if all_:
         return _export_all(run_dir, builtin_profiles(), defer_build)
     profile = load_profile(profile_ref) if profile_ref else profile_for(target or "", precision)

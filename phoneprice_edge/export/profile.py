@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,18 @@ from phoneprice_edge.targets import PRECISIONS, TARGETS, Target
 DEFAULT_OPSET = 20
 PACKAGE_PROFILES = Path(__file__).resolve().parent / "profiles"
 REPO_PROFILES = Path(__file__).resolve().parents[2] / "export_profiles"
+# a profile name is the folder name under RUN/export/: one path component, never hidden or special
+_SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+
+
+def check_profile_name(name: str, source: str = "<profile>") -> str:
+    """name when it is one safe folder name (letters, digits, '.', '_', '-'; starting with a letter
+    or digit; at most 100 characters), else ConfigError: it names the folder RUN/export/<name>/."""
+    if not isinstance(name, str) or not _SAFE_NAME.fullmatch(name):
+        raise ConfigError(f"{source}: profile name {name!r} is not allowed: it becomes the folder "
+                          "RUN/export/<name>/, so use letters, digits, '.', '_' and '-' only, "
+                          "starting with a letter or digit (at most 100 characters)")
+    return name
 
 
 @dataclass(frozen=True)
@@ -133,7 +146,8 @@ def parse_profile(data: dict[str, Any], name: str, source: str = "<profile>") ->
     if not isinstance(opset, int) or isinstance(opset, bool) or not 13 <= opset <= 23:
         raise bad(f"opset must be an integer in 13..23, got {opset!r}")
     desc = data.get("description", "")
-    return ExportProfile(name=str(data.get("name", name)), target=target, precision=precision,
+    name = check_profile_name(data.get("name", name), source)
+    return ExportProfile(name=name, target=target, precision=precision,
                          description=str(desc), opset=opset, batch=batch, calibration=calib,
                          tolerance=tol, benchmark_batch_sizes=bsz, options=options, source=source)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterable
@@ -21,7 +23,7 @@ from phoneprice_edge.errors import (
 )
 from phoneprice_edge.export.base import ExportContext
 from phoneprice_edge.export.manifest import write_manifest
-from phoneprice_edge.export.profile import ExportProfile
+from phoneprice_edge.export.profile import ExportProfile, check_profile_name
 from phoneprice_edge.io_utils import sha256_file
 from phoneprice_edge.targets import TARGETS
 
@@ -70,6 +72,7 @@ def check_runnable(profile: ExportProfile, defer_build: bool = False) -> None:
 def export_profile(run_dir: str | Path, profile: ExportProfile, defer_build: bool = False) -> ExportResult:
     """Export one profile into RUN_DIR/export/<profile>/, replacing it only on full success."""
     run_dir = Path(run_dir)
+    check_profile_name(profile.name, profile.source or "<profile>")
     check_runnable(profile, defer_build)
     paths = run_paths(run_dir)
     loaded = load_model(paths["checkpoint"])
@@ -81,7 +84,9 @@ def export_profile(run_dir: str | Path, profile: ExportProfile, defer_build: boo
         loaded, prep = int8_ready(loaded, profile, train_x, val_x)
     final = run_dir / "export" / profile.name
     final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{profile.name}.", suffix=".tmp", dir=final.parent))
+    remove_stale_temps(final.parent)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{profile.name}.pid{os.getpid()}.", suffix=".tmp",
+                                dir=final.parent))
     try:
         ctx = ExportContext(run_dir=run_dir, checkpoint=paths["checkpoint"], loaded=loaded,
                             profile=profile, out_dir=tmp, calib_x=calib_x, train_x=train_x,
@@ -186,6 +191,51 @@ def reload_check(artifact_dir: Path, rows: np.ndarray, n_classes: int) -> None:
                     not np.isfinite(y).all():
                 raise ExportError(f"{artifact_dir.name}: reload check failed: batch {len(x)} gave "
                                   f"{y.dtype} {list(y.shape)} (finite: {np.isfinite(y).all()})")
+
+
+_TEMP = re.compile(r"\.(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*?)(?:\.pid(?P<pid>\d+))?\.[^.]+\.tmp")
+
+
+def remove_stale_temps(export_dir: Path) -> list[Path]:
+    """Remove the hidden temp folders (.<profile>[.pid<N>].<random>.tmp) that a killed export left
+    in export_dir, and .<profile>.old folders whose replacement never landed; a temp folder of a
+    process still running is kept. Returns what was removed."""
+    removed = []
+    for p in export_dir.iterdir() if export_dir.is_dir() else ():
+        m = _TEMP.fullmatch(p.name)
+        stale_old = p.name.startswith(".") and p.name.endswith(".old")
+        if not p.is_dir() or p.is_symlink() or not (m or stale_old):
+            continue
+        if m and m["pid"] and _alive(int(m["pid"])):
+            continue
+        if stale_old and _alive_temp_for(export_dir, p.name[1:-4]):
+            continue
+        shutil.rmtree(p, ignore_errors=True)
+        removed.append(p)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, owned by another user
+    except (OverflowError, ValueError):
+        return False  # not a valid pid
+    return pid > 0
+
+
+def _alive_temp_for(export_dir: Path, name: str) -> bool:
+    """True when a running export of profile name has a temp folder (it may own .name.old)."""
+    for p in export_dir.glob(f".{name}.pid*.tmp"):
+        m = _TEMP.fullmatch(p.name)
+        if m and m["name"] == name and m["pid"] and _alive(int(m["pid"])):
+            return True
+    return False
 
 
 def _replace_dir(tmp: Path, final: Path) -> None:
