@@ -82,6 +82,7 @@ class TrainConfig:
         return from_mapping({**self.to_dict(), **given}, source)
 
 
+SEED_MAX = 2 ** 32 - 1  # numpy's and torch's generators all accept 0..2^32-1
 _TYPES: dict[str, type] = {f.name: f.type for f in fields(TrainConfig)}  # type: ignore[misc]
 
 
@@ -122,6 +123,7 @@ def _check_ranges(cfg: TrainConfig, source: str) -> None:
             raise ConfigError(f"{source}: {key} = {getattr(cfg, key)!r} is not one of "
                               f"{', '.join(allowed)}")
     rules: list[tuple[bool, str]] = [
+        (0 <= cfg.seed <= SEED_MAX, f"seed = {cfg.seed} is not in 0..{SEED_MAX}"),
         (cfg.epochs >= 1, "epochs must be >= 1"),
         (cfg.batch_size >= 1, "batch_size must be >= 1"),
         (cfg.learning_rate > 0, "learning_rate must be > 0"),

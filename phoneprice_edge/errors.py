@@ -55,3 +55,8 @@ class ParityFailure(PEError):
 
 class InputError(PEError):
     """An inference input with the wrong shape, dtype or non-finite values."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM turned into an interrupt, so it unwinds like Ctrl-C (files closed, resume hint);
+    the CLI exits 143 (128 + SIGTERM) instead of 130."""

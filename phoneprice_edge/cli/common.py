@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import NoReturn
 
 import click
 
-from phoneprice_edge.errors import PEError
+from phoneprice_edge.errors import PEError, Terminated
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -50,16 +53,50 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+# under torchrun the launcher owns SIGTERM (it stops its workers); leave the default there
+_LAUNCHER_VARS = ("TORCHELASTIC_RUN_ID", "LOCAL_RANK")
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """While inside, SIGTERM raises Terminated (a KeyboardInterrupt) in this process, so a
+    `kill` is handled as Ctrl-C is; a forked child gets the default action back."""
+    if (threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL
+            or any(v in os.environ for v in _LAUNCHER_VARS)):
+        yield
+        return
+    owner = os.getpid()
+
+    def handler(signum: int, frame: object) -> None:
+        if os.getpid() != owner:  # a forked worker: die as it would have
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGTERM)
+            return
+        raise Terminated()
+
+    signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _interrupt_code(exc: BaseException | None) -> int:
+    return 143 if isinstance(exc, Terminated) else 130
+
+
 def entry(cmd: click.Command) -> Callable[[], None]:
     """Wrap a click command as a console-script entry point with the toolkit's exit codes.
 
-    0 success; 1 failed check or runtime error; 2 usage error; 130 interrupted. A PEError is a
-    one-line message, never a traceback.
+    0 success; 1 failed check or runtime error; 2 usage error; 130 interrupted (Ctrl-C), 143
+    terminated (SIGTERM, handled as Ctrl-C is). A PEError is a one-line message, never a traceback.
     """
 
     def main(args: list[str] | None = None, prog_name: str | None = None) -> None:
         try:
-            rv = cmd.main(args=args, prog_name=prog_name, standalone_mode=False)
+            with sigterm_as_interrupt():
+                rv = cmd.main(args=args, prog_name=prog_name, standalone_mode=False)
         except click.exceptions.Exit as exc:
             sys.exit(exc.exit_code)
         except click.ClickException as exc:
@@ -68,12 +105,12 @@ def entry(cmd: click.Command) -> Callable[[], None]:
         except click.exceptions.Abort as exc:
             # click turns Ctrl-C into Abort; keep the shell's convention for an interrupt.
             if isinstance(exc.__cause__, KeyboardInterrupt):
-                fail("interrupted", 130)
+                fail("interrupted", _interrupt_code(exc.__cause__))
             fail("aborted", 1)
         except PEError as exc:
             fail(str(exc), exc.exit_code)
-        except KeyboardInterrupt:
-            fail("interrupted", 130)
+        except KeyboardInterrupt as exc:
+            fail("interrupted", _interrupt_code(exc))
         sys.exit(rv if isinstance(rv, int) else 0)
 
     return main

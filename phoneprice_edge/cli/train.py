@@ -17,8 +17,26 @@ def resolve_config(config: str | None, sets: tuple[str, ...], **flags: object): 
 
     cfg = load_train_config(config)
     overrides = dict(parse_override(s) for s in sets)
-    overrides.update({k: v for k, v in flags.items() if v is not None})
+    given = {k: v for k, v in flags.items() if v is not None}
+    both = sorted(set(overrides) & set(given))
+    if both:
+        key = both[0]
+        raise UsageError(f"--set {key}=... and --{key.replace('_', '-')} conflict: give the value "
+                         "once")
+    overrides.update(given)
     return cfg.with_overrides(source="command line", **overrides) if overrides else cfg
+
+
+def load_data(data: str | None, *, label: str | None, table: str | None, query: str | None,
+              seed: int, delimiter: str | None):  # noqa: ANN201 - a Dataset
+    """The training Dataset: the table at data (with its CSV delimiter), else the built-in data."""
+    from phoneprice_edge import train
+
+    if data is None or delimiter is None:
+        return train.load_data(data, label=label, table=table, query=query, seed=seed)
+    from phoneprice_edge.data import load_dataset
+
+    return load_dataset(data, label=label, table=table, query=query, delimiter=delimiter)
 
 
 def default_out(prefix: str = "train") -> str:
@@ -42,6 +60,7 @@ def print_summary(result: object) -> None:
 @click.option("--data", help="Training table: CSV/Parquet/JSON/JSONL file or SQLAlchemy URL. Default: built-in synthetic phone data (2000 rows).")
 @click.option("--table", help="SQL table name (with a SQL URL).")
 @click.option("--query", help="SQL query to read instead of --table (with a SQL URL).")
+@click.option("--delimiter", help="CSV field separator of --data (default ',').")
 @click.option("--label", help="Label column (default: from the schema, price_range for the phone table).")
 @click.option("--kfold", type=int, help="Stratified K-fold cross-validation with K models (K >= 2).")
 @click.option("--refit/--no-refit", default=None, help="After k-fold, train one final model on all rows.")
@@ -57,7 +76,8 @@ def print_summary(result: object) -> None:
 @click.option("--dist-timeout", type=click.FloatRange(min=1), default=60.0, show_default=True, metavar="SECONDS",
               help="With --distributed: how long the rendezvous and any collective may wait for a peer.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
-def cmd(config: str | None, data: str | None, table: str | None, query: str | None, label: str | None,
+def cmd(config: str | None, data: str | None, table: str | None, query: str | None,
+        delimiter: str | None, label: str | None,
         kfold: int | None, refit: bool | None, seed: int | None, epochs: int | None,
         device: str | None, sets: tuple[str, ...], out: str | None, resume: str | None,
         init_from: str | None, distributed: bool, dist_timeout: float, quiet: bool) -> None:
@@ -67,12 +87,21 @@ def cmd(config: str | None, data: str | None, table: str | None, query: str | No
     history.jsonl, tb/ and metrics.json (with `cv` for k-fold). Ctrl-C leaves a resumable run:
     continue it with `pe-train --resume RUN_DIR`.
     """
-    from phoneprice_edge.train import resume_run, train
+    from phoneprice_edge.cli.train_guard import (
+        check_out_folder,
+        check_trainable,
+        cleanup_on_failed_start,
+    )
+    from phoneprice_edge.train import resume_run, train_run
 
     if resume:
-        if any(v is not None for v in (config, data, kfold, refit, seed, epochs, device, out)) or sets:
+        if any(v is not None for v in (config, data, delimiter, kfold, refit, seed, epochs, device,
+                                       out)) or sets:
             raise UsageError("--resume takes its settings from RUN_DIR/config.toml; drop the other options")
     if distributed:
+        if delimiter is not None:
+            raise UsageError("--delimiter is not supported with --distributed; save --data "
+                             "comma-separated")
         from phoneprice_edge.training.distributed import run_cli
 
         run_cli(resume=resume, quiet=quiet, init_from=init_from, timeout_s=dist_timeout,
@@ -91,9 +120,14 @@ def cmd(config: str | None, data: str | None, table: str | None, query: str | No
     cfg = resolve_config(config, sets, kfold=kfold, refit=refit, seed=seed, epochs=epochs,
                          device=device)
     run_dir = out or default_out()
+    before = check_out_folder(run_dir)
+    ds = load_data(data, label=label, table=table, query=query, seed=cfg.seed,
+                   delimiter=delimiter)
+    check_trainable(cfg, ds.X, ds.y, ds.schema, ds.source or str(data))
     try:
-        result = train(cfg, data, run_dir, label=label, table=table, init_from=init_from,
-                       quiet=quiet, query=query)
+        with cleanup_on_failed_start(run_dir, before):
+            result = train_run(cfg, ds.X, ds.y, ds.schema, run_dir, init_from=init_from,
+                               quiet=quiet)
     except KeyboardInterrupt:
         click.echo(f"interrupted; continue with: pe-train --resume {run_dir}", err=True)
         raise

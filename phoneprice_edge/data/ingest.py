@@ -68,7 +68,10 @@ def read_table(source: str | os.PathLike[str], fmt: str | None = None, table: st
         raise DataError(f"{path}: file not found" if not path.exists() else f"{path}: not a file")
     readers = {"csv": _read_csv, "parquet": _read_parquet, "json": _read_json, "jsonl": _read_jsonl}
     kwargs: dict[str, Any] = {"delimiter": delimiter} if kind == "csv" else {}
-    df = readers[kind](path, **kwargs)
+    try:
+        df = readers[kind](path, **kwargs)
+    except OSError as exc:  # PermissionError, a file removed or unreadable mid-way, EIO
+        raise DataError(f"{path}: cannot read the file: {exc.strerror or one_line(exc)}") from None
     return df.head(max_rows).copy() if max_rows is not None else df
 
 

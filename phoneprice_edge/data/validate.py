@@ -310,10 +310,11 @@ def source_name(source: str | os.PathLike[str], table: str | None = None,
 def load_dataset(source: str | os.PathLike[str], *, label: str | None = None,
                  schema: FeatureSchema | str | Path | None = None, table: str | None = None,
                  query: str | None = None, fmt: str | None = None, impute: str = "none",
-                 strict: bool = False, allow_unlabelled: bool = False) -> Dataset:
+                 strict: bool = False, allow_unlabelled: bool = False,
+                 delimiter: str | None = None) -> Dataset:
     """Read a table and prepare it (see read_table and prepare)."""
     if isinstance(schema, str | Path):
         schema = FeatureSchema.load(schema)
-    df = read_table(source, fmt=fmt, table=table, query=query)
+    df = read_table(source, fmt=fmt, table=table, query=query, delimiter=delimiter)
     return prepare(df, schema=schema, label=label, impute=impute, strict=strict,
                    source=source_name(source, table, query), allow_unlabelled=allow_unlabelled)
