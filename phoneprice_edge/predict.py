@@ -75,14 +75,13 @@ def predict_file(artifact_dir: str | os.PathLike[str], data: str | os.PathLike[s
     """Predict every row of data (CSV, Parquet, JSON, JSONL) and write out atomically (format by
     extension). Columns in carry (default `id`) are copied through; other extra columns ignored."""
     from phoneprice_edge.data import read_table, write_table
-    from phoneprice_edge.data.ingest import detect_format
+    from phoneprice_edge.data.ingest import output_format
     from phoneprice_edge.data.validate import prepare_unlabelled
     from phoneprice_edge.serve.model import load_served_model
 
     if chunk_size < 1:
         raise UsageError(f"--chunk-size must be >= 1, got {chunk_size}")
-    if detect_format(out) == "sql":
-        raise UsageError(f"{out}: output must be .csv, .parquet, .json or .jsonl")
+    output_format(out, "--out")
     df = read_table(data, fmt)
     if len(df) == 0:
         raise DataError(f"{data}: no rows to predict")

@@ -49,6 +49,33 @@ def detect_format(source: str | os.PathLike[str], fmt: str | None = None) -> str
     return _EXTENSIONS[ext]
 
 
+OUTPUT_FORMATS: tuple[str, ...] = ("csv", "parquet", "json", "jsonl")
+
+
+def output_format(dest: str | os.PathLike[str], option: str = "") -> str:
+    """The format to write dest in, from its extension; UsageError naming the extensions that
+    work (not the input's --format). option: how the message names dest, e.g. '--out'."""
+    where = f"{option} {dest}" if option else str(dest)
+    try:
+        kind = detect_format(dest)
+    except UsageError:
+        kind = None
+    if kind not in OUTPUT_FORMATS:
+        ext = Path(dest).suffix or "(none)"
+        raise UsageError(f"{where}: cannot write a table with the extension {ext!r}: use .csv, "
+                         ".parquet, .json or .jsonl")
+    return kind
+
+
+def _check_names(path: Path, columns: list[str], header: bool = False) -> None:
+    """DataError naming the first column whose name is empty or only whitespace."""
+    for i, name in enumerate(columns, start=1):
+        if not str(name).strip():
+            where = " of the header" if header else ""
+            raise DataError(f"{path}: column {i}{where} has no name (empty or only spaces); name "
+                            "it or remove it")
+
+
 def read_table(source: str | os.PathLike[str], fmt: str | None = None, table: str | None = None,
                query: str | None = None, *, delimiter: str | None = None,
                max_rows: int | None = None) -> pd.DataFrame:
@@ -72,6 +99,8 @@ def read_table(source: str | os.PathLike[str], fmt: str | None = None, table: st
         df = readers[kind](path, **kwargs)
     except OSError as exc:  # PermissionError, a file removed or unreadable mid-way, EIO
         raise DataError(f"{path}: cannot read the file: {exc.strerror or one_line(exc)}") from None
+    if kind != "csv":
+        _check_names(path, [str(c) for c in df.columns])
     return df.head(max_rows).copy() if max_rows is not None else df
 
 
@@ -80,6 +109,8 @@ def _read_csv(path: Path, delimiter: str | None = None) -> pd.DataFrame:
     header = _csv_header(path, sep)
     if header is None:
         raise DataError(f"{path}: the file is empty (no header, no rows)")
+    if len(header) > 1 or delimiter is not None:
+        _check_names(path, header, header=True)
     dup = sorted({h for h in header if header.count(h) > 1})
     if dup:
         raise DataError(f"{path}: duplicated column name(s) in the header: {', '.join(dup)}")
@@ -88,7 +119,8 @@ def _read_csv(path: Path, delimiter: str | None = None) -> pd.DataFrame:
             if suspect in header[0]:
                 raise DataError(
                     f"{path}: the header is a single column containing {suspect!r}: the file looks "
-                    f"{suspect!r}-separated, not comma-separated (pass --delimiter {suspect!r})")
+                    f"{suspect!r}-separated, not comma-separated (pass --delimiter {suspect!r} to "
+                    "pe data or pe train, or save it comma-separated)")
     try:
         df = pd.read_csv(path, sep=sep, skipinitialspace=True, low_memory=False)
     except pd.errors.EmptyDataError:
