@@ -112,12 +112,23 @@ def retrain(run_dir: Path, data: str, full: bool, registry: Path | None, out: Pa
 
 @cmd.command("promote", context_settings=CONTEXT)
 @click.option("--registry", type=click.Path(file_okay=False, exists=True, path_type=Path), required=True)
+@click.option("--force", is_flag=True, help="Promote a version the gates rejected (its artifacts "
+              "are still verified).")
 @click.argument("version")
-def promote(registry: Path, version: str) -> None:
-    """Make VERSION the champion (also a rollback): atomic pointer switch."""
+def promote(registry: Path, version: str, force: bool) -> None:
+    """Make VERSION the champion (also a rollback): atomic pointer switch.
+
+    Every export of VERSION is verified first (file hashes, exported from its own checkpoint);
+    a version the gates rejected needs --force.
+    """
     from phoneprice_edge.monitor.registry import Registry
 
-    old = Registry(registry).promote(version, reason="manual (pe-monitor promote)")
+    reg = Registry(registry)
+    verified = reg.check_promotable(version, force=force)
+    forced = force and reg.info(version).get("status") == "rejected"
+    old = reg.promote(version, reason="manual, forced past the gates (pe-monitor promote --force)"
+                      if forced else "manual (pe-monitor promote)")
+    click.echo(f"verified: {', '.join(verified)}")
     click.echo(f"champion: {version} (was {old or 'none'})")
 
 

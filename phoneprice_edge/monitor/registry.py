@@ -129,6 +129,34 @@ class Registry:
             self._event(event="promote", version=version, previous=old, reason=reason)
         return old
 
+    def check_promotable(self, version: str, *, force: bool = False) -> list[str]:
+        """Before a manual promotion: every export folder of version verifies (each listed file's
+        sha256, ArtifactError) and was exported from the version's own checkpoint; a version the
+        gates rejected is refused (UsageError) unless force. Returns the verified profiles."""
+        from phoneprice_edge.export.manifest import verify_artifact
+        from phoneprice_edge.io_utils import sha256_file
+
+        info = self.info(version)
+        if info.get("status") == "rejected" and not force:
+            why = "; ".join(map(str, info.get("reasons") or [])) or "no reason recorded"
+            raise UsageError(f"{version} was rejected by the gates ({why}); pass --force to "
+                             "promote it anyway")
+        root = self.versions_dir / version
+        ckpt = root / "checkpoints" / "best_model.pt"
+        if not ckpt.is_file():
+            raise ArtifactError(f"{ckpt}: missing; {version} cannot be served")
+        arts = sorted(p for p in (root / "export").glob("*/manifest.json"))
+        if not arts:
+            raise ArtifactError(f"{root}: no export to serve (no export/<profile>/manifest.json)")
+        ckpt_sha = sha256_file(ckpt)
+        for manifest in arts:
+            m = verify_artifact(manifest.parent)
+            if m.get("source_checkpoint_sha256") != ckpt_sha:
+                raise ArtifactError(f"{manifest.parent}: exported from another checkpoint than "
+                                    f"{version}'s checkpoints/best_model.pt ({manifest.parent.name}); "
+                                    "re-export it")
+        return [p.parent.name for p in arts]
+
     def reject(self, version: str, reasons: list[str], gates: dict[str, Any] | None = None) -> None:
         """Mark a candidate rejected with the reasons; the champion stays."""
         with self._lock():
