@@ -219,6 +219,9 @@ def current_artifact(registry_dir: str | Path, profile: str) -> Path:
     The path contains the version, so a server compares it with the one it serves and reloads
     when it differs. Cheap: one small JSON read.
     """
+    from phoneprice_edge.export.profile import check_profile_name
+
+    check_profile_name(profile, "--profile")
     v = current_version(registry_dir)
     if v is None:
         raise ArtifactError(f"{registry_dir}: registry has no champion yet")

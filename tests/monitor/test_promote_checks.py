@@ -105,3 +105,13 @@ def test_unknown_and_odd_versions_are_usage_errors(reg: Registry,
                                                    capsys: pytest.CaptureFixture[str]) -> None:
     for v in ("v0009", "../v0001", "v1", ""):
         _champion_unchanged(reg, capsys, promote(reg.root, v), 2, "no version")
+
+
+@pytest.mark.parametrize("profile", ["..", "../../v0001/export/onnx-fp32", "/etc", ".", ""])
+def test_champion_artifact_profile_must_be_a_plain_name(reg: Registry, profile: str) -> None:
+    from phoneprice_edge.errors import ConfigError
+    from phoneprice_edge.monitor.registry import current_artifact
+
+    with pytest.raises(ConfigError, match="profile name"):
+        current_artifact(reg.root, profile)
+    assert current_artifact(reg.root, "onnx-fp32").name == "onnx-fp32"
