@@ -59,6 +59,9 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     except (RuntimeError, EOFError, zipfile.BadZipFile, pickle.UnpicklingError, ValueError) as exc:
         raise CheckpointError(f"{path}: not a readable checkpoint (truncated, tampered or not "
                               f"written by phoneprice_edge): {one_line(exc)[:200]}") from None
+    except OSError as exc:  # PermissionError, EIO
+        raise CheckpointError(f"{path}: cannot read the checkpoint: "
+                              f"{exc.strerror or one_line(exc)}") from None
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(f"{path}: not a phoneprice_edge checkpoint (format "
                               f"{payload.get('format') if isinstance(payload, dict) else type(payload).__name__!r})")

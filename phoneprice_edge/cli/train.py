@@ -124,6 +124,10 @@ def cmd(config: str | None, data: str | None, table: str | None, query: str | No
     ds = load_data(data, label=label, table=table, query=query, seed=cfg.seed,
                    delimiter=delimiter)
     check_trainable(cfg, ds.X, ds.y, ds.schema, ds.source or str(data))
+    if init_from:
+        from phoneprice_edge.checkpoint import read_checkpoint
+
+        read_checkpoint(init_from)  # a missing or unreadable file: before the run folder exists
     try:
         with cleanup_on_failed_start(run_dir, before):
             result = train_run(cfg, ds.X, ds.y, ds.schema, run_dir, init_from=init_from,

@@ -216,3 +216,19 @@ def test_sigterm_during_training_gives_the_resume_hint_and_resumes(tmp_path: Pat
     assert "Traceback" not in err and (run / ".in_progress").exists()
     assert call(TRAIN, ["--resume", str(run), "-q"]) == 0
     assert (run / "metrics.json").is_file() and not (run / ".in_progress").exists()
+
+
+def test_unreadable_init_from_is_one_line_before_the_run_folder(
+        tmp_path: Path, data_csv: Path, synth_run: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    import shutil
+
+    ckpt = tmp_path / "init.pt"
+    shutil.copy(synth_run / "checkpoints" / "best_model.pt", ckpt)
+    _deny(monkeypatch, ckpt)
+    run = tmp_path / "run"
+    assert call(TRAIN, ["--data", str(data_csv), "--out", str(run), *FAST,
+                        "--init-from", str(ckpt)]) == 1
+    err = capsys.readouterr().err
+    assert _one_line(err) and str(ckpt) in err and "ermission denied" in err
+    assert not run.exists()
