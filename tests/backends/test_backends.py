@@ -6,7 +6,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from artifact_factory import make_manifest
 
 from phoneprice_edge.backends.registry import load_backend

@@ -172,3 +172,11 @@ def test_all_on_cpu_lists_gpu_only_artifacts_as_not_timed(bench_run: Path,
     report = json.loads((bench_run / "bench" / "report.json").read_text())
     assert {r["artifact"] for r in report["results"]} == {"onnx-fp32"}
     assert report["skipped"] == [{"artifact": "tensorrt-fp16", "reason": "tensorrt needs a GPU"}]
+
+
+def test_without_run_all_and_reference_are_usage_errors(bench_run: Path, pe_bench: Runner) -> None:
+    art = str(bench_run / "export" / "onnx-fp32")
+    code, _, err = pe_bench("--artifact", art, "--reference", *FAST)
+    assert code == 2 and "--reference need --run" in err
+    code, _, err = pe_bench("--all", *FAST)
+    assert code == 2 and "need --run" in err
