@@ -89,6 +89,24 @@ def test_env_key_makes_every_loader_refuse_unsigned(onnx_copy: Path, keys: tuple
         pass
 
 
+def test_predict_verify_key(onnx_copy: Path, keys: tuple[Path, Path, Path], tmp_path: Path) -> None:
+    from phoneprice_edge import golden
+    from phoneprice_edge.predict import predict_file
+    from phoneprice_edge.schema import PHONE_SCHEMA
+
+    key, pub, other = keys
+    x = golden.read(onnx_copy / "golden.bin").inputs[:4]
+    csv = tmp_path / "x.csv"
+    csv.write_text("\n".join([",".join(PHONE_SCHEMA.feature_names)]
+                             + [",".join(f"{v:g}" for v in r) for r in x]) + "\n")
+    with pytest.raises(ArtifactError, match="not signed"):
+        predict_file(onnx_copy, csv, tmp_path / "o.csv", verify_key=pub)
+    sign(onnx_copy, load_artifact(onnx_copy), key)
+    assert predict_file(onnx_copy, csv, tmp_path / "o.csv", verify_key=pub).rows == 4
+    assert _pe("predict", "--artifact", str(onnx_copy), "--data", str(csv), "--out",
+               str(tmp_path / "p.csv"), "--verify-key", str(other)) == 1
+
+
 def test_update_manifest_drops_a_stale_signature(onnx_copy: Path,
                                                  keys: tuple[Path, Path, Path]) -> None:
     from phoneprice_edge.export.manifest import update_manifest
