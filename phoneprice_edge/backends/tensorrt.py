@@ -11,8 +11,8 @@ import numpy as np
 from phoneprice_edge.backends.base import Backend, IOSpec
 from phoneprice_edge.backends.common import (
     artifact_file,
-    artifact_manifest,
     io_from_manifest,
+    manifest_of,
     vendor,
 )
 from phoneprice_edge.errors import ArtifactError, BackendUnavailable
@@ -28,6 +28,17 @@ def check_engine_host(built: dict[str, Any], here: dict[str, Any], artifact: str
                 f"{here.get(key)!r}; engines are not portable: rebuild it here with "
                 f"pe-export --run RUN_DIR --profile {built.get('profile', 'PROFILE')} "
                 f"(or run its build_engine.sh on this machine)")
+
+
+def gpu_facts(trt: Any) -> dict[str, Any]:
+    """TensorRT version, GPU name and compute capability of this host (engines are tied to them)."""
+    import torch
+
+    if not torch.cuda.is_available():
+        raise BackendUnavailable("TensorRT needs an NVIDIA GPU with CUDA; none on this host")
+    major, minor = torch.cuda.get_device_capability(0)
+    return {"tensorrt_version": trt.__version__, "gpu_name": torch.cuda.get_device_name(0),
+            "compute_capability": f"{major}.{minor}"}
 
 
 class TensorRTBackend(Backend):
@@ -50,13 +61,11 @@ class TensorRTBackend(Backend):
         trt = vendor("tensorrt", "tensorrt")
         import torch
 
-        from phoneprice_edge.export.tensorrt import gpu_facts
-
-        manifest = options.get("manifest") or artifact_manifest(artifact)
+        manifest = manifest_of(artifact, options)
         if not torch.cuda.is_available():
             raise BackendUnavailable("TensorRT engines need an NVIDIA GPU with CUDA; none here")
-        built = dict(manifest.get("tensorrt") or {})
-        built["profile"] = manifest.get("profile_name")
+        built = dict(manifest.fact("tensorrt") or {})
+        built["profile"] = manifest.profile_name
         check_engine_host(built, gpu_facts(trt), artifact)
         runtime = trt.Runtime(trt.Logger(trt.Logger.WARNING))
         plan = artifact_file(artifact, manifest, "tensorrt")

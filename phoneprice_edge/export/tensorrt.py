@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from phoneprice_edge.backends.tensorrt import gpu_facts
 from phoneprice_edge.errors import BackendUnavailable, ExportError, UsageError
 from phoneprice_edge.export.base import ExportContext
 from phoneprice_edge.export.onnx import INPUT_NAME, ONNX_FILE, write_onnx_for_precision
@@ -147,7 +148,7 @@ def export_tensorrt(ctx: ExportContext) -> list[str]:
         return [ONNX_FILE, SCRIPT_FILE]
     gpu = build_engine(onnx_path, ctx.out_dir / ENGINE_FILE, s, ctx.out_dir)
     ctx.record(**facts, tensorrt=gpu, host_extra={"gpu": gpu})
-    return [ONNX_FILE, ENGINE_FILE]
+    return [ONNX_FILE, ENGINE_FILE, s.timing_cache]  # every file in the folder is listed
 
 
 def _fp32_onnx(ctx: ExportContext, path: Path) -> dict[str, Any]:
@@ -168,17 +169,6 @@ def configure(config: Any, trt: Any, s: BuilderSettings) -> None:
         config.set_flag(trt.BuilderFlag.INT8)
     if s.optimization_level is not None:
         config.builder_optimization_level = s.optimization_level
-
-
-def gpu_facts(trt: Any) -> dict[str, Any]:
-    """TensorRT version, GPU name and compute capability of this host (engines are tied to them)."""
-    import torch
-
-    if not torch.cuda.is_available():
-        raise BackendUnavailable("TensorRT needs an NVIDIA GPU with CUDA; none on this host")
-    major, minor = torch.cuda.get_device_capability(0)
-    return {"tensorrt_version": trt.__version__, "gpu_name": torch.cuda.get_device_name(0),
-            "compute_capability": f"{major}.{minor}"}
 
 
 def build_engine(onnx_path: Path, engine_path: Path, s: BuilderSettings, cache_dir: Path) -> dict[str, Any]:
@@ -219,9 +209,12 @@ def build_engine(onnx_path: Path, engine_path: Path, s: BuilderSettings, cache_d
 
 def finalize(artifact_dir: Path) -> dict[str, Any]:
     """After build_engine.sh ran on the device: hash model.plan and record this GPU in the manifest."""
-    from phoneprice_edge.export.manifest import update_manifest, verify_artifact
+    from phoneprice_edge.artifact import load_artifact, read_manifest
+    from phoneprice_edge.export.manifest import update_manifest
 
-    m = verify_artifact(artifact_dir)
+    cache = str((read_manifest(artifact_dir).profile.get("options") or {}).get(
+        "timing_cache", "timing.cache"))  # the two files build_engine.sh adds
+    m = load_artifact(artifact_dir, allow_unlisted=(ENGINE_FILE, cache))
     engine = artifact_dir / ENGINE_FILE
     if not engine.is_file():
         raise ExportError(f"{engine}: not built yet; run {artifact_dir / SCRIPT_FILE} first")
@@ -230,9 +223,11 @@ def finalize(artifact_dir: Path) -> dict[str, Any]:
     except ImportError:
         raise BackendUnavailable("tensorrt is not installed on this host") from None
     facts = gpu_facts(trt)
-    files = {**m["files"], ENGINE_FILE: sha256_file(engine)}
+    files = {**m.files, ENGINE_FILE: sha256_file(engine)}
+    if (artifact_dir / cache).is_file():
+        files[cache] = sha256_file(artifact_dir / cache)
     return update_manifest(artifact_dir, files=files, deferred_build=False, tensorrt=facts,
-                           format="tensorrt-engine", host={**m.get("host", {}), "gpu": facts})
+                           format="tensorrt-engine", host={**(m.fact("host") or {}), "gpu": facts})
 
 
 if __name__ == "__main__":  # python -m phoneprice_edge.export.tensorrt finalize DIR
