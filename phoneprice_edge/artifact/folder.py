@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 
 from phoneprice_edge.artifact.manifest import MANIFEST, SIGNATURE, Manifest, parse, read_raw
-from phoneprice_edge.errors import ArtifactError
+from phoneprice_edge.errors import ArtifactError, ConfigError
 from phoneprice_edge.io_utils import sha256_file
 
 RESERVED = frozenset({MANIFEST, SIGNATURE})
+# a profile name is the folder name under RUN/export/: one path component, never hidden or special
+_SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+
+
+def check_profile_name(name: str, source: str = "<profile>") -> str:
+    """name when it is one safe folder name (letters, digits, '.', '_', '-'; starting with a letter
+    or digit; at most 100 characters), else ConfigError: it names the folder RUN/export/<name>/."""
+    if not isinstance(name, str) or not _SAFE_NAME.fullmatch(name):
+        raise ConfigError(f"{source}: profile name {name!r} is not allowed: it becomes the folder "
+                          "RUN/export/<name>/, so use letters, digits, '.', '_' and '-' only, "
+                          "starting with a letter or digit (at most 100 characters)")
+    return name
 
 
 def read_manifest(folder: str | Path) -> Manifest:

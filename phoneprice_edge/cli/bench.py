@@ -98,7 +98,7 @@ def cmd(run_dir: Path | None, artifacts: tuple[Path, ...], all_: bool, batch_siz
                             threads=threads, device=device, reference=reference,
                             overhead=overhead, skip_unavailable=all_,
                             plan=bench.TimingPlan(min_iters=min_iters, min_time_s=min_time),
-                            reference_loader=_reference_loader() if reference else None)
+                            reference_loader=_eager_reference() if reference else None)
     rows = bench.bench_rows(cfg)
     arts = bench.artifacts_of(cfg)  # manifests and parity reports read once, for every step
     report = _run(cfg, skipped, arts, rows)
@@ -115,13 +115,6 @@ def cmd(run_dir: Path | None, artifacts: tuple[Path, ...], all_: bool, batch_siz
     paths_out = bench.write_report(report.to_dict(), out_dir or default_out)
     _summary(report.to_dict(), paths_out)
     return 1 if failed else 0
-
-
-def _reference_loader():  # noqa: ANN202 - (run_dir, device, threads) -> Backend
-    """The eager checkpoint (build side, needs torch), only for --reference."""
-    from phoneprice_edge.export.reference import load_reference
-
-    return lambda run_dir, device, threads: load_reference(run_dir, device=device, threads=threads)
 
 
 def _run(cfg: BenchConfig, skipped: list[dict[str, str]], arts: list[Artifact],
@@ -151,3 +144,10 @@ def _summary(report: dict, paths: dict[str, Path]) -> None:
         click.echo(f"ONNX backend overhead vs bare onnxruntime at batch 1: max ratio "
                    f"{ovh['max_ratio']:.3f} ({verdict} the {ovh['limit']}x limit)")
     click.echo("wrote " + ", ".join(str(p) for p in paths.values()))
+
+
+def _eager_reference():  # noqa: ANN202 - (run_dir, device, threads) -> Backend
+    """The eager checkpoint (build side, needs torch), only for --reference."""
+    from phoneprice_edge.export.reference import reference_loader
+
+    return reference_loader()

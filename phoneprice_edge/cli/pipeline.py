@@ -77,7 +77,7 @@ STAGES: list[tuple[str, Stage]] = [
     ("evaluate", stage_evaluate),
     ("export", lambda ctx: _stage("phoneprice_edge.export.stages:stage_export", ctx)),
     ("parity", lambda ctx: _stage("phoneprice_edge.export.stages:stage_parity", ctx)),
-    ("bench", lambda ctx: _stage("phoneprice_edge.bench.stage:stage_bench", ctx)),
+    ("bench", lambda ctx: _stage("phoneprice_edge.export.bench_stage:stage_bench", ctx)),
 ]
 
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from phoneprice_edge.artifact.folder import check_profile_name
 from phoneprice_edge.errors import ConfigError
 from phoneprice_edge.io_utils import read_toml
 from phoneprice_edge.targets import PRECISIONS, TARGETS, Target
@@ -14,18 +14,6 @@ from phoneprice_edge.targets import PRECISIONS, TARGETS, Target
 DEFAULT_OPSET = 20
 PACKAGE_PROFILES = Path(__file__).resolve().parent / "profiles"
 REPO_PROFILES = Path(__file__).resolve().parents[2] / "export_profiles"
-# a profile name is the folder name under RUN/export/: one path component, never hidden or special
-_SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
-
-
-def check_profile_name(name: str, source: str = "<profile>") -> str:
-    """name when it is one safe folder name (letters, digits, '.', '_', '-'; starting with a letter
-    or digit; at most 100 characters), else ConfigError: it names the folder RUN/export/<name>/."""
-    if not isinstance(name, str) or not _SAFE_NAME.fullmatch(name):
-        raise ConfigError(f"{source}: profile name {name!r} is not allowed: it becomes the folder "
-                          "RUN/export/<name>/, so use letters, digits, '.', '_' and '-' only, "
-                          "starting with a letter or digit (at most 100 characters)")
-    return name
 
 
 @dataclass(frozen=True)

@@ -32,3 +32,8 @@ class TorchBackend(TorchModuleBackend):
 def load_reference(run_dir: str | Path, device: str = "cpu", **opts: Any) -> TorchBackend:
     """The PyTorch reference: RUN_DIR/checkpoints/best_model.pt in eval mode."""
     return TorchBackend.load(Path(run_dir), device=device, **opts)
+
+
+def reference_loader():  # noqa: ANN201 - (run_dir, device, threads) -> Backend
+    """The loader the bench harness calls for its eager reference row (injected by build-side callers)."""
+    return lambda run_dir, device, threads: load_reference(run_dir, device=device, threads=threads)

@@ -133,7 +133,7 @@ class Registry:
         """Before a manual promotion: every export folder of version verifies (each listed file's
         sha256, ArtifactError) and was exported from the version's own checkpoint; a version the
         gates rejected is refused (UsageError) unless force. Returns the verified profiles."""
-        from phoneprice_edge.export.manifest import verify_artifact
+        from phoneprice_edge.artifact import load_artifact
         from phoneprice_edge.io_utils import sha256_file
 
         info = self.info(version)
@@ -150,8 +150,8 @@ class Registry:
             raise ArtifactError(f"{root}: no export to serve (no export/<profile>/manifest.json)")
         ckpt_sha = sha256_file(ckpt)
         for manifest in arts:
-            m = verify_artifact(manifest.parent)
-            if m.get("source_checkpoint_sha256") != ckpt_sha:
+            m = load_artifact(manifest.parent)
+            if m.source_checkpoint_sha256 != ckpt_sha:
                 raise ArtifactError(f"{manifest.parent}: exported from another checkpoint than "
                                     f"{version}'s checkpoints/best_model.pt ({manifest.parent.name}); "
                                     "re-export it")
@@ -219,7 +219,7 @@ def current_artifact(registry_dir: str | Path, profile: str) -> Path:
     The path contains the version, so a server compares it with the one it serves and reloads
     when it differs. Cheap: one small JSON read.
     """
-    from phoneprice_edge.export.profile import check_profile_name
+    from phoneprice_edge.artifact.folder import check_profile_name
 
     check_profile_name(profile, "--profile")
     v = current_version(registry_dir)

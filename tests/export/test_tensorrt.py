@@ -80,7 +80,7 @@ def test_builder_optimization_level_reaches_trtexec_and_the_builder_config(tmp_p
 @pytest.mark.parametrize("profile", ["tensorrt-fp16", "tensorrt-int8", "jetson-orin-tensorrt-fp16"])
 def test_deferred_build_writes_friendly_onnx_and_script(variant_run: Path, profile: str) -> None:
     res = export_profile(variant_run, load_profile(profile), defer_build=True)
-    assert res.deferred and set(res.files) == {"model.onnx", "build_engine.sh"}
+    assert res.deferred and set(res.files) == {"model.onnx", "build_engine.sh", "golden.bin"}
     model = onnx.load(str(res.out_dir / "model.onnx"))
     check_trt_friendly(model, int8=profile.endswith("int8"))
     script = (res.out_dir / "build_engine.sh").read_text()
