@@ -1,4 +1,5 @@
-"""Request validation for /v1/predict: a JSON body (records or columns + data) -> float32 [N, F].
+"""Request validation for /v1/predict: a JSON body (records or columns + data) or a binary body
+(little-endian float32 rows) -> float32 [N, F].
 
 The common case is checked with numpy in a few vectorised steps; only when something is wrong does
 a Python scan locate the record index and the field for the error message.
@@ -20,6 +21,7 @@ import numpy as np
 from phoneprice_edge.errors import InputError
 from phoneprice_edge.schema import FeatureSchema
 from phoneprice_edge.serve.jsonio import loads
+from phoneprice_edge.serve.wire import BINARY_TYPE
 
 _NUMBER_TYPES = {int, float}
 _F32_MAX = float(np.finfo(np.float32).max)
@@ -111,6 +113,7 @@ class Validator:
                         else (lambda r, k=self.names[0]: (r[k],)))
         self._lo, self._hi = schema.bounds()
         self._whole = np.array([f.kind in ("integer", "binary") for f in schema.features])
+        self._whole_idx = np.flatnonzero(self._whole)
         # (lo, hi, whole) per feature as Python values, for the one-record fast path
         self._bounds = list(zip(self._lo.tolist(), self._hi.tolist(), self._whole.tolist(),
                                 strict=True))
@@ -187,18 +190,40 @@ class Validator:
             arr = flat.reshape(n, self.n)
         except OverflowError:  # an integer beyond float64
             arr = np.array([[_clip_float(v) for v in r] for r in rows], dtype=np.float64)
-        x64 = arr
-        bad = ~np.isfinite(x64) | (np.abs(x64) > _F32_MAX)
+        return self._checked(arr)
+
+    def binary(self, body: bytes) -> Validated:
+        """A binary columnar body: little-endian float32 rows, the schema's features in its order
+        (BINARY_TYPE); the same checks as JSON, on the array itself."""
+        row = 4 * self.n
+        if not body or len(body) % row:
+            raise _reject(None, None, f"a {BINARY_TYPE} body must be a whole number of rows of "
+                          f"{self.n} little-endian float32 values ({row} bytes each), got "
+                          f"{len(body)} bytes", code="invalid_body")
+        n = len(body) // row
+        if n > self.max_batch:
+            raise _reject(None, None, f"{n} records exceed the limit of {self.max_batch} per "
+                          "request", 413, "batch_too_large")
+        return self._checked(np.frombuffer(body, dtype="<f4").reshape(n, self.n))
+
+    def _checked(self, x: np.ndarray) -> Validated:
+        """x: [N, F] float64 (from JSON) or float32 (binary). Finite float32 values, in range and
+        whole where the schema says so: errors, or warnings in --out-of-range warn mode."""
+        bad = ~np.isfinite(x)
+        if x.dtype != np.float32:
+            bad |= np.abs(x) > _F32_MAX
         if bad.any():
-            raise self._issues_at(bad, x64, "not a finite float32 number")
-        outside = (x64 < self._lo) | (x64 > self._hi) | (self._whole & (x64 != np.floor(x64)))
+            raise self._issues_at(bad, x, "not a finite float32 number")
+        w = x[:, self._whole_idx]
+        outside = (x < self._lo) | (x > self._hi)
+        outside[:, self._whole_idx] |= w != np.floor(w)
         warnings: list[Issue] = []
         if outside.any():
-            err = self._issues_at(outside, x64, None)
+            err = self._issues_at(outside, x, None)
             if self.out_of_range == "error":
                 raise err
             warnings = err.issues
-        return Validated(np.ascontiguousarray(x64, dtype=np.float32), warnings)
+        return Validated(np.ascontiguousarray(x, dtype=np.float32), warnings)
 
     def _one_row_ok(self, row: Any) -> bool:
         """True when a single row is finite, float32-sized, in range and whole where it must be.
