@@ -197,7 +197,7 @@ class Validator:
         (BINARY_TYPE); the same checks as JSON, on the array itself."""
         row = 4 * self.n
         if not body or len(body) % row:
-            raise _reject(None, None, f"a {BINARY_TYPE} body must be a whole number of rows of "
+            raise _reject(None, None, f"an {BINARY_TYPE} body must be a whole number of rows of "
                           f"{self.n} little-endian float32 values ({row} bytes each), got "
                           f"{len(body)} bytes", code="invalid_body")
         n = len(body) // row
