@@ -25,6 +25,7 @@ from phoneprice_edge.serve.wire import BINARY_TYPE
 
 _NUMBER_TYPES = {int, float}
 _F32_MAX = float(np.finfo(np.float32).max)
+_TILE_ROWS = 4096  # rows per vectorised check of a binary batch (bounds tiled to this length)
 
 
 @dataclass(frozen=True)
@@ -114,6 +115,10 @@ class Validator:
         self._lo, self._hi = schema.bounds()
         self._whole = np.array([f.kind in ("integer", "binary") for f in schema.features])
         self._whole_idx = np.flatnonzero(self._whole)
+        lo32, hi32 = _inward_f32(self._lo, self._hi)
+        self._bounded = bool(np.isfinite(self._lo).all() and np.isfinite(self._hi).all())
+        rows = min(max_batch, _TILE_ROWS)
+        self._tiles = (np.tile(lo32, rows), np.tile(hi32, rows), np.tile(~self._whole, rows))
         # (lo, hi, whole) per feature as Python values, for the one-record fast path
         self._bounds = list(zip(self._lo.tolist(), self._hi.tolist(), self._whole.tolist(),
                                 strict=True))
@@ -209,6 +214,8 @@ class Validator:
     def _checked(self, x: np.ndarray) -> Validated:
         """x: [N, F] float64 (from JSON) or float32 (binary). Finite float32 values, in range and
         whole where the schema says so: errors, or warnings in --out-of-range warn mode."""
+        if x.dtype == np.float32 and self._all_ok32(x):
+            return Validated(x, [])
         bad = ~np.isfinite(x)
         if x.dtype != np.float32:
             bad |= np.abs(x) > _F32_MAX
@@ -224,6 +231,23 @@ class Validator:
                 raise err
             warnings = err.issues
         return Validated(np.ascontiguousarray(x, dtype=np.float32), warnings)
+
+    def _all_ok32(self, x: np.ndarray) -> bool:
+        """The common case of a float32 batch, on the flat array against bounds tiled to its
+        length (numpy on [N, 20] with [20] bounds pays a loop per row; flat it is SIMD), up to
+        _TILE_ROWS rows at a time. NaN fails the range test; the float32 bounds are the float64
+        ones rounded inwards, so the test is exact."""
+        lo, hi, free = self._tiles
+        step = _TILE_ROWS * self.n
+        flat = x.reshape(-1)
+        for start in range(0, flat.size, step):
+            f = flat[start:start + step]
+            k = f.size
+            ok = (f >= lo[:k]) & (f <= hi[:k])
+            ok &= (f == np.floor(f)) | free[:k]
+            if not ok.all():
+                return False
+        return self._bounded or bool(np.isfinite(flat).all())
 
     def _one_row_ok(self, row: Any) -> bool:
         """True when a single row is finite, float32-sized, in range and whole where it must be.
@@ -280,6 +304,16 @@ class Validator:
             issues += [Issue(i, self.names[j], f"must be a number, got {_json_type(v)}")
                        for j, v in enumerate(row) if not _is_number(v)]
         return RequestRejected(422, "invalid_input", issues[: self.max_issues])
+
+
+def _inward_f32(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The smallest float32 >= lo and the largest float32 <= hi: for a float32 x, x >= lo32 exactly
+    when x >= lo (and likewise for hi)."""
+    with np.errstate(over="ignore"):
+        lo32, hi32 = lo.astype(np.float32), hi.astype(np.float32)
+    lo32 = np.where(lo32 < lo, np.nextafter(lo32, np.float32(np.inf)), lo32)
+    hi32 = np.where(hi32 > hi, np.nextafter(hi32, np.float32(-np.inf)), hi32)
+    return lo32.astype(np.float32), hi32.astype(np.float32)
 
 
 def _is_number(v: Any) -> bool:

@@ -162,3 +162,26 @@ def test_openapi_documents_the_binary_types(served: ServedModel) -> None:
     assert ", ".join(served.schema.feature_names) in body["description"]
     assert "application/octet-stream" in post["responses"]["200"]["content"]
     assert "415" in post["responses"]
+
+
+def test_validator_on_batches_longer_than_a_tile_and_unbounded_features() -> None:
+    """The vectorised check works on 4,096-row tiles: a bad value past the first tile is found;
+    an unbounded feature takes any finite value but never inf or NaN; float32 bounds are exact."""
+    from phoneprice_edge.schema import FeatureSchema, FeatureSpec
+    from phoneprice_edge.serve.validation import RequestRejected, Validator
+
+    schema = FeatureSchema((FeatureSpec("a", "float", 0.1, 0.7), FeatureSpec("b", "integer", 0, 9),
+                            FeatureSpec("c", "float")), label="y", classes=("n", "p"))
+    v = Validator(schema, max_batch=10_000)
+    x = np.tile(np.array([[0.5, 3, -1e30]], dtype=np.float32), (9000, 1))
+    assert v.binary(x.tobytes()).warnings == []
+    for row, col, value in [(8500, 1, 2.5), (4096, 0, 0.8), (8999, 2, np.inf), (5000, 2, np.nan),
+                            (7000, 0, np.nextafter(np.float32(0.1), np.float32(0)))]:
+        bad = x.copy()
+        bad[row, col] = value
+        with pytest.raises(RequestRejected) as exc:
+            v.binary(bad.tobytes())
+        assert exc.value.issues[0].index == row and exc.value.issues[0].field == "abc"[col]
+    edge = x[:2].copy()
+    edge[:, 0] = [np.float32(0.1), np.float32(0.7)]  # 0.1f > 0.1 and 0.7f < 0.7: both inside
+    assert v.binary(edge.tobytes()).x.shape == (2, 3)
