@@ -40,6 +40,7 @@ BATCH = [("json-columnar-256", "columnar256", JSON, "-", 256),
          ("json-columnar-4096", "columnar4096", JSON, "-", 4096),
          ("binary-4096 (JSON response)", "binary4096", BIN, "-", 4096),
          ("binary-4096 (binary response)", "binary4096", BIN, BIN, 4096)]
+SERVERS = ("default", "full")  # pe-serve without / with --log-predictions
 
 
 def free_port() -> int:
@@ -59,9 +60,11 @@ def start(kind: str, artifact: Path, port: int, work: Path) -> subprocess.Popen[
     if kind == "baseline":
         cmd = [PY, "-m", "uvicorn", "baseline_app:app", "--app-dir", str(HERE), "--port",
                str(port), "--no-access-log", "--log-level", "warning"]
-    else:  # the prediction log goes to /dev/null: serialised and written, but no disk fills up
+    else:
         cmd = [PY, "-c", "from phoneprice_edge.cli import serve_cli; serve_cli()", "--artifact",
-               str(artifact), "--port", str(port), "--log-predictions", "/dev/null"]
+               str(artifact), "--port", str(port)]
+        if kind == "full":  # serialised and written like a file, but no disk fills up
+            cmd += ["--log-predictions", "/dev/null"]
     env = {**os.environ, "PE_ARTIFACT": str(artifact)}
     err = open(work / f"{kind}.stderr", "ab")  # noqa: SIM115 - closed with the process
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=err, cwd=REPO)
@@ -148,18 +151,21 @@ def single_rounds(ports: dict[str, int], b: dict[str, Path], rounds: int,
     return out
 
 
-def batch_rounds(port: int, b: dict[str, Path], rounds: int,
+def batch_rounds(ports: dict[str, int], b: dict[str, Path], rounds: int,
                  seconds: float) -> list[dict[str, Any]]:
+    """Every batch point on pe-serve as started by default (no prediction log, "default") and
+    with the prediction log on ("full"), in an order reversed every round."""
+    combos = [(server, point) for point in BATCH for server in SERVERS]
     out = []
     for i in range(rounds):
-        points = BATCH if i % 2 == 0 else BATCH[::-1]
         res = {}
-        for name, body, ctype, accept, rows in points:
-            res[name] = wrk(port, b[body], seconds, ctype, accept)
-            res[name]["rows_s"] = res[name]["req_s"] * rows
+        for server, (name, body, ctype, accept, rows) in combos if i % 2 == 0 else combos[::-1]:
+            key = f"{server}/{name}"
+            res[key] = wrk(ports[server], b[body], seconds, ctype, accept)
+            res[key]["rows_s"] = res[key]["req_s"] * rows
         out.append(res)
-        print(f"batch round {i + 1}: " + ", ".join(f"{n} {res[n]['rows_s']:,.0f} rows/s"
-                                                   for n, *_ in BATCH), flush=True)
+        print(f"batch round {i + 1}: " + ", ".join(f"{k} {v['rows_s']:,.0f}"
+                                                   for k, v in res.items()), flush=True)
     return out
 
 
@@ -174,11 +180,11 @@ def summarise(single: list[dict[str, Any]], batch: list[dict[str, Any]]) -> dict
                    "p50_ms": spread([r[kind]["p50_us"] / 1000 for r in single]),
                    "p99_ms": spread([r[kind]["p99_us"] / 1000 for r in single]),
                    "errors": sum(r[kind]["errors"] for r in single)}
-    s["batch"] = {name: {"rows_s": spread([r[name]["rows_s"] for r in batch]),
-                         "p50_ms": spread([r[name]["p50_us"] / 1000 for r in batch]),
-                         "p99_ms": spread([r[name]["p99_us"] / 1000 for r in batch]),
-                         "errors": sum(r[name]["errors"] for r in batch)}
-                  for name, *_ in BATCH}
+    s["batch"] = {key: {"rows_s": spread([r[key]["rows_s"] for r in batch]),
+                        "p50_ms": spread([r[key]["p50_us"] / 1000 for r in batch]),
+                        "p99_ms": spread([r[key]["p99_us"] / 1000 for r in batch]),
+                        "errors": sum(r[key]["errors"] for r in batch)}
+                  for key in batch[0]}
     return s
 
 
@@ -220,15 +226,16 @@ def main() -> None:
 
         artifact = make_onnx_artifact(work / "artifact")
     b = bodies(artifact, work)
-    ports = {k: free_port() for k in ("baseline", "full")}
+    ports = {k: free_port() for k in ("baseline", *SERVERS)}
     procs = {k: start(k, artifact, ports[k], work) for k in ports}
     load_start = os.getloadavg()
     try:
         for k in ports:
             wrk(ports[k], b["single"], 2)  # warm-up
-        check_points(ports["full"], b)
+        for k in SERVERS:
+            check_points(ports[k], b)
         single = single_rounds(ports, b, args.rounds, args.duration)
-        batch = batch_rounds(ports["full"], b, args.rounds, args.batch_duration)
+        batch = batch_rounds(ports, b, args.rounds, args.batch_duration)
         memory = (memory_run(ports, {k: p.pid for k, p in procs.items()}, b,
                              args.memory_requests) if args.memory_requests else {})
         sink = scrape(ports["full"], ("pe_prediction_log_dropped", "pe_predict_rows_total"))
@@ -261,10 +268,12 @@ def write_report(report: dict[str, Any]) -> None:
     lines = [f"# Load test: pe-serve vs the ten-minute baseline ({report['date']})", "",
              f"Machine: {m['cpu']}, {m['cores']} vCPU (shared with wrk and with other work; load "
              f"average {la} at the start), Python {m['python']}. Load generator: wrk -t1 -c8 "
-             "(apt package). Both servers up for the whole run and measured in turn, "
+             "(apt package). The baseline and both pe-serve servers up for the whole run and measured "
+             "in turn, "
              f"{c['rounds']} alternating rounds ({c['duration_s']:g} s per single-record point, "
-             f"{c['batch_duration_s']:g} s per batch point); median (min-max) quoted. pe-serve: "
-             "validation, metrics, JSON access log and JSONL prediction log (to /dev/null) on.", "",
+             f"{c['batch_duration_s']:g} s per batch point); median (min-max) quoted. pe-serve "
+             "against the baseline: validation, metrics, JSON access log and JSONL prediction log "
+             "(to /dev/null) on.", "",
              "## Single record (JSON, one record per request)", "",
              "| server | req/s | p50 ms | p99 ms | errors |", "|---|---:|---:|---:|---:|"]
     for kind in ("baseline", "full"):
@@ -274,18 +283,23 @@ def write_report(report: dict[str, Any]) -> None:
     lines += ["", f"pe-serve / baseline req/s, per round: **{_fmt(s['ratio'], '.3f')}** "
               f"(rounds: {[round(r['ratio'], 3) for r in report['single_rounds']]}); goal >= 0.95 "
               "median, p99 <= 5 ms.", "", "## Batches on pe-serve (4,096 rows per request unless "
-              "named)", "", "| payload | rows/s | p50 ms | p99 ms | errors |",
+              "named; wrk -t1 -c8)", "",
+              "| pe-serve / payload | rows/s | p50 ms | p99 ms | errors |",
               "|---|---:|---:|---:|---:|"]
     for name, v in s["batch"].items():
         lines.append(f"| {name} | {_fmt(v['rows_s'])} | {_fmt(v['p50_ms'], '.2f')} | "
                      f"{_fmt(v['p99_ms'], '.2f')} | {v['errors']} |")
-    b = s["batch"]
-    lines += ["", "Binary / JSON columnar at 4,096 rows: "
-              f"**{b['binary-4096 (binary response)']['rows_s']['median'] / b['json-columnar-4096']['rows_s']['median']:.2f}x** "
-              "(binary response), "
-              f"{b['binary-4096 (JSON response)']['rows_s']['median'] / b['json-columnar-4096']['rows_s']['median']:.2f}x "
-              "(JSON response); goal >= 1 M rows/s.", "",
-              f"Prediction log: {report['sink']}."]
+    bt = s["batch"]
+    lines.append("")
+    for server in SERVERS:
+        base = bt[f"{server}/json-columnar-4096"]["rows_s"]["median"]
+        ratios = [f"{bt[f'{server}/{n}']['rows_s']['median'] / base:.2f}x ({n})"
+                  for n, *_ in BATCH[2:]]
+        lines.append(f"- {server}: binary vs JSON columnar at 4,096 rows: {', '.join(ratios)}")
+    lines += ["", "Server `default`: pe-serve as started by default (JSON access log on, no "
+              "prediction log); `full`: with `--log-predictions` (the single-record server). "
+              "Goal: >= 1 M rows/s at 4,096-row binary batches.", "",
+              f"Prediction log of `full` at the end: {report['sink']}."]
     if report["memory"]:
         lines += ["", "| server | requests | errors | RSS before MiB | RSS after MiB |",
                   "|---|---:|---:|---:|---:|"]
