@@ -3,7 +3,7 @@ JSONL prediction log on) against the ten-minute baseline (baseline_app.py), both
 once and measured in turn for alternating rounds; then the batch payloads on pe-serve (JSON
 columnar vs binary float32 rows at 4,096 rows), also in alternating rounds. Medians and spreads.
 
-    .venv/bin/python benchmarks/load/run_load.py [--artifact DIR] [--rounds 5] [--duration 10]
+    .venv/bin/python benchmarks/load/run_load.py [--artifact DIR] [--rounds 9] [--duration 8]
 
 Writes benchmarks/load/report.json and report.md. Only 127.0.0.1; every run is time-bounded.
 """
@@ -139,16 +139,29 @@ def check_points(port: int, b: dict[str, Path]) -> None:
 
 def single_rounds(ports: dict[str, int], b: dict[str, Path], rounds: int,
                   seconds: float) -> list[dict[str, Any]]:
+    """Each round measures A B B A (half the duration each; A and B swap every round), so that a
+    load that drifts during the round weighs on both servers alike; ratio = B's requests / A's."""
     out = []
     for i in range(rounds):
-        order = ("baseline", "full") if i % 2 == 0 else ("full", "baseline")
-        res = {k: wrk(ports[k], b["single"], seconds) for k in order}
+        a, b2 = ("baseline", "full") if i % 2 == 0 else ("full", "baseline")
+        runs: dict[str, list[dict[str, Any]]] = {"baseline": [], "full": []}
+        for k in (a, b2, b2, a):
+            runs[k].append(wrk(ports[k], b["single"], seconds / 2))
+        res: dict[str, Any] = {k: _merge(v) for k, v in runs.items()}
         res["ratio"] = res["full"]["req_s"] / res["baseline"]["req_s"]
         out.append(res)
         print(f"round {i + 1}: baseline {res['baseline']['req_s']:.0f} req/s, full "
               f"{res['full']['req_s']:.0f} req/s (p99 {res['full']['p99_us'] / 1000:.2f} ms), "
               f"ratio {res['ratio']:.3f}", flush=True)
     return out
+
+
+def _merge(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Two wrk runs as one: requests, time and errors added, percentiles the worse of the two."""
+    m = {k: sum(r[k] for r in runs) for k in ("requests", "duration_us", "errors")}
+    m.update({k: max(r[k] for r in runs) for k in ("p50_us", "p90_us", "p99_us", "max_us")})
+    m["req_s"] = m["requests"] / (m["duration_us"] / 1e6)
+    return m
 
 
 def batch_rounds(ports: dict[str, int], b: dict[str, Path], rounds: int,
@@ -209,9 +222,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--artifact", type=Path, default=None,
                     help="ONNX export folder (default: build a random-weight one, as the tests do)")
-    ap.add_argument("--rounds", type=int, default=5, help="alternating rounds (at least 5)")
-    ap.add_argument("--duration", type=float, default=10.0, help="seconds per single-record point")
-    ap.add_argument("--batch-duration", type=float, default=5.0, help="seconds per batch point")
+    ap.add_argument("--rounds", type=int, default=9, help="alternating rounds (at least 5)")
+    ap.add_argument("--duration", type=float, default=8.0,
+                    help="seconds per server per round, single record (two runs of half)")
+    ap.add_argument("--batch-duration", type=float, default=3.0, help="seconds per batch point")
     ap.add_argument("--memory-requests", type=int, default=100_000, help="0: skip the memory run")
     args = ap.parse_args()
     if shutil.which("wrk") is None:
@@ -270,7 +284,8 @@ def write_report(report: dict[str, Any]) -> None:
              f"average {la} at the start), Python {m['python']}. Load generator: wrk -t1 -c8 "
              "(apt package). The baseline and both pe-serve servers up for the whole run and measured "
              "in turn, "
-             f"{c['rounds']} alternating rounds ({c['duration_s']:g} s per single-record point, "
+             f"{c['rounds']} alternating rounds (single record: A B B A, {c['duration_s'] / 2:g} s "
+             "each, the ratio from the sums; "
              f"{c['batch_duration_s']:g} s per batch point); median (min-max) quoted. pe-serve "
              "against the baseline: validation, metrics, JSON access log and JSONL prediction log "
              "(to /dev/null) on.", "",

@@ -100,7 +100,9 @@ def create_app(model: ServedModel | ModelHolder, settings: ServeSettings | None 
         from starlette.middleware.cors import CORSMiddleware
 
         app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins),
-                           allow_methods=["GET", "POST"], allow_headers=["*"])
+                           allow_methods=["GET", "POST"], allow_headers=["*"],
+                           expose_headers=["X-Request-ID", ROWS_HEADER, CLASSES_HEADER,
+                                           MODEL_HEADER, WARNINGS_HEADER])
     app.add_middleware(ServiceMiddleware, metrics=metrics, routes=ROUTES,
                        timeout_s=settings.request_timeout_s, api_key=settings.api_key,
                        access_log=access_log)
