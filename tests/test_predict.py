@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from phoneprice_edge.cli.predict import cmd
-from phoneprice_edge.errors import DataError
+from phoneprice_edge.errors import DataError, UsageError
 from phoneprice_edge.predict import predict_file
 from phoneprice_edge.schema import PHONE_SCHEMA
 
@@ -67,3 +67,63 @@ def test_cli_and_bad_input(artifact: Path, tmp_path: Path) -> None:
     with pytest.raises(DataError, match="ram"):
         predict_file(artifact, tmp_path / "bad.csv", tmp_path / "never.csv")
     assert not (tmp_path / "never.csv").exists()
+
+
+def _serve_module(name: str) -> object:
+    spec = importlib.util.spec_from_file_location(f"pe_test_{name}",
+                                                  REPO / "tests" / "serve" / f"{name}.py")
+    assert spec and spec.loader
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_url_gives_the_same_output_as_the_artifact(artifact: Path, real_test_csv: Path,
+                                                   tmp_path: Path) -> None:
+    """--url sends the rows to a running server as binary float32 requests (chunks capped at the
+    server's max_batch) and writes the same file as --artifact."""
+    from phoneprice_edge.serve.app import create_app
+    from phoneprice_edge.serve.model import load_served_model
+    from phoneprice_edge.serve.settings import ServeSettings
+
+    live = _serve_module("live")
+    model = load_served_model(artifact)
+    try:
+        with live.live_server(create_app(model, ServeSettings(max_batch=300))) as url:  # type: ignore[attr-defined]
+            seen: list[int] = []
+            s = predict_file(None, real_test_csv, tmp_path / "remote.csv", url=url,
+                             progress=seen.append)
+            r = CliRunner().invoke(cmd, ["--url", url, "--data", str(real_test_csv), "--out",
+                                         str(tmp_path / "cli.csv"), "--chunk-size", "999"])
+    finally:
+        model.close()
+    assert seen == [300, 300, 300, 100] and s.rows == 1000 and s.model_id == model.model_id
+    assert r.exit_code == 0, r.output
+    predict_file(artifact, real_test_csv, tmp_path / "local.csv")
+    local = pd.read_csv(tmp_path / "local.csv")
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "remote.csv"), local)
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "cli.csv"), local)
+
+
+def test_url_errors(artifact: Path, tmp_path: Path) -> None:
+    from phoneprice_edge.serve.app import create_app
+    from phoneprice_edge.serve.model import load_served_model
+
+    rows = pd.DataFrame([{f.name: f.min for f in PHONE_SCHEMA.features}] * 5)
+    rows.loc[3, "ram"] = 99999  # a warning here (not --strict), refused by the server
+    rows.to_csv(tmp_path / "in.csv", index=False)
+    live = _serve_module("live")
+    model = load_served_model(artifact)
+    try:
+        with live.live_server(create_app(model)) as url:  # type: ignore[attr-defined]
+            with pytest.raises(DataError, match=r"row 3, column 'ram': out of range"):
+                predict_file(None, tmp_path / "in.csv", tmp_path / "never.csv", url=url)
+    finally:
+        model.close()
+    assert not (tmp_path / "never.csv").exists()
+    runner = CliRunner()
+    r = runner.invoke(cmd, ["--data", str(tmp_path / "in.csv"), "--out", str(tmp_path / "o.csv")])
+    assert isinstance(r.exception, UsageError) and "exactly one of" in str(r.exception)
+    r = runner.invoke(cmd, ["--artifact", str(artifact), "--url", "http://127.0.0.1:9",
+                            "--data", str(tmp_path / "in.csv"), "--out", str(tmp_path / "o.csv")])
+    assert isinstance(r.exception, UsageError)

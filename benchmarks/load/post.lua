@@ -1,17 +1,19 @@
--- wrk script: POST the JSON body in the file named by the first script argument; at the end print
--- one JSON line (requests, duration, errors, latency percentiles in µs). An optional second
--- argument stops each thread after that many responses (the bounded memory run).
+-- wrk script: POST the body in the file named by the first script argument, with the Content-Type
+-- of the second (default application/json) and the Accept of the third ("-" or absent: none); at
+-- the end print one JSON line (requests, duration, errors, latency percentiles in µs). An
+-- optional fourth argument stops each thread after that many responses (the bounded memory run).
 local body_file, max_requests = nil, nil
 local responses = 0
 
 function init(args)
   body_file = args[1]
-  max_requests = tonumber(args[2])
+  max_requests = tonumber(args[4])
   local fh = assert(io.open(body_file, "rb"))
   wrk.body = fh:read("*a")
   fh:close()
   wrk.method = "POST"
-  wrk.headers["Content-Type"] = "application/json"
+  wrk.headers["Content-Type"] = args[2] or "application/json"
+  if args[3] and args[3] ~= "-" then wrk.headers["Accept"] = args[3] end
   if max_requests then  -- defined only here, so the timed runs pay no per-response Lua call
     response = function(status, headers, body)
       responses = responses + 1

@@ -71,7 +71,7 @@ def cmd(artifact: str | None, registry: str | None, profile: str | None,
     from phoneprice_edge.serve.app import create_app
     from phoneprice_edge.serve.hooks import make_sink
     from phoneprice_edge.serve.middleware import AccessLog
-    from phoneprice_edge.serve.server import run_server
+    from phoneprice_edge.serve.server import bind_sockets, run_server
     from phoneprice_edge.serve.settings import ServeSettings, api_key_from_env
 
     settings = ServeSettings(out_of_range=out_of_range, max_batch=max_batch,  # type: ignore[arg-type]
@@ -79,7 +79,13 @@ def cmd(artifact: str | None, registry: str | None, profile: str | None,
                              api_key=api_key_from_env(), cors_origins=cors_origin,
                              reload_interval_s=reload_interval if registry else 0.0,
                              allow_unauthenticated_reload=allow_unauthenticated_reload)
-    holder, reloader = _load(artifact, registry, profile, device, threads)
+    sockets = bind_sockets(host, port)  # a taken port or an unknown host fails before the load
+    try:
+        holder, reloader = _load(artifact, registry, profile, device, threads)
+    except BaseException:
+        for s in sockets:
+            s.close()
+        raise
     if reloader is not None:
         _log_reloads()
     model = holder.current
@@ -87,15 +93,18 @@ def cmd(artifact: str | None, registry: str | None, profile: str | None,
         sink = make_sink(log_predictions, feature_names=model.schema.feature_names,
                          classes=model.classes, max_queue=log_queue)
         app = create_app(holder, settings, sink, AccessLog() if access_log else None, reloader)
+        bound = sockets[0].getsockname()[1]
         click.echo(f"pe-serve: model {model.model_id} ({model.manifest.get('target')}/"
                    f"{model.manifest.get('precision')}, {model.backend.name} on {device}) at "
-                   f"http://{host}:{port}  (API key {'on' if settings.api_key else 'off'})",
+                   f"http://{host}:{bound}  (API key {'on' if settings.api_key else 'off'})",
                    err=True)
         if registry:
             click.echo(f"pe-serve: following {registry} ({profile}); reload poll "
                        f"{f'every {reload_interval:g} s' if reload_interval else 'off'}", err=True)
-        run_server(app, host, port, graceful_timeout)
+        run_server(app, host, bound, graceful_timeout, sockets)
     finally:
+        for s in sockets:
+            s.close()
         holder.close()
     sys.stderr.flush()
 

@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from phoneprice_edge import __version__
 from phoneprice_edge.serve import schemas
+from phoneprice_edge.serve.docs import add_docs
 from phoneprice_edge.serve.hooks import NullSink, PredictionBatch, PredictionSink
 from phoneprice_edge.serve.jsonio import dumps
 from phoneprice_edge.serve.metrics import CONTENT_TYPE, Metrics
@@ -24,10 +25,22 @@ from phoneprice_edge.serve.model import ServedModel
 from phoneprice_edge.serve.reload import ModelHolder, Reloader, ReloadResult
 from phoneprice_edge.serve.settings import ServeSettings
 from phoneprice_edge.serve.validation import Issue, RequestRejected, Validator
+from phoneprice_edge.serve.wire import (
+    BINARY_TYPE,
+    CLASSES_HEADER,
+    JSON_TYPE,
+    MODEL_HEADER,
+    ROWS_HEADER,
+    WARNINGS_HEADER,
+    body_kind,
+    encode_predictions,
+    wants_binary,
+)
 
 log = logging.getLogger("phoneprice_edge.serve")
 RELOAD = "/v1/admin/reload"
-ROUTES = {"/v1/predict", "/v1/model", RELOAD, "/healthz", "/readyz", "/metrics", "/openapi.json", "/docs"}
+ROUTES = {"/v1/predict", "/v1/model", RELOAD, "/healthz", "/readyz", "/metrics", "/openapi.json",
+          "/docs", "/redoc"}
 
 
 def json_response(obj: Any, status: int = 200) -> Response:
@@ -73,19 +86,23 @@ def create_app(model: ServedModel | ModelHolder, settings: ServeSettings | None 
                 access_log.flush()
 
     app = FastAPI(title="phoneprice_edge inference API", version=__version__, lifespan=lifespan,
+                  docs_url=None, redoc_url=None,
                   description=f"Serves model {first.model_id} ({first.manifest.get('target')}, "
                               f"{first.manifest.get('precision')}; hot-reloadable). Errors are JSON: "
                               "{error: {code, message, issues: [{index, field, message}]}}.")
     _add_error_handlers(app, metrics)
     _add_routes(app, holder, settings, sink, metrics, state)
     _add_reload_route(app, reloader, settings)
+    add_docs(app)
     if settings.api_key:
         _document_security(app)
     if settings.cors_origins:
         from starlette.middleware.cors import CORSMiddleware
 
         app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins),
-                           allow_methods=["GET", "POST"], allow_headers=["*"])
+                           allow_methods=["GET", "POST"], allow_headers=["*"],
+                           expose_headers=["X-Request-ID", ROWS_HEADER, CLASSES_HEADER,
+                                           MODEL_HEADER, WARNINGS_HEADER])
     app.add_middleware(ServiceMiddleware, metrics=metrics, routes=ROUTES,
                        timeout_s=settings.request_timeout_s, api_key=settings.api_key,
                        access_log=access_log)
@@ -138,6 +155,12 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+def _unsupported(content_type: str | None) -> RequestRejected:
+    got = f"got {content_type[:100]!r}" if content_type else "none given"
+    return RequestRejected(415, "unsupported_media_type", [Issue(
+        None, None, f"Content-Type must be {JSON_TYPE} or {BINARY_TYPE} ({got})")])
+
+
 def _too_large(limit: int) -> RequestRejected:
     return RequestRejected(413, "body_too_large",
                            [Issue(None, None, f"body exceeds the limit of {limit} bytes")])
@@ -178,18 +201,29 @@ def _add_routes(app: FastAPI, holder: ModelHolder, settings: ServeSettings, sink
     view = _views(settings)
 
     @app.post("/v1/predict", tags=["predict"], openapi_extra={"requestBody": body_doc},
-              responses={200: {"model": schemas.PredictResponse}, **schemas.ERRORS})
+              responses={200: schemas.PREDICT_200, **schemas.ERRORS})
     async def predict(request: Request) -> Response:
-        """Predict one record or a batch: records (objects) or columns + data (fast for batches)."""
+        """Predict one record or a batch: records (objects), columns + data (fast for batches), or
+        binary float32 rows (application/octet-stream, fastest); Accept: application/octet-stream
+        asks for a binary response."""
+        headers = request.headers
+        kind = body_kind(headers.get("content-type"))
+        if kind is None:
+            raise _unsupported(headers.get("content-type"))
         body = await read_body(request, settings.max_body_bytes)
         with holder.lease() as model:
             served = view(model)
-            v = served.validator.validate_body(body)
+            v = (served.validator.binary(body) if kind == "binary"
+                 else served.validator.validate_body(body))
             probs, idx = model.predict(v.x)
         rid = request.state.request_id
         request.state.rows = len(idx)
         metrics.predicted(idx, len(v.warnings))
         sink.submit(PredictionBatch(v.x, probs, idx, model.model_id, time.time(), rid))
+        if wants_binary(headers.get("accept")):
+            return Response(encode_predictions(probs, idx), media_type=BINARY_TYPE, headers={
+                ROWS_HEADER: str(len(idx)), CLASSES_HEADER: str(len(classes)),
+                MODEL_HEADER: model.model_id, WARNINGS_HEADER: str(len(v.warnings))})
         preds = [{"class_index": k, "class_name": classes[k], "probabilities": p}
                  for k, p in zip(idx.tolist(), probs.tolist(), strict=True)]
         return json_response({"request_id": rid, "model": served.ref, "classes": classes,

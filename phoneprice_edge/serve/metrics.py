@@ -19,6 +19,8 @@ LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.025, 0.05
                    0.5, 1.0, 2.5)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192)
 CONTENT_TYPE = CONTENT_TYPE_LATEST
+# The method label takes these values and "other": a client cannot create series (issue 18).
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"})
 disable_created_metrics()  # the *_created series double the output and nobody here reads them
 
 
@@ -55,9 +57,14 @@ class Metrics:
         self._lat_cache: dict[str, Histogram] = {}
 
     def request(self, route: str, method: str, status: int, seconds: float) -> None:
+        """Count one request; route must already be bounded (a known path or "other"), the
+        method is (an unknown one counts as "other")."""
         key = (route, method, status)
         child = self._req_cache.get(key)
         if child is None:
+            if method not in METHODS:
+                method = "other"
+                key = (route, method, status)
             child = self._req_cache[key] = self._requests.labels(route, method, str(status))
         child.inc()
         hist = self._lat_cache.get(route)

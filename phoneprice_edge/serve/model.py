@@ -32,7 +32,14 @@ class ServedModel:
     def predict(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Softmax probabilities float32 [N, C] and argmax class indices int64 [N]."""
         logits = self.backend.run(x)
-        z = logits - logits.max(axis=1, keepdims=True)
+        if logits.shape[0] < 256:  # one call: the fewest numpy calls for a single record
+            top = logits.max(axis=1)
+        else:  # numpy's max along an axis of 4 costs ~0.15 us a row (as much as the model at
+            # batch 4,096); C-1 vectorised maximums over the columns cost ~1/20 of it
+            top = logits[:, 0].copy()
+            for k in range(1, logits.shape[1]):
+                np.maximum(top, logits[:, k], out=top)
+        z = logits - top[:, None]
         np.exp(z, out=z)
         z /= z.sum(axis=1, keepdims=True)
         return z, z.argmax(axis=1)

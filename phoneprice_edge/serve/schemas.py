@@ -76,9 +76,20 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorResponse, "description": "malformed JSON"},
     401: {"model": ErrorResponse, "description": "missing or wrong API key"},
     413: {"model": ErrorResponse, "description": "body or batch over the limit"},
+    415: {"model": ErrorResponse, "description": "a Content-Type other than application/json "
+                                                 "or application/octet-stream"},
     422: {"model": ErrorResponse, "description": "a record or field that fails the schema"},
     504: {"model": ErrorResponse, "description": "request timed out"},
 }
+
+
+BINARY_SCHEMA = {"type": "string", "format": "binary"}
+PREDICT_200: dict[str, Any] = {
+    "model": PredictResponse,
+    "description": "JSON; or, with `Accept: application/octet-stream`, N x C little-endian float32 "
+                   "probabilities then N int32 class indices (headers X-PE-Rows, X-PE-Classes, "
+                   "X-PE-Model-Id, X-PE-Warnings)",
+    "content": {"application/octet-stream": {"schema": BINARY_SCHEMA}}}
 
 
 def request_body_schema(schema: FeatureSchema, settings: ServeSettings) -> dict[str, Any]:
@@ -109,8 +120,18 @@ def request_body_schema(schema: FeatureSchema, settings: ServeSettings) -> dict[
                     "data": {"type": "array", "items": row, "minItems": 1,
                              "maxItems": settings.max_batch}}}
     example = {"records": [{f.name: _example(f.min, f.max, f.kind) for f in schema.features}]}
-    return {"required": True, "content": {"application/json": {
-        "schema": {"oneOf": [records, columnar]}, "example": example}}}
+    return {"required": True, "description": _binary_doc(names, settings), "content": {
+        "application/json": {"schema": {"oneOf": [records, columnar]}, "example": example},
+        "application/octet-stream": {"schema": BINARY_SCHEMA}}}
+
+
+def _binary_doc(names: list[str], settings: ServeSettings) -> str:
+    f = len(names)
+    return ("JSON (records, or columns + data), or `application/octet-stream`: N rows of "
+            f"{f} little-endian float32 values ({4 * f} bytes a row, N = bytes / {4 * f}, "
+            f"1 <= N <= {settings.max_batch}), row-major, the features in this order (as in "
+            f"GET /v1/model): {', '.join(names)}. The same checks as JSON (finite, in range, "
+            "whole numbers where the schema says so) and the same 4xx errors.")
 
 
 def _example(lo: float | None, hi: float | None, kind: str) -> float | int:

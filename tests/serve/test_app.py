@@ -15,6 +15,8 @@ from phoneprice_edge.serve.hooks import JsonlSink
 from phoneprice_edge.serve.model import ServedModel
 from phoneprice_edge.serve.settings import ServeSettings
 
+JSON = {"Content-Type": "application/json"}
+
 
 def good_record(served: ServedModel, **over: Any) -> dict[str, Any]:
     rec: dict[str, Any] = {}
@@ -107,7 +109,7 @@ def test_nan_and_infinity_are_rejected_naming_the_field(client: TestClient, serv
                                                         literal: bytes) -> None:
     rec = json.dumps({"records": [good_record(served), good_record(served, ram=-7)]})
     body = rec.replace("-7", literal.decode()).encode()
-    expect_error(client.post("/v1/predict", content=body), 422, "invalid_input", 1, "ram")
+    expect_error(client.post("/v1/predict", content=body, headers=JSON), 422, "invalid_input", 1, "ram")
 
 
 def test_columnar_bad_inputs(client: TestClient, served: ServedModel) -> None:
@@ -134,7 +136,7 @@ def test_columnar_bad_inputs(client: TestClient, served: ServedModel) -> None:
 
 @pytest.mark.parametrize("body", [b"{not json", b"", b"[1, 2", b"\xff\xfe", b"{\"records\": [}"])
 def test_malformed_json_is_400(client: TestClient, body: bytes) -> None:
-    expect_error(client.post("/v1/predict", content=body), 400, "malformed_json")
+    expect_error(client.post("/v1/predict", content=body, headers=JSON), 400, "malformed_json")
 
 
 @pytest.mark.parametrize("payload", [[], 3, "x", {"records": []}, {"records": {}},
@@ -150,9 +152,9 @@ def test_batch_and_body_limits_are_413(client: TestClient, served: ServedModel) 
     rec = good_record(served)
     expect_error(client.post("/v1/predict", json={"records": [rec] * 65}), 413, "batch_too_large")
     big = b'{"records": [' + b" " * (70 * 1024) + b"]}"
-    expect_error(client.post("/v1/predict", content=big), 413, "body_too_large")
+    expect_error(client.post("/v1/predict", content=big, headers=JSON), 413, "body_too_large")
     chunked = iter([b'{"records": [', b" " * (70 * 1024), b"]}"])  # no Content-Length
-    expect_error(client.post("/v1/predict", content=chunked), 413, "body_too_large")
+    expect_error(client.post("/v1/predict", content=chunked, headers=JSON), 413, "body_too_large")
 
 
 def test_out_of_range_warn_mode_predicts_and_warns(served: ServedModel) -> None:
@@ -187,7 +189,7 @@ def test_readyz_is_503_before_warm_up(served: ServedModel) -> None:
 def test_metrics_count_requests_errors_batches_and_classes(client: TestClient,
                                                            served: ServedModel) -> None:
     client.post("/v1/predict", json={"records": [good_record(served)] * 5})
-    client.post("/v1/predict", content=b"{")
+    client.post("/v1/predict", content=b"{", headers=JSON)
     text = client.get("/metrics").text
     assert 'pe_http_requests_total{method="POST",route="/v1/predict",status="200"} 1.0' in text
     assert 'pe_http_requests_total{method="POST",route="/v1/predict",status="400"} 1.0' in text
@@ -243,7 +245,8 @@ def test_request_timeout_is_504(served: ServedModel) -> None:
 
     scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
              "scheme": "http", "path": "/v1/predict", "raw_path": b"/v1/predict",
-             "query_string": b"", "root_path": "", "headers": [(b"host", b"test")],
+             "query_string": b"", "root_path": "",
+             "headers": [(b"host", b"test"), (b"content-type", b"application/json")],
              "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80)}
     asyncio.run(asyncio.wait_for(app(scope, receive, send), 3))
     assert sent[0]["status"] == 504
@@ -261,3 +264,67 @@ def test_predictions_reach_the_jsonl_sink(served: ServedModel, tmp_path: Any) ->
     assert [len(line["features"]) for line in lines] == [1, 3]
     assert lines[0]["model_id"] == served.model_id and len(lines[1]["probabilities"][0]) == 4
     assert lines[1]["feature_names"] == served.schema.feature_names
+
+
+@pytest.mark.parametrize("content_type", [
+    "text/plain", "text/plain;charset=UTF-8", "application/x-www-form-urlencoded",
+    "multipart/form-data; boundary=x", None])
+def test_non_json_content_types_are_415_and_not_logged(served: ServedModel, tmp_path: Any,
+                                                       content_type: str | None) -> None:
+    """A browser may send text/plain or a form cross-site without a preflight: such a request is
+    refused before it is read, and never reaches the prediction log (issue 18)."""
+    path = tmp_path / "preds.jsonl"
+    sink = JsonlSink(path, served.schema.feature_names, served.classes)
+    app = create_app(served, ServeSettings(cors_origins=("https://example.org",)), sink=sink)
+    body = json.dumps({"records": [good_record(served)]}).encode()
+    headers = {"Origin": "https://example.org"}
+    if content_type is not None:
+        headers["Content-Type"] = content_type
+    with TestClient(app) as c:
+        err = expect_error(c.post("/v1/predict", content=body, headers=headers), 415,
+                           "unsupported_media_type")
+        assert "application/json" in err["message"]
+        assert 'pe_predict_errors_total{code="unsupported_media_type"} 1.0' in c.get("/metrics").text
+        assert c.post("/v1/predict", content=body,
+                      headers={"Content-Type": "application/json; charset=utf-8"}).status_code == 200
+    assert len(path.read_text().splitlines()) == 1  # only the JSON request was logged
+
+
+def test_unknown_methods_do_not_create_metric_series(client: TestClient) -> None:
+    """Each unknown HTTP method used to add a Prometheus series (issue 18): they count as one."""
+    def series() -> list[str]:
+        return [line for line in client.get("/metrics").text.splitlines()
+                if line.startswith("pe_http_requests_total{")]
+
+    client.get("/healthz")
+    before = len(series())
+    for i in range(40):
+        assert client.request(f"M{i}", "/healthz").status_code == 405
+        client.request(f"X{i}", f"/nope{i}")
+    lines = series()
+    assert len(lines) <= before + 4, lines  # "other" method on /healthz and on "other" paths
+    assert any('method="other",route="/healthz",status="405"} 40.0' in line for line in lines)
+    assert not any('method="M' in line or "/nope" in line for line in lines)
+
+
+def test_docs_are_served_without_a_cdn(client: TestClient) -> None:
+    for page, asset in (("/docs", "swagger-ui-bundle.js"), ("/redoc", "redoc.standalone.js")):
+        r = client.get(page)
+        assert r.status_code == 200 and "text/html" in r.headers["content-type"]
+        assert f"/docs/assets/{asset}" in r.text
+        assert "cdn." not in r.text and "googleapis" not in r.text and "https://" not in r.text
+        js = client.get(f"/docs/assets/{asset}")
+        assert js.status_code == 200 and len(js.content) > 100_000
+    assert client.get("/docs/assets/swagger-ui.css").status_code == 200
+
+
+def test_docs_page_says_so_when_the_assets_are_missing(served: ServedModel,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from phoneprice_edge.serve import docs
+
+    monkeypatch.setattr(docs, "assets_dir", lambda: None)
+    with TestClient(create_app(served)) as c:
+        r = c.get("/docs")
+        assert r.status_code == 200 and "fastapi-offline" in r.text and "/openapi.json" in r.text
+        assert "https://" not in r.text
+        assert c.get("/docs/assets/swagger-ui-bundle.js").status_code == 404

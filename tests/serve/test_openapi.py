@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
+from schemathesis.checks import positive_data_acceptance
 
 from phoneprice_edge.serve.app import create_app
 from phoneprice_edge.serve.model import ServedModel
@@ -32,7 +33,11 @@ def test_api_conforms_to_its_openapi_document(served: ServedModel,
         @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck),
                   database=None)
         def check(case: schemathesis.Case) -> None:
-            case.call_and_validate()
+            # Random bytes of the documented binary body are "schema-valid" but are almost never
+            # whole rows of in-range float32 values: the other checks (no 5xx, documented status
+            # and response shape) still apply to them; test_binary.py covers valid binary bodies.
+            binary = case.media_type == "application/octet-stream"
+            case.call_and_validate(excluded_checks=[positive_data_acceptance] if binary else [])
 
         check()
 

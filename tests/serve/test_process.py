@@ -86,3 +86,19 @@ def test_tampered_artifact_exits_1_with_one_line(onnx_artifact: Path, tmp_path: 
     missing = subprocess.run([*PE_SERVE, "--artifact", str(tmp_path / "nope")],
                              capture_output=True, text=True, timeout=60)
     assert missing.returncode == 1 and missing.stderr.count("\n") == 1, missing.stderr
+
+
+def test_taken_port_and_unknown_host_exit_1_with_one_line(onnx_artifact: Path) -> None:
+    """Exit 1 (a runtime failure), not uvicorn's 3 (the drift code), with one line (issue 18)."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        r = subprocess.run([*PE_SERVE, "--artifact", str(onnx_artifact), "--port", str(port)],
+                           capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1, r.stderr
+    assert r.stderr.count("\n") == 1 and "address already in use" in r.stderr.lower(), r.stderr
+    r = subprocess.run([*PE_SERVE, "--artifact", str(onnx_artifact), "--host",
+                        "no-such-host.invalid"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1, r.stderr
+    assert r.stderr.count("\n") == 1 and "no-such-host.invalid" in r.stderr, r.stderr
