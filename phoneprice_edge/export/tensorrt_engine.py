@@ -1,0 +1,79 @@
+"""The run-time half of the TensorRT target, importable without torch or onnx (the GPU image, a
+Jetson): this host's GPU facts, and `finalize` that records an engine built by build_engine.sh
+(trtexec) in its manifest. python -m phoneprice_edge.export.tensorrt_engine finalize DIR."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+from phoneprice_edge.errors import BackendUnavailable, ExportError
+from phoneprice_edge.io_utils import sha256_file
+
+ENGINE_FILE = "model.plan"
+SCRIPT_FILE = "build_engine.sh"
+
+
+def gpu_facts(trt: Any, device: int = 0) -> dict[str, Any]:
+    """TensorRT version, GPU name and compute capability of this host (engines are tied to them).
+    The GPU comes from cuda-python's CUDA runtime (the runtime path needs no torch); a build host
+    without cuda-python but with torch CUDA uses torch."""
+    from phoneprice_edge.backends import cudart
+
+    try:
+        gpu = cudart.gpu_facts(device)
+    except cudart.CudaBindingsMissing as exc:
+        gpu = _torch_gpu_facts(device, exc)
+    return {"tensorrt_version": trt.__version__, **gpu}
+
+
+def _torch_gpu_facts(device: int, why: BackendUnavailable) -> dict[str, str]:
+    """The fallback where cuda-python is missing: torch CUDA, else the original one-line reason."""
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is None:
+        raise why
+    import torch
+
+    if not torch.cuda.is_available():
+        raise BackendUnavailable("TensorRT needs an NVIDIA GPU with CUDA; none on this host")
+    major, minor = torch.cuda.get_device_capability(device)
+    return {"gpu_name": torch.cuda.get_device_name(device), "compute_capability": f"{major}.{minor}"}
+
+
+def finalize(artifact_dir: Path) -> dict[str, Any]:
+    """After build_engine.sh ran on the device: hash model.plan and record this GPU in the manifest."""
+    from phoneprice_edge.export.manifest import update_manifest, verify_artifact
+
+    m = verify_artifact(artifact_dir)
+    engine = artifact_dir / ENGINE_FILE
+    if not engine.is_file():
+        raise ExportError(f"{engine}: not built yet; run {artifact_dir / SCRIPT_FILE} first")
+    from phoneprice_edge.backends.tensorrt import tensorrt_module
+
+    facts = gpu_facts(tensorrt_module())
+    files = {**m["files"], ENGINE_FILE: sha256_file(engine)}
+    return update_manifest(artifact_dir, files=files, deferred_build=False, tensorrt=facts,
+                           format="tensorrt-engine", host={**m.get("host", {}), "gpu": facts})
+
+
+def main(argv: list[str]) -> int:
+    """The finalize command line: 0 on success, else one `error:` line and 1 (2 for usage)."""
+    from phoneprice_edge.errors import PEError
+
+    if len(argv) != 2 or argv[0] != "finalize":
+        print("usage: python -m phoneprice_edge.export.tensorrt_engine finalize EXPORT_DIR",
+              file=sys.stderr)
+        return 2
+    try:
+        finalize(Path(argv[1]))
+    except PEError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    print(f"recorded {Path(argv[1]) / ENGINE_FILE} in its manifest")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
