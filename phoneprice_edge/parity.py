@@ -21,8 +21,9 @@ from typing import Any
 
 import numpy as np
 
+from phoneprice_edge.artifact import Manifest, read_manifest
 from phoneprice_edge.backends.base import Backend
-from phoneprice_edge.export.manifest import read_manifest, update_manifest
+from phoneprice_edge.export.manifest import update_manifest
 from phoneprice_edge.export.profile import Tolerance
 from phoneprice_edge.io_utils import atomic_write_json, atomic_write_text
 
@@ -140,7 +141,8 @@ def batch_invariance(cand: Backend, x: np.ndarray, single: np.ndarray, tol: Tole
 def check_parity(run_dir: str | Path, artifact_dir: str | Path, device: str = "cpu") -> ParityReport:
     """Compare an export folder with the run's PyTorch checkpoint: top-1 agreement on every row
     of RUN_DIR/data/{train,val}.npz, the rest on the validation rows."""
-    from phoneprice_edge.backends.registry import load_backend, load_reference
+    from phoneprice_edge.backends.registry import load_backend
+    from phoneprice_edge.export.reference import load_reference
     from phoneprice_edge.export.runner import load_split
 
     run_dir, artifact_dir = Path(run_dir), Path(artifact_dir)
@@ -148,7 +150,7 @@ def check_parity(run_dir: str | Path, artifact_dir: str | Path, device: str = "c
     tol = _tolerance(manifest)
     x, y = load_split(run_dir / "data" / "val.npz")
     train_x, _ = load_split(run_dir / "data" / "train.npz")
-    max_batch = int((manifest.get("profile") or {}).get("batch", {}).get("max", 1 << 20))
+    max_batch = manifest.max_batch
     sizes = tuple(b for b in BATCH_SIZES if b <= max_batch)
     with load_reference(run_dir) as ref_b, load_backend(artifact_dir, device=device) as cand:
         ref = ref_b.run(x)
@@ -159,11 +161,11 @@ def check_parity(run_dir: str | Path, artifact_dir: str | Path, device: str = "c
                                np.concatenate([train_cand, full]))
         worst, bfails = batch_invariance(cand, x, single, tol, sizes)
     return ParityReport(passed=not fails and not bfails, batch_invariant=not bfails,
-                        profile=manifest.get("profile_name") or artifact_dir.name,
-                        target=manifest.get("target", ""), precision=manifest.get("precision", ""),
+                        profile=manifest.profile_name or artifact_dir.name,
+                        target=manifest.target, precision=manifest.precision,
                         n_rows=len(x), tolerance=tol.to_dict(), batch_max_abs_diff=worst,
                         batch_sizes=list(sizes), failures=fails + bfails,
-                        int8_share=manifest.get("int8_share"), **stats)
+                        int8_share=manifest.fact("int8_share"), **stats)
 
 
 def _batched(backend: Backend, x: np.ndarray, max_batch: int) -> np.ndarray:
@@ -171,13 +173,12 @@ def _batched(backend: Backend, x: np.ndarray, max_batch: int) -> np.ndarray:
     return np.concatenate([backend.run(x[i:i + max_batch]) for i in range(0, len(x), max_batch)])
 
 
-def _tolerance(manifest: dict[str, Any]) -> Tolerance:
+def _tolerance(manifest: Manifest) -> Tolerance:
     """The tolerance the profile was exported with, else the precision's defaults."""
-    prof = manifest.get("profile") or {}
-    t = prof.get("tolerance")
+    t = manifest.profile.get("tolerance")
     if t:
         return Tolerance(**t)
-    return Tolerance.default_for(manifest.get("precision", "fp32"))
+    return Tolerance.default_for(manifest.precision)
 
 
 def _interval(ci: Any) -> str:

@@ -6,23 +6,17 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from phoneprice_edge.artifact.manifest import TensorSpec
 from phoneprice_edge.errors import InputError
 
+if TYPE_CHECKING:
+    from phoneprice_edge.artifact import Manifest
 
-@dataclass(frozen=True)
-class TensorSpec:
-    """Name, shape (None for a dynamic axis) and numpy dtype name of one model input or output."""
-
-    name: str
-    shape: tuple[int | None, ...]
-    dtype: str = "float32"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "shape": list(self.shape), "dtype": self.dtype}
+__all__ = ["Backend", "IOSpec", "TensorSpec"]
 
 
 @dataclass(frozen=True)
@@ -49,6 +43,7 @@ class Backend(ABC):
 
     name: str = "base"
     device: str = "cpu"
+    manifest: Manifest | None = None  # the verified manifest (set by backends.registry)
 
     @classmethod
     @abstractmethod

@@ -1,4 +1,4 @@
-"""Helpers the backends share: manifest verification, I/O specs, lazy vendor imports."""
+"""Helpers the backends share: the verified manifest, I/O specs, lazy vendor imports."""
 
 from __future__ import annotations
 
@@ -7,39 +7,39 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from phoneprice_edge.backends.base import IOSpec, TensorSpec
+from phoneprice_edge.artifact import Manifest, artifact_path, load_artifact
+from phoneprice_edge.backends.base import IOSpec
 from phoneprice_edge.errors import ArtifactError, BackendUnavailable
-from phoneprice_edge.export.manifest import verify_artifact
 
 
-def artifact_manifest(artifact: str | Path) -> dict[str, Any]:
-    """The verified manifest of an export folder (sha256 of every file checked)."""
-    path = Path(artifact)
-    if not path.is_dir():
-        raise ArtifactError(f"{path}: not an export folder (expected a directory with manifest.json)")
-    return verify_artifact(path)
+def artifact_manifest(artifact: str | Path, verify_key: str | Path | None = None) -> Manifest:
+    """The verified manifest of an export folder (digest, inventory, every sha256, and the
+    signature when a verify key is given or $PE_VERIFY_KEY is set)."""
+    return load_artifact(artifact, verify_key=verify_key)
 
 
-def io_from_manifest(manifest: dict[str, Any]) -> IOSpec:
+def manifest_of(artifact: str | Path, options: dict[str, Any]) -> Manifest:
+    """The manifest a registry already verified (options['manifest']), else verify it here."""
+    m = options.get("manifest")
+    if m is None:
+        return artifact_manifest(artifact, options.get("verify_key"))
+    if not isinstance(m, Manifest):
+        raise ArtifactError(f"{artifact}: manifest option must be an artifact.Manifest")
+    return m
+
+
+def io_from_manifest(manifest: Manifest) -> IOSpec:
     """The IOSpec recorded in a manifest."""
-    def spec(d: dict[str, Any]) -> TensorSpec:
-        return TensorSpec(d["name"], tuple(d["shape"]), d.get("dtype", "float32"))
-    try:
-        return IOSpec(inputs=tuple(spec(d) for d in manifest["inputs"]),
-                      outputs=tuple(spec(d) for d in manifest["outputs"]))
-    except (KeyError, TypeError, IndexError) as exc:
-        raise ArtifactError(f"manifest has a malformed inputs/outputs spec ({exc})") from None
+    if not manifest.inputs or not manifest.outputs:
+        raise ArtifactError("manifest has an empty inputs/outputs spec")
+    return IOSpec(inputs=manifest.inputs, outputs=manifest.outputs)
 
 
-def artifact_file(artifact: str | Path, manifest: dict[str, Any], target: str) -> Path:
+def artifact_file(artifact: str | Path, manifest: Manifest, target: str) -> Path:
     """The file of the target's format (its Target.suffix) that the manifest lists, in artifact."""
     from phoneprice_edge.targets import TARGETS
 
-    suffix = TARGETS[target].suffix
-    name = next((n for n in manifest.get("files") or {} if n.endswith(suffix)), None)
-    if name is None:
-        raise ArtifactError(f"{artifact}: manifest lists no {suffix} file")
-    return Path(artifact) / name
+    return artifact_path(artifact, manifest, TARGETS[target].suffix)
 
 
 def vendor(module: str, extra: str) -> ModuleType:

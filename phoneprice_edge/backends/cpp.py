@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from phoneprice_edge.backends.base import Backend, IOSpec, TensorSpec
-from phoneprice_edge.backends.common import artifact_file, artifact_manifest
+from phoneprice_edge.backends.common import artifact_file, manifest_of
 from phoneprice_edge.errors import ArtifactError, BackendUnavailable
 
 ENV_LIB = "PE_RUNTIME_LIB"
@@ -121,7 +121,7 @@ class CppBackend(Backend):
     def load(cls, artifact: str | Path, device: str = "cpu", **options: Any) -> CppBackend:
         if device != "cpu":
             raise BackendUnavailable(f"the C++ runtime runs on the CPU only, not {device!r}")
-        manifest = options.get("manifest") or artifact_manifest(artifact)
+        manifest = manifest_of(artifact, options)
         pem = artifact_file(artifact, manifest, "cpp")
         lib = load_library()
         handle = ctypes.c_void_p()
@@ -130,9 +130,10 @@ class CppBackend(Backend):
             raise ArtifactError(f"{pem}: rejected by the C++ runtime: "
                                 f"{lib.pe_status_str(status).decode()}")
         backend = cls(lib, handle, "int8" if lib.pe_model_precision(handle) == 1 else "fp32")
-        if manifest.get("features") and list(manifest["features"]) != backend.features:
+        if list(manifest.features) != backend.features or list(manifest.classes) != backend.classes:
             backend.close()
-            raise ArtifactError(f"{artifact}: model.pem features differ from the manifest's")
+            raise ArtifactError(f"{artifact}: model.pem features or classes differ from the "
+                                f"manifest's")
         return backend
 
     def describe(self) -> IOSpec:

@@ -10,8 +10,8 @@ import numpy as np
 from phoneprice_edge.backends.base import Backend, IOSpec
 from phoneprice_edge.backends.common import (
     artifact_file,
-    artifact_manifest,
     io_from_manifest,
+    manifest_of,
     vendor,
 )
 
@@ -38,9 +38,10 @@ class OnnxRuntimeBackend(Backend):
     @classmethod
     def load(cls, artifact: str | Path, device: str = "cpu", **options: Any) -> OnnxRuntimeBackend:
         ort = vendor("onnxruntime", "onnx")
-        from phoneprice_edge.errors import BackendUnavailable
+        from phoneprice_edge.artifact import version_note
+        from phoneprice_edge.errors import ArtifactError, BackendUnavailable
 
-        manifest = options.get("manifest") or artifact_manifest(artifact)
+        manifest = manifest_of(artifact, options)
         if device not in PROVIDERS:
             raise BackendUnavailable(f"onnxruntime device must be one of {', '.join(PROVIDERS)}, "
                                      f"got {device!r}")
@@ -50,7 +51,11 @@ class OnnxRuntimeBackend(Backend):
             so.intra_op_num_threads = int(options["threads"])
         so.log_severity_level = 3
         path = artifact_file(artifact, manifest, "onnx")
-        session = ort.InferenceSession(str(path), sess_options=so, providers=wanted)
+        try:
+            session = ort.InferenceSession(str(path), sess_options=so, providers=wanted)
+        except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph types
+            raise ArtifactError(f"{path}: onnxruntime cannot load it: {str(exc).splitlines()[0]}"
+                                f"{version_note(manifest, 'onnxruntime')}") from None
         # ONNX Runtime falls back to the CPU silently when a GPU provider cannot load.
         if wanted[0] not in session.get_providers():
             raise BackendUnavailable(

@@ -7,14 +7,15 @@ from typing import Any
 
 import numpy as np
 
+from phoneprice_edge.artifact import Manifest, version_note
 from phoneprice_edge.backends.base import Backend, IOSpec
 from phoneprice_edge.backends.common import (
     artifact_file,
-    artifact_manifest,
     io_from_manifest,
+    manifest_of,
     vendor,
 )
-from phoneprice_edge.errors import BackendUnavailable
+from phoneprice_edge.errors import ArtifactError, BackendUnavailable
 
 
 class OpenVINOBackend(Backend):
@@ -34,15 +35,15 @@ class OpenVINOBackend(Backend):
         from phoneprice_edge.numerics import openvino_uncapped
 
         ov = vendor("openvino", "openvino")
-        manifest = options.get("manifest") or artifact_manifest(artifact)
-        facts = manifest.get("openvino") or {}
+        manifest = manifest_of(artifact, options)
+        facts = manifest.fact("openvino") or {}
         ov_device = {"cpu": "CPU", "gpu": "GPU", "npu": "NPU"}.get(device.lower(), device)
         precision = options.get("inference_precision") or facts.get("inference_precision", "f32")
         with openvino_uncapped():  # its own oneDNN must not run capped at SSE4.1
             return cls._compile(ov, artifact, manifest, device, ov_device, precision, options)
 
     @classmethod
-    def _compile(cls, ov: Any, artifact: str | Path, manifest: dict[str, Any], device: str,
+    def _compile(cls, ov: Any, artifact: str | Path, manifest: Manifest, device: str,
                  ov_device: str, precision: str, options: dict[str, Any]) -> OpenVINOBackend:
         core = ov.Core()
         if ov_device.split(".")[0] not in {d.split(".")[0] for d in core.available_devices}:
@@ -52,7 +53,11 @@ class OpenVINOBackend(Backend):
         config: dict[str, Any] = {"INFERENCE_PRECISION_HINT": precision}
         if options.get("threads"):
             config["INFERENCE_NUM_THREADS"] = int(options["threads"])
-        compiled = core.compile_model(core.read_model(str(xml)), ov_device, config)
+        try:
+            compiled = core.compile_model(core.read_model(str(xml)), ov_device, config)
+        except RuntimeError as exc:
+            raise ArtifactError(f"{xml}: OpenVINO cannot load it: {str(exc).splitlines()[0]}"
+                                f"{version_note(manifest, 'openvino')}") from None
         got = compiled.get_property("INFERENCE_PRECISION_HINT")
         if ov_device == "CPU" and got != getattr(ov.Type, precision):
             raise BackendUnavailable(f"OpenVINO {ov_device} ignored inference precision "

@@ -1,32 +1,36 @@
-"""Pick and load the backend for an export folder (manifest verified first) or the reference."""
+"""Pick and load the backend for an export folder (manifest, files and signature verified first)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
+from phoneprice_edge.artifact import Manifest
 from phoneprice_edge.backends.base import Backend
 from phoneprice_edge.backends.common import artifact_manifest
 from phoneprice_edge.errors import ArtifactError
 
 
-def load_backend(artifact_dir: str | Path, device: str = "cpu", **opts: Any) -> Backend:
-    """Verify the manifest (sha256 of every file), then load the artifact on its target's backend."""
+def load_backend(artifact_dir: str | Path, device: str = "cpu",
+                 verify_key: str | Path | None = None, **opts: Any) -> Backend:
+    """Verify the folder (artifact.load_artifact: digest, inventory, every sha256, the signature
+    when verify_key or $PE_VERIFY_KEY is set), then load it on its target's backend."""
+    return open_backend(artifact_dir, artifact_manifest(artifact_dir, verify_key), device, **opts)
+
+
+def open_backend(artifact_dir: str | Path, manifest: Manifest, device: str = "cpu",
+                 **opts: Any) -> Backend:
+    """Load an already verified folder on its target's backend; the manifest becomes the
+    backend's `manifest`."""
     from phoneprice_edge.targets import TARGETS
 
-    manifest = artifact_manifest(artifact_dir)
-    target = manifest.get("target")
+    target = manifest.target
     if target not in TARGETS:
         raise ArtifactError(f"{artifact_dir}: unknown target {target!r} in manifest")
-    if manifest.get("deferred_build"):
+    if manifest.deferred_build:
         raise ArtifactError(f"{artifact_dir}: the {target} engine has not been built yet; run "
                             f"{Path(artifact_dir) / 'build_engine.sh'} on the target device")
     cls = TARGETS[target].load_backend()
-    return cls.load(artifact_dir, device=device, manifest=manifest, **opts)
-
-
-def load_reference(run_dir: str | Path, device: str = "cpu", **opts: Any) -> Backend:
-    """The PyTorch reference: RUN_DIR/checkpoints/best_model.pt in eval mode."""
-    from phoneprice_edge.backends.torch import TorchBackend
-
-    return TorchBackend.load(Path(run_dir), device=device, **opts)
+    backend = cls.load(artifact_dir, device=device, manifest=manifest, **opts)
+    backend.manifest = manifest
+    return backend

@@ -12,8 +12,8 @@ import numpy as np
 from phoneprice_edge.backends.base import Backend, IOSpec
 from phoneprice_edge.backends.common import (
     artifact_file,
-    artifact_manifest,
     io_from_manifest,
+    manifest_of,
 )
 from phoneprice_edge.errors import ArtifactError, BackendUnavailable
 
@@ -66,12 +66,12 @@ class TensorRTBackend(Backend):
     def load(cls, artifact: str | Path, device: str = "cuda", **options: Any) -> TensorRTBackend:
         trt = tensorrt_module()
         from phoneprice_edge.backends import cudart
-        from phoneprice_edge.export.tensorrt import gpu_facts
+        from phoneprice_edge.export.tensorrt_engine import gpu_facts
 
-        manifest = options.get("manifest") or artifact_manifest(artifact)
+        manifest = manifest_of(artifact, options)
         index = 0 if device == "cpu" else cudart.device_index(device)
-        built = dict(manifest.get("tensorrt") or {})
-        built["profile"] = manifest.get("profile_name")
+        built = dict(manifest.fact("tensorrt") or {})
+        built["profile"] = manifest.profile_name
         check_engine_host(built, gpu_facts(trt, index), artifact)
         runtime = trt.Runtime(trt.Logger(trt.Logger.WARNING))
         plan = artifact_file(artifact, manifest, "tensorrt")

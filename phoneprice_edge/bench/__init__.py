@@ -18,6 +18,7 @@ from phoneprice_edge.bench.report import render_markdown, write_report
 from phoneprice_edge.bench.run import (
     BenchReport,
     artifacts_of,
+    bench_rows,
     count_points,
     make_remeasure,
     run_bench,
@@ -26,7 +27,7 @@ from phoneprice_edge.bench.timing import LatencyStats, TimingPlan, make_inputs, 
 
 __all__ = [
     "DEFAULT_BATCH_SIZES", "OVERHEAD_LIMIT", "BenchConfig", "BenchReport", "CompareResult",
-    "LatencyStats", "TimingPlan", "artifacts_of", "capture_env", "compare_results", "count_points",
+    "LatencyStats", "TimingPlan", "artifacts_of", "bench_rows", "capture_env", "compare_results", "count_points",
     "discover_artifacts", "format_table", "load_val_rows", "make_inputs", "make_remeasure",
     "measure_overhead", "read_baseline", "render_markdown", "run_bench", "time_calls",
     "write_report",

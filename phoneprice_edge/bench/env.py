@@ -11,7 +11,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from phoneprice_edge.export.manifest import cpu_flags, cpu_model, library_versions
+from phoneprice_edge.host import cpu_flags, cpu_model, library_versions
 
 _LIBS = ("torch", "numpy", "onnx", "onnxruntime", "onnxruntime-gpu", "openvino", "tensorrt",
          "matplotlib")

@@ -1,4 +1,7 @@
-"""The sweep: every artifact x thread count x batch size, timed through the toolkit's Backend."""
+"""The sweep: every artifact x thread count x batch size, timed through the toolkit's Backend.
+
+Runtime side: with a run folder it feeds the run's validation rows, without one each artifact's
+golden rows; the eager reference is injected by the caller (BenchConfig.reference_loader)."""
 
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from phoneprice_edge.artifact import Manifest, read_manifest
 from phoneprice_edge.backends.base import Backend
 from phoneprice_edge.bench.int8 import share_of
 from phoneprice_edge.bench.timing import (
@@ -23,7 +27,6 @@ from phoneprice_edge.bench.timing import (
     time_calls,
 )
 from phoneprice_edge.errors import BackendUnavailable, DataError, UsageError
-from phoneprice_edge.export.manifest import read_manifest
 
 DEFAULT_BATCH_SIZES: tuple[int, ...] = (1, 64, 1024)
 REFERENCE = "reference"  # the artifact name of the eager PyTorch checkpoint row
@@ -34,7 +37,7 @@ Loader = Callable[..., Backend]  # load_backend(artifact_dir, device=..., thread
 class BenchConfig:
     """What to measure: which artifacts, batch sizes, thread counts and device, and for how long."""
 
-    run_dir: Path
+    run_dir: Path | None  # None: no run folder (golden rows as inputs, no parity, no reference)
     artifacts: list[Path]
     batch_sizes: tuple[int, ...] | None = None  # None: each manifest's benchmark sizes
     threads: tuple[int, ...] = (1,)
@@ -44,6 +47,8 @@ class BenchConfig:
     overhead: bool = True  # time bare onnxruntime beside the ONNX backend at batch 1
     overhead_rounds: int = 7
     skip_unavailable: bool = False  # --all: a runtime missing here is noted, not fatal
+    # the eager checkpoint as a Backend (run_dir, device, threads) -> Backend; build side
+    reference_loader: Callable[[Path, str, int], Backend] | None = None
 
     def __post_init__(self) -> None:
         if self.device not in ("cpu", "cuda"):
@@ -52,6 +57,8 @@ class BenchConfig:
             raise UsageError(f"thread counts must be >= 1, got {list(self.threads)}")
         if self.batch_sizes is not None and (not self.batch_sizes or min(self.batch_sizes) < 1):
             raise UsageError(f"batch sizes must be >= 1, got {list(self.batch_sizes)}")
+        if self.reference and (self.run_dir is None or self.reference_loader is None):
+            raise UsageError("--reference needs --run RUN_DIR (the checkpoint) and torch")
 
 
 @dataclass
@@ -66,7 +73,8 @@ class Artifact:
     size_bytes: int
     batch_sizes: tuple[int, ...]
     parity: dict[str, Any] | None
-    manifest: dict[str, Any] | None = None
+    manifest: Manifest | None = None
+    inputs: str = "validation"  # or "golden": no run folder, the artifacts' golden rows
 
 
 def discover_artifacts(run_dir: Path, device: str) -> tuple[list[Path], list[dict[str, str]]]:
@@ -79,7 +87,7 @@ def discover_artifacts(run_dir: Path, device: str) -> tuple[list[Path], list[dic
         raise UsageError(f"{export}: no exported artifacts (run pe-export --run {run_dir} --all)")
     keep, skipped = [], []
     for path in found:
-        spec = TARGETS.get(str(read_manifest(path).get("target")))
+        spec = TARGETS.get(read_manifest(path).target)
         if device == "cpu" and spec is not None and spec.needs_gpu:
             skipped.append({"artifact": path.name, "reason": f"{spec.name} needs a GPU"})
         else:
@@ -89,19 +97,37 @@ def discover_artifacts(run_dir: Path, device: str) -> tuple[list[Path], list[dic
 
 def load_val_rows(run_dir: Path) -> np.ndarray:
     """The validation rows (raw features) that every point feeds, tiled, to the backend."""
-    from phoneprice_edge.export.runner import load_split
-
     path = Path(run_dir) / "data" / "val.npz"
     if not path.is_file():
         raise DataError(f"{path}: validation rows not found (is {run_dir} a training run?)")
-    x, _ = load_split(path)
+    try:
+        with np.load(path) as z:
+            x = np.ascontiguousarray(z["X"], dtype=np.float32)
+    except (OSError, KeyError, ValueError) as exc:
+        raise DataError(f"{path}: not a readable split file ({exc})") from None
     if x.ndim != 2 or x.shape[0] == 0 or not np.isfinite(x).all():
         raise DataError(f"{path}: X must be a finite, non-empty [N, F] array, got {list(x.shape)}")
     return x
 
 
-def read_parity(run_dir: Path, name: str) -> dict[str, Any] | None:
-    """RUN_DIR/parity/<name>.json, or None where parity has not been run for it."""
+def golden_inputs(paths: list[Path]) -> np.ndarray:
+    """Without a run folder: the golden rows of the artifacts (each one's, in order, of one
+    feature count), the inputs every point feeds."""
+    from phoneprice_edge.verify import read_golden
+
+    blocks = [read_golden(p, read_manifest(p)).inputs for p in paths]
+    if len({b.shape[1] for b in blocks}) > 1:
+        raise UsageError("the artifacts take different feature counts; bench them separately")
+    x = np.ascontiguousarray(np.concatenate(blocks))
+    if x.shape[0] == 0:
+        raise DataError("the artifacts' golden rows are empty; give --run RUN_DIR")
+    return x
+
+
+def read_parity(run_dir: Path | None, name: str) -> dict[str, Any] | None:
+    """RUN_DIR/parity/<name>.json, or None where parity has not been run (or no run folder)."""
+    if run_dir is None:
+        return None
     path = Path(run_dir) / "parity" / f"{name}.json"
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -110,16 +136,16 @@ def read_parity(run_dir: Path, name: str) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def describe_artifact(path: Path, run_dir: Path, batch_sizes: tuple[int, ...] | None) -> Artifact:
+def describe_artifact(path: Path, run_dir: Path | None,
+                      batch_sizes: tuple[int, ...] | None) -> Artifact:
     """Read the manifest facts the report needs (size, target, precision, benchmark sizes)."""
     m = read_manifest(path)
-    size = sum((path / f).stat().st_size for f in (m.get("files") or {}) if (path / f).is_file())
-    prof = m.get("profile") or {}
-    sizes = batch_sizes or tuple(prof.get("benchmark_batch_sizes") or DEFAULT_BATCH_SIZES)
-    return Artifact(name=path.name, path=path, target=str(m.get("target")),
-                    precision=str(m.get("precision")), fmt=str(m.get("format")), size_bytes=size,
+    size = sum((path / f).stat().st_size for f in m.files if (path / f).is_file())
+    sizes = batch_sizes or m.benchmark_batch_sizes or DEFAULT_BATCH_SIZES
+    return Artifact(name=path.name, path=path, target=m.target,
+                    precision=m.precision, fmt=m.fmt, size_bytes=size,
                     batch_sizes=tuple(int(b) for b in sizes), parity=read_parity(run_dir, path.name),
-                    manifest=m)
+                    manifest=m, inputs="validation" if run_dir is not None else "golden")
 
 
 def reference_artifact(run_dir: Path, batch_sizes: tuple[int, ...] | None) -> Artifact:
@@ -146,13 +172,6 @@ def default_loader(path: Path, device: str = "cpu", **opts: Any) -> Backend:
     from phoneprice_edge.backends.registry import load_backend
 
     return load_backend(path, device=device, **opts)
-
-
-def reference_loader(run_dir: Path, device: str, threads: int) -> Backend:
-    """The eager checkpoint through backends.registry.load_reference."""
-    from phoneprice_edge.backends.registry import load_reference
-
-    return load_reference(run_dir, device=device, threads=threads)
 
 
 def cuda_sync(device: str) -> Callable[[], None] | None:
@@ -194,7 +213,7 @@ def result_row(art: Artifact, device: str, batch: int, threads: int, stats: Late
         "throughput_p50_rows_s": round(batch / (stats.p50_us / 1e6), 1) if stats.p50_us > 0 else None,
         "peak_rss_mb": round(peak_mb, 1) if peak_mb is not None else None,
         "accuracy": parity.get("accuracy_candidate"), "format": art.fmt, "backend": backend_name,
-        "int8_mac_share": share_of(art.manifest),
+        "int8_mac_share": share_of(art.manifest), "inputs": art.inputs,
     }
 
 
@@ -210,7 +229,8 @@ def prime_imports(target: str) -> None:
 
     spec = TARGETS.get(target)
     if spec is None:  # the reference checkpoint
-        importlib.import_module("phoneprice_edge.backends.torch")
+        with contextlib.suppress(ImportError):
+            importlib.import_module("torch")
         return
     for module in spec.packages:
         with contextlib.suppress(ImportError):

@@ -3,15 +3,20 @@ smaller or no faster than the fp32 artifact of the same target (int8 that does n
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from phoneprice_edge.artifact import Manifest
 
 # an int8 artifact whose p50 is above this fraction of its fp32 sibling's is "not faster"
 NOT_FASTER = 0.95
 
 
-def share_of(manifest: dict[str, Any] | None) -> float | None:
+def share_of(manifest: Manifest | None) -> float | None:
     """The int8 share of the weight MACs recorded at export (None: float or not recorded)."""
-    share = (manifest or {}).get("int8_share") or {}
+    share = manifest.fact("int8_share") if manifest is not None else None
+    if not isinstance(share, dict):
+        return None
     v = share.get("int8_mac_share")
     return float(v) if isinstance(v, int | float) else None
 

@@ -47,7 +47,8 @@ def results_table(results: list[dict[str, Any]]) -> str:
         share = first.get("int8_mac_share")
         cells = [artifact, str(first.get("format", first["target"])), first["precision"],
                  "-" if share is None else f"{100 * share:.0f}%", device,
-                 str(threads), _parity(first.get("parity_passed")), _size(first.get("size_bytes")),
+                 str(threads), "n/a" if first.get("inputs") == "golden" else
+                 _parity(first.get("parity_passed")), _size(first.get("size_bytes")),
                  _num(acc * 100 if isinstance(acc, float | int) else None, "{:.2f}%"),
                  _num(first.get("load_ms"))]
         for b in batches:
@@ -148,6 +149,14 @@ def write_report(report: dict[str, Any], out_dir: str | Path) -> dict[str, Path]
     out_dir = Path(out_dir)
     paths = {"json": atomic_write_json(out_dir / "report.json", report),
              "md": atomic_write_text(out_dir / "report.md", render_markdown(report))}
-    if report["results"]:
+    if report["results"] and _has_matplotlib():  # a device install has no matplotlib: no plot
         paths["png"] = plot_latency(report["results"], out_dir / "latency.png")
     return paths
+
+
+def _has_matplotlib() -> bool:
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return False
+    return True

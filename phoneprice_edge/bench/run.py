@@ -43,7 +43,7 @@ class BenchReport:
 def artifacts_of(cfg: h.BenchConfig) -> list[h.Artifact]:
     """The artifacts to time, the reference checkpoint first when asked for."""
     arts = [h.describe_artifact(p, cfg.run_dir, cfg.batch_sizes) for p in cfg.artifacts]
-    if cfg.reference:
+    if cfg.reference and cfg.run_dir is not None:
         sizes = cfg.batch_sizes or tuple(sorted({b for a in arts for b in a.batch_sizes}))
         arts.insert(0, h.reference_artifact(cfg.run_dir, sizes or None))
     names = [a.name for a in arts]
@@ -62,8 +62,9 @@ def open_backend(art: h.Artifact, cfg: h.BenchConfig, loader: h.Loader,
                  threads: int) -> tuple[Backend, float]:
     """Load (timed) one artifact for one thread count and check it runs on the requested device."""
     h.prime_imports(art.target)
-    if art.name == h.REFERENCE:
-        backend, ms = h.timed_load(lambda: h.reference_loader(cfg.run_dir, cfg.device, threads))
+    if art.name == h.REFERENCE and cfg.reference_loader is not None and cfg.run_dir is not None:
+        ref_load, run_dir = cfg.reference_loader, cfg.run_dir
+        backend, ms = h.timed_load(lambda: ref_load(run_dir, cfg.device, threads))
     else:
         backend, ms = h.timed_load(lambda: loader(art.path, device=cfg.device, threads=threads))
     try:
@@ -105,7 +106,7 @@ def run_bench(cfg: h.BenchConfig, loader: h.Loader | None = None,
     already has them."""
     loader = loader or h.default_loader
     progress = progress or (lambda n: None)
-    rows = h.load_val_rows(cfg.run_dir) if rows is None else rows
+    rows = bench_rows(cfg) if rows is None else rows
     h.cuda_sync(cfg.device)  # a requested CUDA device that is absent fails here, before any work
     results: list[dict[str, Any]] = []
     overhead: list[dict[str, Any]] = []
@@ -124,16 +125,24 @@ def run_bench(cfg: h.BenchConfig, loader: h.Loader | None = None,
             results.extend(got)
             if ovh is not None:
                 overhead.append(ovh)
-    files = {a.name: dict((a.manifest or {}).get("files") or {}) for a in arts}
+    files = {a.name: dict(a.manifest.files) if a.manifest else {} for a in arts}
     return BenchReport(env=capture_env(list(cfg.threads), cfg.device), results=results,
                        overhead=summarise(overhead), settings=settings_of(cfg), skipped=skipped,
                        int8_flags=int8_flags(results, files))
 
 
+def bench_rows(cfg: h.BenchConfig) -> np.ndarray:
+    """What every point feeds: the run's validation rows, else the artifacts' golden rows."""
+    if cfg.run_dir is not None:
+        return h.load_val_rows(cfg.run_dir)
+    return h.golden_inputs(cfg.artifacts)
+
+
 def settings_of(cfg: h.BenchConfig) -> dict[str, Any]:
     """The sweep's own settings, recorded so that a later run can be made comparable."""
     p = cfg.plan
-    return {"run_dir": str(cfg.run_dir), "device": cfg.device, "threads": list(cfg.threads),
+    return {"run_dir": str(cfg.run_dir) if cfg.run_dir else None,
+            "inputs": "validation rows" if cfg.run_dir else "golden rows", "device": cfg.device, "threads": list(cfg.threads),
             "batch_sizes": list(cfg.batch_sizes) if cfg.batch_sizes else "per manifest",
             "min_iters": p.min_iters, "min_time_s": p.min_time_s, "warmup_iters": p.warmup_iters,
             "warmup_time_s": p.warmup_time_s, "input_buffers": N_BUFFERS,
@@ -154,7 +163,7 @@ def make_remeasure(cfg: h.BenchConfig, loader: h.Loader | None = None,
     """A function that times one result row's point again and returns its new p50 (us); arts and
     rows as for run_bench."""
     loader = loader or h.default_loader
-    rows = h.load_val_rows(cfg.run_dir) if rows is None else rows
+    rows = bench_rows(cfg) if rows is None else rows
     by_name = {a.name: a for a in (artifacts_of(cfg) if arts is None else arts)}
 
     def remeasure(row: dict[str, Any]) -> float:

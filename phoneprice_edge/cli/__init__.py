@@ -21,6 +21,9 @@ SUBCOMMANDS: dict[str, str] = {
     "serve": "phoneprice_edge.cli.serve:cmd",
     "monitor": "phoneprice_edge.cli.monitor:cmd",
     "pipeline": "phoneprice_edge.cli.pipeline:cmd",
+    "verify": "phoneprice_edge.cli.verify:cmd",
+    "sign": "phoneprice_edge.cli.sign:cmd",
+    "keygen": "phoneprice_edge.cli.sign:keygen",
 }
 
 
@@ -72,3 +75,4 @@ bench_cli = _sub("bench")
 predict_cli = _sub("predict")
 serve_cli = _sub("serve")
 monitor_cli = _sub("monitor")
+verify_cli = _sub("verify")

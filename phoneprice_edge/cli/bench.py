@@ -33,7 +33,8 @@ def _int_list(ctx: click.Context, param: click.Parameter, value: str | None) -> 
 HELP = """Time exported artifacts: latency p50/p90/p99, throughput, load time, size, memory.
 
 Every point (artifact x batch size x thread count) feeds real validation rows from
-RUN_DIR/data/val.npz, tiled to the batch size and rotated among 8 buffers, warms up
+RUN_DIR/data/val.npz (without --run: the artifacts' golden rows, no parity column and no
+torch needed, e.g. on the device), tiled to the batch size and rotated among 8 buffers, warms up
 (untimed), then times each backend.run call with perf_counter_ns for at least --min-iters
 calls AND --min-time seconds. The defaults (300 calls, 0.5 s) time every CPU profile (10)
 and the reference x 3 batch sizes in about 40 s on a 2-core machine (measured); raise them
@@ -49,9 +50,10 @@ baseline for the same (artifact, batch, threads, device), after re-timing suspec
 
 
 @click.command(context_settings=CONTEXT, help=HELP)
-@click.option("--run", "run_dir", required=True,
+@click.option("--run", "run_dir",
               type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="Training run folder (reads data/val.npz, export/, parity/).")
+              help="Training run folder (reads data/val.npz, export/, parity/); without it the "
+                   "--artifact folders' golden rows are the inputs.")
 @click.option("--artifact", "artifacts", multiple=True,
               type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="An export folder (with manifest.json); repeat for several.")
@@ -76,8 +78,8 @@ baseline for the same (artifact, batch, threads, device), after re-timing suspec
 @click.option("--min-iters", type=click.IntRange(min=1), default=300, show_default=True,
               help="Minimum timed calls per point.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Report folder [default: RUN_DIR/bench].")
-def cmd(run_dir: Path, artifacts: tuple[Path, ...], all_: bool, batch_sizes: tuple[int, ...] | None,
+              help="Report folder [default: RUN_DIR/bench, or ./bench without --run].")
+def cmd(run_dir: Path | None, artifacts: tuple[Path, ...], all_: bool, batch_sizes: tuple[int, ...] | None,
         threads: tuple[int, ...], device: str, reference: bool, overhead: bool,
         baseline: Path | None, max_regression: float, min_time: float, min_iters: int,
         out_dir: Path | None) -> int:
@@ -85,16 +87,19 @@ def cmd(run_dir: Path, artifacts: tuple[Path, ...], all_: bool, batch_sizes: tup
 
     if bool(artifacts) == all_:
         raise UsageError("give --artifact EXPORT_DIR (one or more) or --all, not both or neither")
+    if run_dir is None and (all_ or reference):
+        raise UsageError("--all and --reference need --run RUN_DIR")
     base_rows = bench.read_baseline(baseline) if baseline is not None else None
     skipped: list[dict[str, str]] = []
     paths = list(artifacts)
-    if all_:
+    if all_ and run_dir is not None:
         paths, skipped = bench.discover_artifacts(run_dir, device)
     cfg = bench.BenchConfig(run_dir=run_dir, artifacts=paths, batch_sizes=batch_sizes,
                             threads=threads, device=device, reference=reference,
                             overhead=overhead, skip_unavailable=all_,
-                            plan=bench.TimingPlan(min_iters=min_iters, min_time_s=min_time))
-    rows = bench.load_val_rows(run_dir)
+                            plan=bench.TimingPlan(min_iters=min_iters, min_time_s=min_time),
+                            reference_loader=_reference_loader() if reference else None)
+    rows = bench.bench_rows(cfg)
     arts = bench.artifacts_of(cfg)  # manifests and parity reports read once, for every step
     report = _run(cfg, skipped, arts, rows)
     for s in report.skipped:
@@ -106,9 +111,17 @@ def cmd(run_dir: Path, artifacts: tuple[Path, ...], all_: bool, batch_sizes: tup
         report.compare = result.to_dict()
         click.echo(bench.format_table(result))
         failed = not result.passed
-    paths_out = bench.write_report(report.to_dict(), out_dir or run_dir / "bench")
+    default_out = run_dir / "bench" if run_dir is not None else Path("bench")
+    paths_out = bench.write_report(report.to_dict(), out_dir or default_out)
     _summary(report.to_dict(), paths_out)
     return 1 if failed else 0
+
+
+def _reference_loader():  # noqa: ANN202 - (run_dir, device, threads) -> Backend
+    """The eager checkpoint (build side, needs torch), only for --reference."""
+    from phoneprice_edge.export.reference import load_reference
+
+    return lambda run_dir, device, threads: load_reference(run_dir, device=device, threads=threads)
 
 
 def _run(cfg: BenchConfig, skipped: list[dict[str, str]], arts: list[Artifact],

@@ -70,7 +70,7 @@ def _skip_deferred(artifacts: tuple[Path, ...]) -> tuple[Path, ...]:
 
     keep = []
     for art in artifacts:
-        if read_manifest(art).get("deferred_build"):
+        if read_manifest(art).deferred_build:
             click.echo(f"skip {art.name}: engine not built yet (run its build_engine.sh on the device)")
         else:
             keep.append(art)

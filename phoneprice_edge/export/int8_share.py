@@ -8,8 +8,8 @@ import zlib
 from pathlib import Path
 from typing import Any
 
+from phoneprice_edge.artifact import Manifest, read_manifest
 from phoneprice_edge.errors import ArtifactError, one_line
-from phoneprice_edge.export.manifest import read_manifest
 
 Layer = dict[str, Any]  # {"name", "in", "out", "macs", "int8", "passes"}
 
@@ -297,11 +297,11 @@ def pem_layers(data: bytes) -> list[Layer]:
 
 # --- export folders ---------------------------------------------------------------------------
 
-def artifact_path(folder: str | Path, manifest: dict[str, Any]) -> tuple[str, Path]:
+def artifact_path(folder: str | Path, manifest: Manifest) -> tuple[str, Path]:
     """(kind analysed: onnx/openvino/torchscript/cpp, path of its file) for an export folder."""
     from phoneprice_edge.backends.common import artifact_file
 
-    target = str(manifest.get("target", ""))
+    target = manifest.target
     kind = _KIND.get(target)
     if kind is None:
         raise ArtifactError(f"{folder}: int8 share of target {target!r} is not analysed")
@@ -333,7 +333,7 @@ def int8_share_or_none(folder: str | Path) -> dict[str, Any] | None:
     """int8_share for an int8 artifact; None for an fp32/fp16 one; {"error": msg} when the
     folder or its file cannot be analysed. Never raises."""
     try:
-        precision = read_manifest(folder).get("precision")
+        precision = read_manifest(folder).precision
         if precision != "int8":
             return None
         return int8_share(folder)

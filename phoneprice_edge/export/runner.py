@@ -20,6 +20,7 @@ from phoneprice_edge.errors import (
     PEError,
 )
 from phoneprice_edge.export.base import ExportContext
+from phoneprice_edge.export.golden_rows import GoldenOptions, write_golden
 from phoneprice_edge.export.manifest import write_manifest
 from phoneprice_edge.export.profile import ExportProfile
 from phoneprice_edge.io_utils import sha256_file
@@ -67,12 +68,16 @@ def check_runnable(profile: ExportProfile, defer_build: bool = False) -> None:
         raise BackendUnavailable(f"cannot export {profile.name}: {reason}{hint}")
 
 
-def export_profile(run_dir: str | Path, profile: ExportProfile, defer_build: bool = False) -> ExportResult:
-    """Export one profile into RUN_DIR/export/<profile>/, replacing it only on full success."""
+def export_profile(run_dir: str | Path, profile: ExportProfile, defer_build: bool = False,
+                   golden: GoldenOptions | None = None) -> ExportResult:
+    """Export one profile into RUN_DIR/export/<profile>/, replacing it only on full success.
+    golden: the golden rows written beside the model (default 256 validation rows)."""
     run_dir = Path(run_dir)
+    golden = golden or GoldenOptions()
     check_runnable(profile, defer_build)
     paths = run_paths(run_dir)
     loaded = load_model(paths["checkpoint"])
+    reference = loaded.model  # the checkpoint as trained: golden logits come from it
     train_x, _ = load_split(paths["train"])
     val_x, _ = load_split(paths["val"])
     calib_x = _calibration(profile, train_x, val_x)
@@ -90,7 +95,11 @@ def export_profile(run_dir: str | Path, profile: ExportProfile, defer_build: boo
             ctx.record(deferred_build=True)
         if prep is not None:
             ctx.record(int8_prep=prep)
-        files = TARGETS[profile.target].load_exporter()(ctx)
+        files = list(TARGETS[profile.target].load_exporter()(ctx))
+        record = write_golden(tmp, golden, reference, loaded.schema, profile, val_x)
+        if record is not None:
+            files.append(record["file"])
+            ctx.record(golden=record)
         _write(ctx, files, paths["checkpoint"])
         _record_int8_share(tmp)
         deferred = bool((ctx.manifest_extra or {}).get("deferred_build"))
@@ -107,7 +116,7 @@ def export_profile(run_dir: str | Path, profile: ExportProfile, defer_build: boo
 
 def export_all(run_dir: str | Path, profiles: list[ExportProfile], defer_build: bool = False,
                iterate: Callable[[list[ExportProfile]], Iterable[ExportProfile]] = iter,
-               ) -> tuple[list[ExportResult], list[tuple[str, str]], list[tuple[str, str]]]:
+               golden: GoldenOptions | None = None) -> tuple[list[ExportResult], list[tuple[str, str]], list[tuple[str, str]]]:
     """Export every profile this host can run: (results, skipped (name, reason), failed (name,
     message)); a PEError fails that profile only. iterate wraps the runnable list (progress bar)."""
     runnable, skipped = [], []
@@ -117,7 +126,7 @@ def export_all(run_dir: str | Path, profiles: list[ExportProfile], defer_build: 
     results, failed = [], []
     for p in iterate(runnable):
         try:
-            results.append(export_profile(run_dir, p, defer_build=defer_build))
+            results.append(export_profile(run_dir, p, defer_build=defer_build, golden=golden))
         except PEError as exc:
             failed.append((p.name, str(exc)))
     return results, skipped, failed
@@ -176,16 +185,26 @@ def _record_int8_share(artifact_dir: Path) -> None:
 
 
 def reload_check(artifact_dir: Path, rows: np.ndarray, n_classes: int) -> None:
-    """Load the fresh artifact through its backend (manifest verified) and run batch 1 and 7."""
-    from phoneprice_edge.backends.registry import load_backend
+    """Load the fresh artifact through its backend (manifest verified, signature key ignored),
+    run batch 1 and 7, and check its golden rows: an export that fails its own golden rows on
+    the build host is not written."""
+    from phoneprice_edge.artifact import load_artifact
+    from phoneprice_edge.backends.registry import open_backend
+    from phoneprice_edge.verify import check_backend, read_golden
 
-    with load_backend(artifact_dir) as backend:
+    m = load_artifact(artifact_dir, verify_key=None, ignore_env_key=True)
+    with open_backend(artifact_dir, m) as backend:
         for x in (rows[:1], rows):
             y = backend.run(np.ascontiguousarray(x))
             if y.shape != (len(x), n_classes) or y.dtype != np.float32 or \
                     not np.isfinite(y).all():
                 raise ExportError(f"{artifact_dir.name}: reload check failed: batch {len(x)} gave "
                                   f"{y.dtype} {list(y.shape)} (finite: {np.isfinite(y).all()})")
+        if m.golden is not None:
+            r = check_backend(backend, read_golden(artifact_dir, m), m.max_batch)
+            if not r.passed:
+                raise ExportError(f"{artifact_dir.name}: fails its own golden rows on the build "
+                                  f"host: {r.message}")
 
 
 def _replace_dir(tmp: Path, final: Path) -> None:

@@ -147,7 +147,7 @@ def export_tensorrt(ctx: ExportContext) -> list[str]:
         return [ONNX_FILE, SCRIPT_FILE]
     gpu = build_engine(onnx_path, ctx.out_dir / ENGINE_FILE, s, ctx.out_dir)
     ctx.record(**facts, tensorrt=gpu, host_extra={"gpu": gpu})
-    return [ONNX_FILE, ENGINE_FILE]
+    return [ONNX_FILE, ENGINE_FILE, s.timing_cache]  # every file in the folder is listed
 
 
 def _fp32_onnx(ctx: ExportContext, path: Path) -> dict[str, Any]:

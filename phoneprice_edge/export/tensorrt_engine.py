@@ -44,18 +44,22 @@ def _torch_gpu_facts(device: int, why: BackendUnavailable) -> dict[str, str]:
 
 def finalize(artifact_dir: Path) -> dict[str, Any]:
     """After build_engine.sh ran on the device: hash model.plan and record this GPU in the manifest."""
-    from phoneprice_edge.export.manifest import update_manifest, verify_artifact
+    from phoneprice_edge.artifact import load_artifact, read_manifest
+    from phoneprice_edge.backends.tensorrt import tensorrt_module
+    from phoneprice_edge.export.manifest import update_manifest
 
-    m = verify_artifact(artifact_dir)
+    cache = str((read_manifest(artifact_dir).profile.get("options") or {}).get(
+        "timing_cache", "timing.cache"))  # the two files build_engine.sh adds
+    m = load_artifact(artifact_dir, allow_unlisted=(ENGINE_FILE, cache))
     engine = artifact_dir / ENGINE_FILE
     if not engine.is_file():
         raise ExportError(f"{engine}: not built yet; run {artifact_dir / SCRIPT_FILE} first")
-    from phoneprice_edge.backends.tensorrt import tensorrt_module
-
     facts = gpu_facts(tensorrt_module())
-    files = {**m["files"], ENGINE_FILE: sha256_file(engine)}
+    files = {**m.files, ENGINE_FILE: sha256_file(engine)}
+    if (artifact_dir / cache).is_file():
+        files[cache] = sha256_file(artifact_dir / cache)
     return update_manifest(artifact_dir, files=files, deferred_build=False, tensorrt=facts,
-                           format="tensorrt-engine", host={**m.get("host", {}), "gpu": facts})
+                           format="tensorrt-engine", host={**(m.fact("host") or {}), "gpu": facts})
 
 
 def main(argv: list[str]) -> int:

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from phoneprice_edge.artifact import Manifest
 from phoneprice_edge.backends.base import Backend
 from phoneprice_edge.errors import ArtifactError
 from phoneprice_edge.schema import FeatureSchema
@@ -80,14 +81,15 @@ def load_served_model(artifact_dir: str | Path, device: str = "cpu", **opts: Any
 
     backend = load_backend(artifact_dir, device=device, **opts)
     try:
-        return served_from(backend, backend_manifest(artifact_dir))
+        verified = backend.manifest or backend_manifest(artifact_dir)
+        return served_from(backend, verified.to_dict())
     except BaseException:
         backend.close()
         raise
 
 
-def backend_manifest(artifact_dir: str | Path) -> dict[str, Any]:
-    from phoneprice_edge.export.manifest import read_manifest
+def backend_manifest(artifact_dir: str | Path) -> Manifest:
+    from phoneprice_edge.artifact import read_manifest
 
     return read_manifest(artifact_dir)
 

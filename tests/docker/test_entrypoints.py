@@ -111,6 +111,7 @@ def test_gpu_entrypoint_builds_then_finalizes_without_torch(artifact: Path, tmp_
     from phoneprice_edge.export.manifest import update_manifest
     from phoneprice_edge.export.profile import load_profile
     from phoneprice_edge.export.tensorrt import build_script, builder_settings
+    from phoneprice_edge.io_utils import sha256_file
 
     if importlib.util.find_spec("tensorrt") is not None:
         pytest.skip("tensorrt installed: finalize would succeed")
@@ -118,7 +119,9 @@ def test_gpu_entrypoint_builds_then_finalizes_without_torch(artifact: Path, tmp_
     shutil.copytree(artifact, deferred)
     (deferred / "build_engine.sh").write_text(build_script(builder_settings(
         load_profile("tensorrt-fp16"), 20)))
-    update_manifest(deferred, target="tensorrt", deferred_build=True)
+    listed = json.loads((deferred / "manifest.json").read_text())["files"]
+    update_manifest(deferred, target="tensorrt", deferred_build=True, files={
+        **listed, "build_engine.sh": sha256_file(deferred / "build_engine.sh")})
     fake = tmp_path / "bin"
     fake.mkdir()
     (fake / "trtexec").write_text('#!/bin/sh\nfor a; do case "$a" in --saveEngine=*) '
