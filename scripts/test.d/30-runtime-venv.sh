@@ -26,7 +26,8 @@ run_logged() {  # run_logged NAME CMD...: quiet unless it fails
 t0=$SECONDS
 PROFILES=(onnx-fp32 onnx-int8 cpp-fp32)
 
-# --- 1. export with the full venv (build side), keep only the export folders
+# --- 1. export with the full venv (build side) and this checkout's code, keep only the export folders
+export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
 bash scripts/build-cpp.sh >/dev/null 2>&1 || die "scripts/build-cpp.sh (the cpp-fp32 export needs the library)"
 run_logged train .venv/bin/pe train --epochs 3 --seed 7 --out "$WORK/run"
 for p in "${PROFILES[@]}"; do run_logged "export-$p" .venv/bin/pe export --run "$WORK/run" --profile "$p"; done
@@ -66,8 +67,12 @@ EOF
 
 A=$WORK/artifacts
 run_logged verify "$V/pe" verify "${PROFILES[@]/#/$A/}" --json "$WORK/verify.json"
+[ "$(grep -c '  PASS$' "$WORK/verify.log" || true)" = "${#PROFILES[@]}" ] \
+  || { cat "$WORK/verify.log" >&2; die "pe verify: expected one PASS line per artifact"; }
+run_logged bench "$V/pe" bench "${PROFILES[@]/#/--artifact=$A/}" --batch-sizes 1,64 \
+  --min-time 0.05 --min-iters 20 --out "$WORK/bench"
+[ -s "$WORK/bench/report.json" ] || die "pe bench --artifact wrote no report.json"
 for p in "${PROFILES[@]}"; do
-  run_logged "bench-$p" "$V/pe" bench --artifact "$A/$p" --out "$WORK/bench-$p"
   run_logged "predict-$p" "$V/pe" predict --artifact "$A/$p" --data rows.csv --out "pred-$p.csv"
   [ "$(wc -l <"pred-$p.csv")" -eq 301 ] || die "pe predict $p: expected 300 rows in pred-$p.csv"
 done
