@@ -58,9 +58,11 @@ def predict_file(artifact_dir: str | os.PathLike[str], data: str | os.PathLike[s
                  out: str | os.PathLike[str], *, chunk_size: int = 8192, device: str = "cpu",
                  fmt: str | None = None, carry: Sequence[str] = CARRY_COLUMNS,
                  impute: str = "none", strict: bool = False,
-                 progress: Callable[[int], None] | None = None) -> PredictSummary:
+                 progress: Callable[[int], None] | None = None,
+                 verify_key: str | os.PathLike[str] | None = None) -> PredictSummary:
     """Predict every row of data (CSV, Parquet, JSON, JSONL) and write out atomically (format by
-    extension). Columns in carry (default `id`) are copied through; other extra columns ignored."""
+    extension). Columns in carry (default `id`) are copied through; other extra columns ignored.
+    verify_key (else $PE_VERIFY_KEY): refuse an artifact not signed by that Ed25519 key."""
     from phoneprice_edge.data import read_table, write_table
     from phoneprice_edge.data.ingest import detect_format
     from phoneprice_edge.data.validate import prepare_unlabelled
@@ -73,7 +75,7 @@ def predict_file(artifact_dir: str | os.PathLike[str], data: str | os.PathLike[s
     df = read_table(data, fmt)
     if len(df) == 0:
         raise DataError(f"{data}: no rows to predict")
-    model = load_served_model(artifact_dir, device=device)
+    model = load_served_model(artifact_dir, device=device, verify_key=verify_key)
     try:
         dropped = [c for c in carry if c in df.columns and c not in model.schema.feature_names]
         ds = prepare_unlabelled(df.drop(columns=dropped), model.schema, impute=impute,

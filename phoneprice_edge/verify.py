@@ -95,12 +95,25 @@ def verify_one(folder: str | Path, device: str = "cpu",
             r = check_backend(backend, g, m.max_batch)
             name = backend.name
     except PEError as exc:
+        if m is None:
+            base.update(_claimed(folder))
         return VerifyResult(**base, passed=False, message=str(exc))  # type: ignore[arg-type]
     return VerifyResult(**base, passed=r.passed, message=r.message, backend=name,  # type: ignore[arg-type]
                         rows=r.rows, source=m.golden.source if m.golden else "",
                         max_abs_diff=r.max_abs_diff, rows_out_of_tolerance=r.rows_out_of_tolerance,
                         top1_agreement=r.top1_agreement, min_top1=g.tolerance.min_top1,
                         signed=configured_key(verify_key) is not None)
+
+
+def _claimed(folder: Path) -> dict[str, str]:
+    """What an unreadable or tampered manifest says it is (for the report line only)."""
+    from phoneprice_edge.artifact.manifest import MANIFEST, read_raw
+
+    try:
+        raw = read_raw(folder / MANIFEST)
+    except PEError:
+        return {}
+    return {k: str(raw[k]) for k in ("target", "precision") if isinstance(raw.get(k), str)}
 
 
 def host_facts() -> dict[str, Any]:

@@ -49,7 +49,7 @@ def test_passing_artifact_writes_reports(synth_run: Path) -> None:
     rep = json.loads((synth_run / "parity" / "onnx-fp32.json").read_text())
     assert CLI_KEYS <= set(rep) and rep["passed"] and rep["batch_sizes"] == [1, 7, 64, 1024]
     assert rep["max_abs_diff"] <= 1e-4 and rep["top1_agreement"] == 1.0
-    assert read_manifest(art)["parity"]["passed"] is True
+    assert read_manifest(art).fact("parity")["passed"] is True
     assert "onnx-fp32" in (synth_run / "parity" / "report.md").read_text()
 
 

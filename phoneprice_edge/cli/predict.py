@@ -25,8 +25,11 @@ from phoneprice_edge.cli.common import CONTEXT
 @click.option("--carry", default="id", show_default=True,
               help="Comma-separated input columns copied to the output when present.")
 @click.option("--strict", is_flag=True, help="Out-of-range values are errors, not warnings.")
+@click.option("--verify-key", type=click.Path(exists=True, dir_okay=False, path_type=str),
+              help="Ed25519 public key: refuse an artifact not signed by it [default: "
+                   "$PE_VERIFY_KEY when set].")
 def cmd(artifact: str, data: str, out: str, fmt: str | None, chunk_size: int, device: str,
-        carry: str, strict: bool) -> None:
+        carry: str, strict: bool, verify_key: str | None) -> None:
     """Predict every row of --data with --artifact and write class, label and probabilities."""
     from tqdm import tqdm
 
@@ -36,7 +39,7 @@ def cmd(artifact: str, data: str, out: str, fmt: str | None, chunk_size: int, de
     try:
         summary = predict_file(artifact, data, out, chunk_size=chunk_size, device=device, fmt=fmt,
                                carry=tuple(c.strip() for c in carry.split(",") if c.strip()),
-                               strict=strict, progress=bar.update)
+                               strict=strict, progress=bar.update, verify_key=verify_key)
     finally:
         bar.close()
     for w in summary.warnings:

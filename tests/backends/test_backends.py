@@ -6,11 +6,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from artifact_factory import make_manifest
 
-from phoneprice_edge.backends.registry import load_backend, load_reference
+from phoneprice_edge.backends.registry import load_backend
 from phoneprice_edge.backends.tensorrt import check_engine_host
 from phoneprice_edge.errors import ArtifactError, BackendUnavailable, InputError
 from phoneprice_edge.export.profile import load_profile
+from phoneprice_edge.export.reference import load_reference
 from phoneprice_edge.export.runner import export_profile, load_split
 
 
@@ -66,7 +68,7 @@ def test_tensorrt_backend_without_tensorrt_names_the_package(synth_run: Path) ->
     from phoneprice_edge.backends.tensorrt import TensorRTBackend
 
     with pytest.raises(BackendUnavailable, match="tensorrt"):
-        TensorRTBackend.load(synth_run, manifest={})
+        TensorRTBackend.load(synth_run, manifest=make_manifest(target="tensorrt"))
 
 
 def test_registry_rejects_non_export_folder(tmp_path: Path) -> None:
@@ -81,11 +83,11 @@ def test_manifest_without_the_model_file_is_artifact_error(onnx_art: Path, targe
     from phoneprice_edge.backends.common import artifact_file
     from phoneprice_edge.targets import TARGETS
 
-    manifest = {"target": target, "files": {"notes.txt": "0" * 64}, "inputs": [], "outputs": []}
+    manifest = make_manifest(target=target, files={"notes.txt": "0" * 64})
     suffix = TARGETS[target].suffix
     with pytest.raises(ArtifactError, match=f"lists no \\{suffix} file"):
         artifact_file(onnx_art, manifest, target)
     if TARGETS[target].unavailable_reason() is None:
         with pytest.raises(ArtifactError, match=f"lists no \\{suffix} file"):
             TARGETS[target].load_backend().load(onnx_art, manifest=manifest)
-    assert artifact_file(onnx_art, {"files": {"model.onnx": ""}}, "onnx") == onnx_art / "model.onnx"
+    assert artifact_file(onnx_art, make_manifest(), "onnx") == onnx_art / "model.onnx"

@@ -157,9 +157,10 @@ def test_compare_catches_a_slow_backend(bench_run: Path, pe_bench: Runner, tmp_p
 
 def test_all_on_cpu_lists_gpu_only_artifacts_as_not_timed(bench_run: Path,
                                                           pe_bench: Runner) -> None:
-    from phoneprice_edge.export.manifest import read_manifest, write_manifest
+    from phoneprice_edge.artifact import read_manifest
+    from phoneprice_edge.export.manifest import write_manifest
 
-    src = read_manifest(bench_run / "export" / "onnx-fp32")
+    src = read_manifest(bench_run / "export" / "onnx-fp32").to_dict()
     trt = bench_run / "export" / "tensorrt-fp16"
     trt.mkdir()
     (trt / "model.plan").write_bytes(b"engine")
@@ -171,3 +172,11 @@ def test_all_on_cpu_lists_gpu_only_artifacts_as_not_timed(bench_run: Path,
     report = json.loads((bench_run / "bench" / "report.json").read_text())
     assert {r["artifact"] for r in report["results"]} == {"onnx-fp32"}
     assert report["skipped"] == [{"artifact": "tensorrt-fp16", "reason": "tensorrt needs a GPU"}]
+
+
+def test_without_run_all_and_reference_are_usage_errors(bench_run: Path, pe_bench: Runner) -> None:
+    art = str(bench_run / "export" / "onnx-fp32")
+    code, _, err = pe_bench("--artifact", art, "--reference", *FAST)
+    assert code == 2 and "--reference need --run" in err
+    code, _, err = pe_bench("--all", *FAST)
+    assert code == 2 and "need --run" in err

@@ -31,5 +31,7 @@ def test_int8_without_an_fp32_sibling_is_not_judged() -> None:
 
 
 def test_share_of_reads_the_manifest() -> None:
-    assert share_of({"int8_share": {"int8_mac_share": 0.9}}) == 0.9
-    assert share_of({"precision": "fp32"}) is None and share_of(None) is None
+    from artifact_factory import make_manifest
+
+    assert share_of(make_manifest(int8_share={"int8_mac_share": 0.9})) == 0.9
+    assert share_of(make_manifest()) is None and share_of(None) is None

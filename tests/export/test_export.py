@@ -26,7 +26,7 @@ MANIFEST_KEYS = {"format", "target", "precision", "files", "inputs", "outputs", 
 @pytest.mark.parametrize("profile", ["onnx-fp32", "torchscript-fp32"])
 def test_variants_export_and_match_reference(variant_run: Path, profile: str) -> None:
     res = export_profile(variant_run, load_profile(profile))
-    m = read_manifest(res.out_dir)
+    m = read_manifest(res.out_dir).to_dict()
     assert MANIFEST_KEYS <= set(m) and m["inputs"][0]["shape"] == [None, 20]
     rep = check_parity(variant_run, res.out_dir)
     assert rep.passed, rep.failures
@@ -41,7 +41,7 @@ def test_onnx_graph_has_preprocessing_and_dynamic_batch(synth_run: Path) -> None
     assert ops[:2] == ["Sub", "Div"]  # standardisation is inside the artifact
     assert model.graph.input[0].type.tensor_type.shape.dim[0].dim_param  # symbolic batch
     opset = {o.domain: o.version for o in model.opset_import}[""]
-    assert opset == 20 and read_manifest(res.out_dir)["opset"] == opset  # the profile's opset
+    assert opset == 20 and read_manifest(res.out_dir).fact("opset") == opset  # the profile's opset
 
 
 def test_fp16_onnx_keeps_float32_io(synth_run: Path) -> None:
@@ -62,7 +62,7 @@ def test_fp16_onnx_runs_logits_tail_and_standardisation_in_fp32(variant_run: Pat
     res = export_profile(variant_run, load_profile("onnx-fp16"))
     model = onnx.load(str(res.out_dir / "model.onnx"))
     onnx.checker.check_model(model, full_check=True)
-    fp32_nodes = read_manifest(res.out_dir)["fp16"]["fp32_nodes"]
+    fp32_nodes = read_manifest(res.out_dir).fact("fp16")["fp32_nodes"]
     nodes = {n.name: n for n in model.graph.node}
     producer = {o: n for n in model.graph.node for o in n.output}
     # the output comes from an fp32 node (or an Identity of one), never through an fp16 Cast
@@ -83,7 +83,7 @@ def test_fp16_onnx_runs_logits_tail_and_standardisation_in_fp32(variant_run: Pat
 @pytest.mark.slow
 def test_fp16_openvino_keeps_tail_constants_f32(variant_run: Path) -> None:
     res = export_profile(variant_run, load_profile("openvino-fp16"))
-    fp16 = read_manifest(res.out_dir)["fp16"]
+    fp16 = read_manifest(res.out_dir).fact("fp16")
     assert fp16["fp16_constants"] and fp16["fp32_constants"]
     assert "head.weight" in fp16["fp32_constants"] and "head.weight" not in fp16["fp16_constants"]
     assert check_parity(variant_run, res.out_dir).passed
@@ -159,7 +159,7 @@ def test_cli_usage_errors(synth_run: Path) -> None:
 @pytest.mark.parametrize("profile", ["onnx-int8", "openvino-int8", "torchscript-int8"])
 def test_int8_runs_every_layer_int8_on_variants(variant_run: Path, profile: str) -> None:
     res = export_profile(variant_run, load_profile(profile))
-    m = read_manifest(res.out_dir)
+    m = read_manifest(res.out_dir).to_dict()
     rep = check_parity(variant_run, res.out_dir)
     assert rep.passed, rep.failures
     assert not m["quantization"].get("kept_float")  # every dense layer int8 ...
@@ -172,7 +172,7 @@ def test_int8_runs_every_layer_int8_on_variants(variant_run: Path, profile: str)
 
 def test_torchscript_int8_is_static_and_batch_invariant(synth_run: Path) -> None:
     res = export_profile(synth_run, load_profile("torchscript-int8"))
-    q = read_manifest(res.out_dir)["quantization"]
+    q = read_manifest(res.out_dir).fact("quantization")
     assert q["quantized"] and "head" in q["quantized"] and q["calibration_rows"] > 64
     module = torch.jit.load(str(res.out_dir / "model.pt"))
     x = torch.as_tensor(load_split(runner.run_paths(synth_run)["val"])[0][:64])

@@ -18,13 +18,13 @@ from phoneprice_edge.export.int8_share import (
     pem_layers,
     share_summary,
 )
-from phoneprice_edge.export.manifest import MANIFEST_FORMAT
 
 
 def _manifest(folder: Path, target: str, precision: str, files: list[str]) -> None:
     """A minimal manifest.json (what read_manifest needs) beside hand-made artifact files."""
-    m = {"manifest_format": MANIFEST_FORMAT, "target": target, "precision": precision,
-         "files": {f: "0" * 64 for f in files}}
+    from artifact_factory import manifest_body
+
+    m = manifest_body(target=target, precision=precision, files={f: "0" * 64 for f in files})
     (folder / "manifest.json").write_text(json.dumps(m))
 
 
@@ -295,12 +295,12 @@ def test_real_exports_agree_with_manifests(exports: dict[str, Path]) -> None:
     def int8_names(name: str) -> set[str]:
         return {la["name"] for la in int8_share(exports[name])["layers"] if la["int8"]}
 
-    ts = read_manifest(exports["share-torchscript-int8"])["quantization"]
+    ts = read_manifest(exports["share-torchscript-int8"]).fact("quantization")
     assert int8_names("share-torchscript-int8") == set(ts["quantized"])
-    cpp = read_manifest(exports["share-cpp-int8"])["layer_precisions"]
+    cpp = read_manifest(exports["share-cpp-int8"]).fact("layer_precisions")
     assert int8_names("share-cpp-int8") == {f"op{r['op']}:{r['layer']}" for r in cpp
                                             if r["weights"] == "int8"}
-    onnx_q = read_manifest(exports["share-onnx-int8"])["quantization"]
+    onnx_q = read_manifest(exports["share-onnx-int8"]).fact("quantization")
     layers = int8_share(exports["share-onnx-int8"])["layers"]
     assert int8_names("share-onnx-int8") == {la["name"] for la in layers} - set(onnx_q["kept_float"])
 

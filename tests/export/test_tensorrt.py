@@ -90,7 +90,7 @@ def test_deferred_build_writes_friendly_onnx_and_script(variant_run: Path, profi
     if profile.endswith("int8"):
         dq = [n for n in model.graph.node if n.op_type == "DequantizeLinear"]
         assert dq and "--int8" in script
-    assert read_manifest(res.out_dir)["deferred_build"] is True
+    assert read_manifest(res.out_dir).fact("deferred_build") is True
     from phoneprice_edge.backends.registry import load_backend
     with pytest.raises(ArtifactError, match="build_engine.sh"):
         load_backend(res.out_dir)

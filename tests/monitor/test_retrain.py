@@ -85,7 +85,7 @@ def corrupting_export(run_dir: Path, profiles: list[str]) -> list[Path]:
 
     arts = S.export_stage(run_dir, profiles)
     for art in arts:
-        m = read_manifest(art)
+        m = read_manifest(art).to_dict()
         name = next(n for n in m["files"] if n.endswith(".onnx"))
         model = onnx.load(str(art / name))
         init = next(i for i in model.graph.initializer if numpy_helper.to_array(i).size > 16)
