@@ -43,6 +43,33 @@ def tensorrt_module() -> ModuleType:
     return tensorrt
 
 
+def gpu_facts(trt: Any, device: int = 0) -> dict[str, Any]:
+    """TensorRT version, GPU name and compute capability of this host (engines are tied to them).
+    The GPU comes from cuda-python's CUDA runtime (the runtime path needs no torch); a build host
+    without cuda-python but with torch CUDA uses torch."""
+    from phoneprice_edge.backends import cudart
+
+    try:
+        gpu = cudart.gpu_facts(device)
+    except cudart.CudaBindingsMissing as exc:
+        gpu = _torch_gpu_facts(device, exc)
+    return {"tensorrt_version": trt.__version__, **gpu}
+
+
+def _torch_gpu_facts(device: int, why: BackendUnavailable) -> dict[str, str]:
+    """The fallback where cuda-python is missing: torch CUDA, else the original one-line reason."""
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is None:
+        raise why
+    import torch
+
+    if not torch.cuda.is_available():
+        raise BackendUnavailable("TensorRT needs an NVIDIA GPU with CUDA; none on this host")
+    major, minor = torch.cuda.get_device_capability(device)
+    return {"gpu_name": torch.cuda.get_device_name(device), "compute_capability": f"{major}.{minor}"}
+
+
 class TensorRTBackend(Backend):
     """A TensorRT engine (model.plan) run with execute_async_v3 on one CUDA stream; device buffers
     come from cuda-python's CUDA runtime bindings (no torch)."""
@@ -66,7 +93,6 @@ class TensorRTBackend(Backend):
     def load(cls, artifact: str | Path, device: str = "cuda", **options: Any) -> TensorRTBackend:
         trt = tensorrt_module()
         from phoneprice_edge.backends import cudart
-        from phoneprice_edge.export.tensorrt_engine import gpu_facts
 
         manifest = manifest_of(artifact, options)
         index = 0 if device == "cpu" else cudart.device_index(device)

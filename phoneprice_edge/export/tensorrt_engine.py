@@ -1,6 +1,6 @@
-"""The run-time half of the TensorRT target, importable without torch or onnx (the GPU image, a
-Jetson): this host's GPU facts, and `finalize` that records an engine built by build_engine.sh
-(trtexec) in its manifest. python -m phoneprice_edge.export.tensorrt_engine finalize DIR."""
+"""The run-time half of the TensorRT export, importable without torch or onnx (the GPU image, a
+Jetson): `finalize` records an engine built by build_engine.sh (trtexec) and this GPU's facts
+(backends.tensorrt.gpu_facts) in its manifest. python -m phoneprice_edge.export.tensorrt_engine finalize DIR."""
 
 from __future__ import annotations
 
@@ -8,44 +8,17 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from phoneprice_edge.errors import BackendUnavailable, ExportError
+from phoneprice_edge.backends.tensorrt import gpu_facts, tensorrt_module
+from phoneprice_edge.errors import ExportError
 from phoneprice_edge.io_utils import sha256_file
 
 ENGINE_FILE = "model.plan"
 SCRIPT_FILE = "build_engine.sh"
 
 
-def gpu_facts(trt: Any, device: int = 0) -> dict[str, Any]:
-    """TensorRT version, GPU name and compute capability of this host (engines are tied to them).
-    The GPU comes from cuda-python's CUDA runtime (the runtime path needs no torch); a build host
-    without cuda-python but with torch CUDA uses torch."""
-    from phoneprice_edge.backends import cudart
-
-    try:
-        gpu = cudart.gpu_facts(device)
-    except cudart.CudaBindingsMissing as exc:
-        gpu = _torch_gpu_facts(device, exc)
-    return {"tensorrt_version": trt.__version__, **gpu}
-
-
-def _torch_gpu_facts(device: int, why: BackendUnavailable) -> dict[str, str]:
-    """The fallback where cuda-python is missing: torch CUDA, else the original one-line reason."""
-    import importlib.util
-
-    if importlib.util.find_spec("torch") is None:
-        raise why
-    import torch
-
-    if not torch.cuda.is_available():
-        raise BackendUnavailable("TensorRT needs an NVIDIA GPU with CUDA; none on this host")
-    major, minor = torch.cuda.get_device_capability(device)
-    return {"gpu_name": torch.cuda.get_device_name(device), "compute_capability": f"{major}.{minor}"}
-
-
 def finalize(artifact_dir: Path) -> dict[str, Any]:
     """After build_engine.sh ran on the device: hash model.plan and record this GPU in the manifest."""
     from phoneprice_edge.artifact import load_artifact, read_manifest
-    from phoneprice_edge.backends.tensorrt import tensorrt_module
     from phoneprice_edge.export.manifest import update_manifest
 
     cache = str((read_manifest(artifact_dir).profile.get("options") or {}).get(

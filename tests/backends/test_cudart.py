@@ -47,7 +47,7 @@ def test_real_bindings_without_a_gpu_say_so_in_one_line() -> None:
 
 
 def test_gpu_facts_without_cuda_python_or_gpu_is_one_line() -> None:
-    from phoneprice_edge.export.tensorrt_engine import gpu_facts
+    from phoneprice_edge.backends.tensorrt import gpu_facts
 
     if HAS_BINDINGS and _has_gpu():
         pytest.skip("this host has a CUDA GPU")
