@@ -29,7 +29,7 @@ if deferred "$artifact"; then
     mkdir -p "$built"
     cp -R "$artifact"/. "$built"/
     bash "$built/build_engine.sh" >&2
-    python3 -m phoneprice_edge.export.tensorrt finalize "$built" >&2
+    python3 -m phoneprice_edge.export.tensorrt_engine finalize "$built" >&2
   fi
   artifact="$built"
 fi

@@ -6,7 +6,7 @@ set -eu
 
 artifact="${PE_ARTIFACT:-/artifact}"
 if [ ! -d "$artifact" ]; then
-  echo "entrypoint: no export folder at $artifact; mount one, e.g. -v \$PWD/runs/r1/export/onnx_fp32:/artifact:ro" >&2
+  echo "entrypoint: no export folder at $artifact; mount one, e.g. -v \$PWD/runs/r1/export/onnx-fp32:/artifact:ro" >&2
   exit 1
 fi
 if [ ! -f "$artifact/manifest.json" ]; then

@@ -15,7 +15,11 @@ from phoneprice_edge.errors import ArtifactError, BackendUnavailable
 
 ENV_LIB = "PE_RUNTIME_LIB"
 REPO = Path(__file__).resolve().parents[2]
-DEFAULT_LIB = REPO / "cpp_runtime" / "build" / "libpe_runtime.so"
+LIB_NAME = "libpe_runtime.so"
+# Bundled by the wheel build (setup.py) when cmake and a C++ compiler were present at install.
+PACKAGED_LIB = Path(__file__).resolve().parents[1] / "_native" / LIB_NAME
+# The dev flow's build (scripts/build-cpp.sh) in a checkout / editable install.
+DEFAULT_LIB = REPO / "cpp_runtime" / "build" / LIB_NAME
 BUILD_CMD = ("cmake -S cpp_runtime -B cpp_runtime/build && cmake --build cpp_runtime/build -j "
              "--target pe_runtime")
 ABI_VERSION = 1
@@ -23,10 +27,30 @@ TILE_ROWS = 1024  # arena sized for this many rows; larger batches run in tiles
 _LIB: ctypes.CDLL | None = None
 
 
-def library_path() -> Path:
-    """Where the shared library is looked for: $PE_RUNTIME_LIB, else cpp_runtime/build/."""
+def library_candidates() -> list[Path]:
+    """Where the library is looked for, in order: $PE_RUNTIME_LIB alone when set, else the copy
+    bundled in the installed package, then the checkout's cpp_runtime/build/."""
     env = os.environ.get(ENV_LIB)
-    return Path(env) if env else DEFAULT_LIB
+    return [Path(env)] if env else [PACKAGED_LIB, DEFAULT_LIB]
+
+
+def library_path() -> Path:
+    """The first candidate that exists (the last one when none does)."""
+    candidates = library_candidates()
+    return next((p for p in candidates if p.is_file()), candidates[-1])
+
+
+def _not_found() -> str:
+    """The one-line message for a missing library: where it looked and how to get one."""
+    env = os.environ.get(ENV_LIB)
+    where = (f"at {env} (from ${ENV_LIB})" if env else
+             f"looked for {PACKAGED_LIB} and {DEFAULT_LIB}")
+    how = (f"in the checkout with `bash scripts/build-cpp.sh` (or `{BUILD_CMD}`)"
+           if (REPO / "cpp_runtime" / "CMakeLists.txt").is_file() else
+           "by reinstalling phoneprice_edge with cmake and a C++ compiler on PATH (pip then "
+           "builds and bundles it; from a checkout: `bash scripts/build-cpp.sh`)")
+    return (f"C++ runtime library not found ({where}); build it {how}"
+            + ("" if env else f", or set {ENV_LIB} to a libpe_runtime.so"))
 
 
 def load_library() -> ctypes.CDLL:
@@ -36,8 +60,7 @@ def load_library() -> ctypes.CDLL:
         return _LIB
     path = library_path()
     if not path.is_file():
-        raise BackendUnavailable(f"C++ runtime library not found at {path}; build it with "
-                                 f"`bash scripts/build-cpp.sh` or `{BUILD_CMD}` (or set {ENV_LIB})")
+        raise BackendUnavailable(_not_found())
     try:
         lib = ctypes.CDLL(str(path))
     except OSError as exc:
@@ -56,7 +79,8 @@ def load_library() -> ctypes.CDLL:
         fn.restype, fn.argtypes = res, args
     if lib.pe_abi_version() != ABI_VERSION:
         raise BackendUnavailable(f"{path}: ABI version {lib.pe_abi_version()}, this package needs "
-                                 f"{ABI_VERSION}; rebuild with `{BUILD_CMD}`")
+                                 f"{ABI_VERSION}; rebuild it (`bash scripts/build-cpp.sh`, or "
+                                 f"reinstall phoneprice_edge)")
     _LIB = lib
     return lib
 

@@ -18,6 +18,24 @@ from phoneprice_edge.errors import PEError, Terminated
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
+# Top-level modules of the optional extras (pyproject.toml) -> the extra that installs them. The
+# base install is the device runtime; a build-side command there names the extra to add.
+EXTRA_OF = {**dict.fromkeys(("torch", "onnx", "onnxscript", "sklearn", "scipy", "matplotlib",
+                             "tensorboard", "nncf"), "train"),
+            **dict.fromkeys(("fastapi", "uvicorn", "orjson", "prometheus_client", "httpx",
+                             "sqlalchemy", "starlette"), "serve"),
+            "pyarrow": "parquet", "openvino": "openvino", "psycopg": "postgres", "cuda": "tensorrt"}
+
+
+def missing_extra(exc: ModuleNotFoundError) -> str | None:
+    """The one-line "install phoneprice_edge[EXTRA]" message for a missing optional package."""
+    top = (exc.name or "").split(".")[0]
+    extra = EXTRA_OF.get(top)
+    if extra is None:
+        return None
+    return (f"this command needs {top}, which is not installed here: "
+            f"pip install 'phoneprice_edge[{extra}]'")
+
 
 def fail(message: str, code: int = 1) -> NoReturn:
     """Print a one-line error to stderr and exit with code."""
@@ -111,6 +129,11 @@ def entry(cmd: click.Command) -> Callable[[], None]:
             fail(str(exc), exc.exit_code)
         except KeyboardInterrupt as exc:
             fail("interrupted", _interrupt_code(exc))
+        except ModuleNotFoundError as exc:
+            message = missing_extra(exc)
+            if message is None:
+                raise
+            fail(message, 1)
         sys.exit(rv if isinstance(rv, int) else 0)
 
     return main

@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from phoneprice_edge.errors import DataError, UsageError, one_line
+from phoneprice_edge.errors import BackendUnavailable, DataError, UsageError, one_line
 
 FORMATS: tuple[str, ...] = ("csv", "parquet", "json", "jsonl", "sql")
 _EXTENSIONS: dict[str, str] = {
@@ -145,7 +145,17 @@ def _csv_header(path: Path, sep: str) -> list[str] | None:
     return None
 
 
+def _need_pyarrow(path: str | os.PathLike[str]) -> None:
+    """Parquet needs pyarrow, which the device runtime install leaves out (the `parquet` extra)."""
+    import importlib.util
+
+    if importlib.util.find_spec("pyarrow") is None:
+        raise BackendUnavailable(f"{path}: Parquet needs pyarrow, which is not installed here: "
+                                 "pip install 'phoneprice_edge[parquet]' (or use .csv/.jsonl)")
+
+
 def _read_parquet(path: Path) -> pd.DataFrame:
+    _need_pyarrow(path)
     try:
         return pd.read_parquet(path)
     except Exception as exc:  # pyarrow raises several unrelated types for a bad file
@@ -282,6 +292,8 @@ def write_table(df: pd.DataFrame, dest: str | os.PathLike[str], fmt: str | None 
     kind = detect_format(dest, fmt)
     if kind == "sql":
         raise UsageError(f"{dest}: writing SQL is not supported; use .csv, .parquet, .json or .jsonl")
+    if kind == "parquet":
+        _need_pyarrow(dest)
     with atomic_path(dest) as tmp:
         if kind == "csv":
             df.to_csv(tmp, index=False, lineterminator="\n")

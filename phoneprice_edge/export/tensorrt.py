@@ -1,5 +1,6 @@
 """TensorRT export: a TensorRT-friendly ONNX (QDQ for int8), then an engine built with the TRT 10
-Python API on the GPU, or (--defer-build) a build_engine.sh with the equivalent trtexec command."""
+Python API on the GPU, or (--defer-build) a build_engine.sh with the equivalent trtexec command.
+The torch-free run-time half (GPU facts, finalize after build_engine.sh) is tensorrt_engine.py."""
 
 from __future__ import annotations
 
@@ -8,15 +9,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from phoneprice_edge.backends.tensorrt import gpu_facts
 from phoneprice_edge.errors import BackendUnavailable, ExportError, UsageError
 from phoneprice_edge.export.base import ExportContext
 from phoneprice_edge.export.onnx import INPUT_NAME, ONNX_FILE, write_onnx_for_precision
 from phoneprice_edge.export.profile import ExportProfile
-from phoneprice_edge.io_utils import atomic_write_bytes, atomic_write_text, sha256_file
+from phoneprice_edge.export.tensorrt_engine import ENGINE_FILE, SCRIPT_FILE, gpu_facts
+from phoneprice_edge.io_utils import atomic_write_bytes, atomic_write_text
 
-ENGINE_FILE = "model.plan"
-SCRIPT_FILE = "build_engine.sh"
 # Ops this exporter emits that onnx-tensorrt (TensorRT 10, opsets 9..20) documents as supported
 # (docs/operators.md of onnx/onnx-tensorrt); anything else is refused before a build is tried.
 TRT_OPS = frozenset({"Add", "Sub", "Mul", "Div", "Gemm", "MatMul", "Relu", "Gelu", "Erf",
@@ -92,7 +91,7 @@ def build_script(s: BuilderSettings) -> str:
             + where +
             "set -euo pipefail\ncd \"$(dirname \"$0\")\"\n"
             + " \\\n  ".join(shlex.quote(a) for a in trtexec_command(s)) + "\n"
-            "echo \"built $(pwd)/model.plan; record it with: python -m phoneprice_edge.export.tensorrt"
+            "echo \"built $(pwd)/model.plan; record it with: python -m phoneprice_edge.export.tensorrt_engine"
             " finalize $(pwd)\"\n")
 
 
@@ -207,33 +206,9 @@ def build_engine(onnx_path: Path, engine_path: Path, s: BuilderSettings, cache_d
     return facts
 
 
-def finalize(artifact_dir: Path) -> dict[str, Any]:
-    """After build_engine.sh ran on the device: hash model.plan and record this GPU in the manifest."""
-    from phoneprice_edge.artifact import load_artifact, read_manifest
-    from phoneprice_edge.export.manifest import update_manifest
-
-    cache = str((read_manifest(artifact_dir).profile.get("options") or {}).get(
-        "timing_cache", "timing.cache"))  # the two files build_engine.sh adds
-    m = load_artifact(artifact_dir, allow_unlisted=(ENGINE_FILE, cache))
-    engine = artifact_dir / ENGINE_FILE
-    if not engine.is_file():
-        raise ExportError(f"{engine}: not built yet; run {artifact_dir / SCRIPT_FILE} first")
-    try:
-        import tensorrt as trt
-    except ImportError:
-        raise BackendUnavailable("tensorrt is not installed on this host") from None
-    facts = gpu_facts(trt)
-    files = {**m.files, ENGINE_FILE: sha256_file(engine)}
-    if (artifact_dir / cache).is_file():
-        files[cache] = sha256_file(artifact_dir / cache)
-    return update_manifest(artifact_dir, files=files, deferred_build=False, tensorrt=facts,
-                           format="tensorrt-engine", host={**(m.fact("host") or {}), "gpu": facts})
-
-
-if __name__ == "__main__":  # python -m phoneprice_edge.export.tensorrt finalize DIR
+if __name__ == "__main__":  # build_engine.sh written before tensorrt_engine.py names this module
     import sys
 
-    if len(sys.argv) != 3 or sys.argv[1] != "finalize":
-        sys.exit("usage: python -m phoneprice_edge.export.tensorrt finalize EXPORT_DIR")
-    finalize(Path(sys.argv[2]))
-    print(f"recorded {Path(sys.argv[2]) / ENGINE_FILE} in its manifest")
+    from phoneprice_edge.export.tensorrt_engine import main
+
+    sys.exit(main(sys.argv[1:]))

@@ -59,3 +59,21 @@ def test_ctrl_c_exits_130_without_traceback(tmp_path: Path) -> None:
     _, err = proc.communicate(timeout=20)
     assert proc.returncode == 130
     assert "error: interrupted" in err and "Traceback" not in err
+
+
+def test_missing_optional_package_names_the_extra(capsys: pytest.CaptureFixture[str]) -> None:
+    """A build-side command in the device install: one line naming the extra, exit 1; a missing
+    module that belongs to no extra is a real bug and keeps its traceback."""
+    @click.command()
+    @click.option("--module")
+    def cmd(module: str) -> None:
+        raise ModuleNotFoundError(f"No module named '{module}'", name=module)
+
+    for module, extra in (("torch", "train"), ("sklearn.metrics", "train"), ("fastapi", "serve"),
+                          ("pyarrow", "parquet"), ("openvino", "openvino")):
+        assert _run(cmd, ["--module", module]) == 1
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and f"phoneprice_edge[{extra}]" in err, err
+        assert f"needs {module.split('.')[0]}," in err
+    with pytest.raises(ModuleNotFoundError):
+        entry(cmd)(["--module", "not_an_extra_module"])

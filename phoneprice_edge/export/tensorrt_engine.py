@@ -1,0 +1,56 @@
+"""The run-time half of the TensorRT export, importable without torch or onnx (the GPU image, a
+Jetson): `finalize` records an engine built by build_engine.sh (trtexec) and this GPU's facts
+(backends.tensorrt.gpu_facts) in its manifest. python -m phoneprice_edge.export.tensorrt_engine finalize DIR."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+from phoneprice_edge.backends.tensorrt import gpu_facts, tensorrt_module
+from phoneprice_edge.errors import ExportError
+from phoneprice_edge.io_utils import sha256_file
+
+ENGINE_FILE = "model.plan"
+SCRIPT_FILE = "build_engine.sh"
+
+
+def finalize(artifact_dir: Path) -> dict[str, Any]:
+    """After build_engine.sh ran on the device: hash model.plan and record this GPU in the manifest."""
+    from phoneprice_edge.artifact import load_artifact, read_manifest
+    from phoneprice_edge.export.manifest import update_manifest
+
+    cache = str((read_manifest(artifact_dir).profile.get("options") or {}).get(
+        "timing_cache", "timing.cache"))  # the two files build_engine.sh adds
+    m = load_artifact(artifact_dir, allow_unlisted=(ENGINE_FILE, cache))
+    engine = artifact_dir / ENGINE_FILE
+    if not engine.is_file():
+        raise ExportError(f"{engine}: not built yet; run {artifact_dir / SCRIPT_FILE} first")
+    facts = gpu_facts(tensorrt_module())
+    files = {**m.files, ENGINE_FILE: sha256_file(engine)}
+    if (artifact_dir / cache).is_file():
+        files[cache] = sha256_file(artifact_dir / cache)
+    return update_manifest(artifact_dir, files=files, deferred_build=False, tensorrt=facts,
+                           format="tensorrt-engine", host={**(m.fact("host") or {}), "gpu": facts})
+
+
+def main(argv: list[str]) -> int:
+    """The finalize command line: 0 on success, else one `error:` line and 1 (2 for usage)."""
+    from phoneprice_edge.errors import PEError
+
+    if len(argv) != 2 or argv[0] != "finalize":
+        print("usage: python -m phoneprice_edge.export.tensorrt_engine finalize EXPORT_DIR",
+              file=sys.stderr)
+        return 2
+    try:
+        finalize(Path(argv[1]))
+    except PEError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    print(f"recorded {Path(argv[1]) / ENGINE_FILE} in its manifest")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
