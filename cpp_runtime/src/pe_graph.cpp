@@ -48,7 +48,7 @@ const int32_t* i32(const pe_model* m, uint32_t idx) {
 // dequantisation scales [out].
 bool check_dense_static(const pe_model* m, const Op& op, pe_status* why) {
   if (file_version(m) < 2 || m->precision != PE_INT8) return false;
-  if (op.flags & kSplitActivations) return false;
+  if (op.flags & ~uint32_t(kAccumulate | kStatic | kReluU8)) return false;  // SPLIT or unknown bits
   const bool relu_u8 = op.flags & kReluU8;
   if (relu_u8 && ((op.flags & kAccumulate) || op.dst == 1)) return false;
   if (!tensor_is(m, op.t0, kI8, round4(op.in_dim), op.out_dim) || tensor_at(m->tensors, op.t0).rank != 2)
@@ -288,6 +288,13 @@ pe_status pe_arena_size(const pe_model* model, size_t max_rows, size_t* bytes) {
 
 pe_status pe_run(const pe_model* m, void* arena, size_t arena_bytes, const float* x, size_t rows,
                  float* logits) {
+  return pe_status(pe_run_with_table(m, pe_k::active(), arena, arena_bytes, x, rows, logits));
+}
+
+}  // extern "C"
+
+int pe_run_with_table(const pe_model* m, const pe_k::KernelTable& k, void* arena, size_t arena_bytes,
+                      const float* x, size_t rows, float* logits) {
   if (!m || !x || !logits || (!arena && arena_bytes)) return PE_ERR_NULL_ARG;
   if (!m->base || rows == 0) return PE_ERR_BAD_ARG;
   const uintptr_t a = reinterpret_cast<uintptr_t>(arena);
@@ -309,7 +316,6 @@ pe_status pe_run(const pe_model* m, void* arena, size_t arena_bytes, const float
     t.res = reinterpret_cast<float*>(base + fl.res);
   }
   t.scratch = per_row ? reinterpret_cast<float*>(base + fixed) : nullptr;
-  const pe_k::KernelTable& k = pe_k::active();
   for (size_t r0 = 0; r0 < rows; r0 += tile) {
     t.rows = rows - r0 < tile ? rows - r0 : tile;
     t.x = x + r0 * m->n_features;
@@ -321,6 +327,8 @@ pe_status pe_run(const pe_model* m, void* arena, size_t arena_bytes, const float
   }
   return PE_OK;
 }
+
+extern "C" {
 
 uint32_t pe_model_n_features(const pe_model* m) { return m ? m->n_features : 0; }
 uint32_t pe_model_n_classes(const pe_model* m) { return m ? m->n_classes : 0; }

@@ -80,4 +80,10 @@ void relu(size_t rows, size_t dim, const float* x, size_t xs, float* y, size_t y
 void gelu(size_t rows, size_t dim, const float* x, size_t xs, float* y, size_t ys);
 
 }  // namespace pe_k
+
+struct pe_model;
+// pe_run on a given kernel table (pe_run passes the active one; tests run every level in one
+// process and compare the bits). Returns a pe_status.
+int pe_run_with_table(const pe_model* m, const pe_k::KernelTable& k, void* arena, size_t arena_bytes,
+                      const float* x, size_t rows, float* logits);
 #endif

@@ -2,5 +2,5 @@
 #define PE_KNS k_vnni
 #define PE_KTABLE table_vnni
 #define PE_KNAME "vnni"
-#define PE_DENSE_ROWS 4
+#define PE_DENSE_ROWS 2
 #include "pe_kernels_impl.h"
