@@ -311,12 +311,35 @@ void dense_q(size_t rows, size_t in, size_t out, const uint8_t* x, size_t xs, co
 // AVX-512 VNNI: vpdpbusd adds four uint8 x int8 products into each int32 lane without saturation,
 // the same integers as the portable loop. 16-output blocks in zmm, 4-wide blocks (and a masked
 // 1-3 tail) in xmm; rows in register blocks of 4 sharing each weight load.
+// dense_q_emit for 16 outputs in one zmm, the same integer and float operations vectorised: each
+// (M, n) pair is one 64-bit lane (M low, n high); vpmuldq multiplies acc by M exactly in 64 bits.
+PE_INLINE void emit16(size_t o0, __m512i a, const int32_t* requant, const float* dequant, void* yrow,
+                      bool accumulate) {
+  if (!requant) {
+    float* yr = static_cast<float*>(yrow) + o0;
+    __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(a), _mm512_loadu_ps(dequant + o0));
+    if (accumulate) v = _mm512_add_ps(_mm512_loadu_ps(yr), v);
+    _mm512_storeu_ps(yr, v);
+    return;
+  }
+  uint8_t* yr = static_cast<uint8_t*>(yrow) + o0;
+  const __m512i one = _mm512_set1_epi64(1), zero = _mm512_setzero_si512(), top = _mm512_set1_epi64(255);
+  for (int h = 0; h < 2; ++h) {
+    const __m512i x = _mm512_cvtepi32_epi64(h ? _mm512_extracti64x4_epi64(a, 1) : _mm512_castsi512_si256(a));
+    const __m512i mn = _mm512_loadu_si512(requant + 2 * (o0 + 8 * h));
+    const __m512i n = _mm512_srli_epi64(mn, 32);
+    const __m512i p = _mm512_add_epi64(_mm512_mul_epi32(x, mn), _mm512_sllv_epi64(one, _mm512_sub_epi64(n, one)));
+    const __m512i v = _mm512_min_epi64(_mm512_max_epi64(_mm512_srav_epi64(p, n), zero), top);
+    _mm_storel_epi64(reinterpret_cast<__m128i*>(yr + 8 * h), _mm512_cvtepi64_epi8(v));
+  }
+}
+
 template <size_t R>
 PE_INLINE void dense_q_rows(size_t in, size_t out, const uint8_t* x, size_t xs, const int8_t* wq,
                             const int32_t* bias, const int32_t* requant, const float* dequant, void* y,
                             size_t ys, bool accumulate) {
   const size_t groups = round4(in) / 4;
-  alignas(64) int32_t acc[R][16];
+  alignas(64) int32_t acc[R][4];
   size_t o0 = 0;
   for (; o0 + 16 <= out; o0 += 16) {
     __m512i a[R];
@@ -330,10 +353,7 @@ PE_INLINE void dense_q_rows(size_t in, size_t out, const uint8_t* x, size_t xs, 
         a[r] = _mm512_dpbusd_epi32(a[r], _mm512_set1_epi32(xv), w);
       }
     }
-    for (size_t r = 0; r < R; ++r) {
-      _mm512_store_si512(acc[r], a[r]);
-      dense_q_emit(o0, 16, acc[r], requant, dequant, row_ptr(y, r, ys, requant), accumulate);
-    }
+    for (size_t r = 0; r < R; ++r) emit16(o0, a[r], requant, dequant, row_ptr(y, r, ys, requant), accumulate);
   }
   for (; o0 < out; o0 += 4) {
     const size_t nb = out - o0 < 4 ? out - o0 : 4;
