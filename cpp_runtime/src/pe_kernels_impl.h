@@ -80,7 +80,13 @@ PE_INLINE void dense_tile(size_t in, size_t out, size_t nb, const float* __restr
   acc_t acc[R][NB];
   for (size_t r = 0; r < R; ++r)
     for (size_t j = 0; j < NB; ++j) acc[r][j] = (bias && j < nb) ? acc_t(bias[j]) : acc_t(0);
-  if (nb == NB) {
+  if (nb == NB && R == 1) {
+    for (size_t i = 0; i < in; ++i) {
+      const float* __restrict w = wt + i * out;
+      const acc_t xv = acc_t(x[i]);
+      for (size_t j = 0; j < NB; ++j) acc[0][j] = madd(xv, acc_t(w[j]), acc[0][j]);
+    }
+  } else if (nb == NB) {
     for (size_t i = 0; i < in; ++i) {
       const float* __restrict w = wt + i * out;
       acc_t wv[NB];
@@ -106,10 +112,14 @@ PE_INLINE void dense_tile(size_t in, size_t out, size_t nb, const float* __restr
     }
 }
 
+#ifndef PE_DENSE_BLOCK
+#define PE_DENSE_BLOCK 16  // outputs per block; a level may set fewer (register count)
+#endif
+
 template <size_t R>
 PE_INLINE void dense_rows(size_t in, size_t out, const float* x, size_t xs, const float* wt,
                           const float* bias, float* y, size_t ys, bool accumulate) {
-  constexpr size_t kB = 16;
+  constexpr size_t kB = PE_DENSE_BLOCK;
   size_t o0 = 0;
   for (; o0 + kB <= out; o0 += kB)
     dense_tile<kB, R>(in, out, kB, x, xs, wt + o0, bias ? bias + o0 : nullptr, y + o0, ys, accumulate);
@@ -269,6 +279,8 @@ PE_INLINE void* row_ptr(void* y, size_t r, size_t ys, const int32_t* requant) {
 // Portable form: 16-output blocks, groups of 4 inputs (the weight layout [in/4][out][4]). With
 // the ARM DSP extension (Cortex-M4/M7, armv7e-m) two SMLADs do a group's four MACs.
 
+PE_INLINE uint32_t ror8(uint32_t v) { return (v >> 8) | (v << 24); }
+
 PE_INLINE uint32_t load_u32(const void* p) {
   uint32_t v;
   std::memcpy(&v, p, 4);
@@ -290,11 +302,11 @@ void dense_q(size_t rows, size_t in, size_t out, const uint8_t* x, size_t xs, co
         const int8_t* __restrict w = wq + (g * out + o0) * 4;
 #if defined(PE_DENSE_Q_DSP)
         const uint32_t xw = load_u32(xr + 4 * g);
-        const uint32_t x02 = __uxtb16(xw), x13 = __uxtb16(__ror(xw, 8));
+        const uint32_t x02 = __uxtb16(xw), x13 = __uxtb16(ror8(xw));
         for (size_t j = 0; j < nb; ++j) {
           const uint32_t ww = load_u32(w + 4 * j);
           acc[j] = __smlad(__sxtb16(ww), x02, acc[j]);
-          acc[j] = __smlad(__sxtb16(__ror(ww, 8)), x13, acc[j]);
+          acc[j] = __smlad(__sxtb16(ror8(ww)), x13, acc[j]);
         }
 #else
         const int32_t x0 = xr[4 * g], x1 = xr[4 * g + 1], x2 = xr[4 * g + 2], x3 = xr[4 * g + 3];
