@@ -92,7 +92,9 @@ int main(int argc, char** argv) {
   if (pe_arena_size(&m, 1, &arena) != PE_OK) return fail(a[0] + ": arena size");
   const std::string extra = "#define PE_FW_ARENA_BYTES " + std::to_string(arena) + "u /* one row */\n";
   if (!write_header(a[2] + "/model_pem.h", "PE_MODEL_PEM_H", "pe_model_data", model, extra, "a .pem model") ||
-      !write_header(a[2] + "/golden_rows.h", "PE_GOLDEN_ROWS_H", "pe_golden_data", gold, "", "golden.bin rows"))
+      !write_header(a[2] + "/golden_rows.h", "PE_GOLDEN_ROWS_H", "pe_golden_data", gold,
+                    "#define PE_FW_FEATURES " + std::to_string(g.features) + "u\n#define PE_FW_CLASSES " +
+                        std::to_string(g.classes) + "u\n", "golden.bin rows"))
     return fail("cannot write into " + a[2]);
   std::printf("pe-embed: %s/model_pem.h (%zu bytes), golden_rows.h (%u rows, %zu bytes)\n", a[2].c_str(),
               model.size(), keep > 0 && uint32_t(keep) < g.rows ? uint32_t(keep) : g.rows, gold.size());
