@@ -81,8 +81,11 @@ int main() {
   put_u(pe_model_data_len);
   put(" B (");
   put(g_model.precision == PE_INT8 ? "int8" : "fp32");
-  put(", accumulators ");
-  put(PE_FW_ACCUM);
+#ifdef PE_ACCUM_FLOAT
+  put(", built with PE_ACCUM_FLOAT=1");
+#else
+  put(", default accumulators");
+#endif
   put("), golden rows ");
   put_u(g.rows);
   put(" (");
