@@ -133,7 +133,8 @@ TARGETS: dict[str, Target] = {
         # the export's reload check runs the artifact through libpe_runtime.so
         host_check="phoneprice_edge.backends.cpp:unavailable_reason",
         # int8 takes no calibration: activation scales are computed per row at run time
-        options={"cpp": {"int8_keep_fp32": list, "activation_split": bool}},
+        options={"cpp": {"int8_keep_fp32": list, "activation_split": bool,
+                          "activation_scheme": ("dynamic", "static")}},
         int8_activations="dynamic", int8_split_default=True,
     ),
 }

@@ -20,7 +20,7 @@ extern "C" {
 #endif
 
 #define PE_ABI_VERSION 1      /* bumped on any incompatible change of this header */
-#define PE_FORMAT_VERSION 1   /* the .pem format version this runtime reads */
+#define PE_FORMAT_VERSION 2   /* the newest .pem format version this runtime reads (1 and 2) */
 #define PE_ARENA_ALIGN 64     /* arena and model bytes may be any address; 64 is fastest */
 
 typedef enum pe_status {
@@ -30,7 +30,7 @@ typedef enum pe_status {
   PE_ERR_NO_MEMORY = 3,      /* load-time allocation failed (file loader only) */
   PE_ERR_TRUNCATED = 4,      /* fewer bytes than the header or the header's file_size says */
   PE_ERR_BAD_MAGIC = 5,      /* not a .pem file */
-  PE_ERR_VERSION = 6,        /* a format version this runtime does not read */
+  PE_ERR_VERSION = 6,        /* a format version this runtime does not read (it reads 1 and 2) */
   PE_ERR_HEADER = 7,         /* an inconsistent header field (sizes, offsets, counts) */
   PE_ERR_CHECKSUM = 8,       /* header or payload CRC-32 mismatch */
   PE_ERR_TENSOR = 9,         /* a tensor table entry out of bounds, misaligned or malformed */
@@ -90,6 +90,9 @@ PE_API pe_status pe_run(const pe_model* model, void* arena, size_t arena_bytes, 
                  size_t rows, float* logits);
 
 PE_API const char* pe_status_str(pe_status status);
+/* The kernel level in use: "baseline", "avx2", "avx512" or "vnni" (x86-64: chosen once from
+ * cpuid, capped by the environment variable PE_CPU_DISPATCH; elsewhere "baseline"). */
+PE_API const char* pe_dispatch_level(void);
 PE_API uint32_t pe_abi_version(void);
 
 #ifdef __cplusplus

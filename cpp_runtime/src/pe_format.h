@@ -17,6 +17,7 @@ constexpr uint32_t kMaxTensors = 1024;
 constexpr uint32_t kMaxOps = 256;
 constexpr uint32_t kMaxSlots = 16;
 constexpr uint32_t kMaxDim = 4096;
+constexpr uint32_t kMinVersion = 1, kMaxVersion = 2;  // versions read; 2 adds static int8
 
 // Header field byte offsets.
 enum HeaderField : uint32_t {
@@ -25,10 +26,16 @@ enum HeaderField : uint32_t {
   kStringsSize = 48, kDataOffset = 52, kPayloadCrc = 56, kHeaderCrc = 60
 };
 
-enum DType : uint32_t { kF32 = 1, kI8 = 2 };
-enum OpKind : uint32_t { kStandardize = 1, kDense = 2, kLayerNorm = 3, kRelu = 4, kGelu = 5 };
-// DENSE flags. kSplitActivations: int8 DENSE only, the two-pass activation split (FORMAT.md).
-enum OpFlag : uint32_t { kAccumulate = 1, kSplitActivations = 2 };
+enum DType : uint32_t { kF32 = 1, kI8 = 2, kI32 = 3 };  // kI32: version 2
+enum OpKind : uint32_t {
+  kStandardize = 1, kDense = 2, kLayerNorm = 3, kRelu = 4, kGelu = 5,
+  kQuantize = 6,  // version 2: float slot -> uint8 slot with static per-feature scales
+  kOpKindEnd
+};
+// DENSE flags. kSplitActivations: dynamic int8 DENSE only, the two-pass activation split.
+// kStatic (version 2): static int8 DENSE on a uint8 slot; kReluU8 (with kStatic): requantise to
+// a uint8 slot with the ReLU folded in (else the output is dequantised to float). FORMAT.md.
+enum OpFlag : uint32_t { kAccumulate = 1, kSplitActivations = 2, kStatic = 4, kReluU8 = 8 };
 
 inline uint32_t rd32(const uint8_t* p) {
   return uint32_t(p[0]) | (uint32_t(p[1]) << 8) | (uint32_t(p[2]) << 16) | (uint32_t(p[3]) << 24);

@@ -1,6 +1,8 @@
 // Graph validation (op kinds, slot widths, tensor shapes and values) and the run loop over
 // caller-owned arena tiles.
+#include <climits>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 
 #include "pe_format.h"
@@ -34,10 +36,50 @@ bool dense_is_i8(const pe_model* m, const Op& op) {  // per op: the weight tenso
   return tensor_at(m->tensors, op.t0).dtype == kI8;
 }
 
+uint32_t file_version(const pe_model* m) { return rd32(m->base + kVersion); }
+uint32_t round4(uint32_t n) { return (n + 3u) & ~3u; }
+
+const int32_t* i32(const pe_model* m, uint32_t idx) {
+  return reinterpret_cast<const int32_t*>(m->base + tensor_at(m->tensors, idx).offset);
+}
+
+// Static int8 DENSE (version 2): int8 W [round4(in), out] in groups of four inputs, int32 bias
+// [out] whose sums cannot overflow int32, then (M, n) pairs int32 [out, 2] (RELU_U8) or float
+// dequantisation scales [out].
+bool check_dense_static(const pe_model* m, const Op& op, pe_status* why) {
+  if (file_version(m) < 2 || m->precision != PE_INT8) return false;
+  if (op.flags & ~uint32_t(kAccumulate | kStatic | kReluU8)) return false;  // SPLIT or unknown bits
+  const bool relu_u8 = op.flags & kReluU8;
+  if (relu_u8 && ((op.flags & kAccumulate) || op.dst == 1)) return false;
+  if (!tensor_is(m, op.t0, kI8, round4(op.in_dim), op.out_dim) || tensor_at(m->tensors, op.t0).rank != 2)
+    return false;
+  if (!tensor_is(m, op.t1, kI32, op.out_dim, 1)) return false;
+  if (!tensor_is(m, op.t2, relu_u8 ? kI32 : kF32, op.out_dim, relu_u8 ? 2 : 1)) return false;
+  *why = PE_ERR_VALUE;
+  const int64_t max_sum = int64_t(round4(op.in_dim)) * 255 * 127;
+  const int32_t* b = i32(m, op.t1);
+  for (uint32_t o = 0; o < op.out_dim; ++o) {
+    int32_t v;
+    std::memcpy(&v, b + o, 4);
+    if ((v < 0 ? -int64_t(v) : int64_t(v)) + max_sum > INT32_MAX) return false;
+  }
+  if (!relu_u8) return all_finite(f32(m, op.t2), op.out_dim, true);
+  const int32_t* q = i32(m, op.t2);
+  for (uint32_t o = 0; o < op.out_dim; ++o) {
+    int32_t mult, shift;
+    std::memcpy(&mult, q + 2 * o, 4);
+    std::memcpy(&shift, q + 2 * o + 1, 4);
+    if (mult < 1 || shift < 1 || shift > 62) return false;
+  }
+  return true;
+}
+
 // fp32 files: every DENSE has fp32 weights. int8 files: each DENSE has either int8 weights plus
-// a per-channel scale tensor, or fp32 weights and no scale (a layer kept in fp32).
-bool check_dense(const pe_model* m, const Op& op) {
+// a per-channel scale tensor, or fp32 weights and no scale (a layer kept in fp32), or (version 2)
+// the static int8 form.
+bool check_dense(const pe_model* m, const Op& op, pe_status* why) {
   if (op.src == op.dst || op.t0 >= m->n_tensors) return false;
+  if (op.flags & kStatic) return check_dense_static(m, op, why);
   const bool i8 = dense_is_i8(m, op);
   if (i8 && m->precision != PE_INT8) return false;
   if (!tensor_is(m, op.t0, i8 ? kI8 : kF32, op.in_dim, op.out_dim)) return false;
@@ -66,7 +108,7 @@ bool check_op(const pe_model* m, const Op& op, pe_status* why) {
       *why = PE_ERR_VALUE;
       return all_finite(f32(m, op.t0), op.in_dim, false) && all_finite(f32(m, op.t1), op.in_dim, true);
     case kDense:
-      return check_dense(m, op);
+      return check_dense(m, op, why);
     case kLayerNorm:
       if (!same || op.flags || op.t2 != kNone) return false;
       if (!tensor_is(m, op.t0, kF32, op.in_dim, 1) || !tensor_is(m, op.t1, kF32, op.in_dim, 1)) return false;
@@ -75,15 +117,28 @@ bool check_op(const pe_model* m, const Op& op, pe_status* why) {
     case kRelu:
     case kGelu:
       return same && !op.flags && op.t0 == kNone && op.t1 == kNone && op.t2 == kNone;
+    case kQuantize:
+      if (file_version(m) < 2 || !same || op.src == op.dst || op.dst == 1 || op.flags) return false;
+      if (op.t1 != kNone || op.t2 != kNone || !tensor_is(m, op.t0, kF32, op.in_dim, 1)) return false;
+      *why = PE_ERR_VALUE;
+      return all_finite(f32(m, op.t0), op.in_dim, true);
     default:
       return false;
   }
+}
+
+// Slots holding uint8 activations: written by QUANTIZE or a RELU_U8 static DENSE; read only by
+// static DENSE ops. Every other op reads and writes float slots.
+bool reads_u8(const Op& op) { return op.kind == kDense && (op.flags & kStatic); }
+bool writes_u8(const Op& op) {
+  return op.kind == kQuantize || (op.kind == kDense && (op.flags & kStatic) && (op.flags & kReluU8));
 }
 
 }  // namespace
 
 pe_status pe_validate_graph(pe_model* m) {
   uint32_t width[kMaxSlots] = {0};
+  bool is_u8[kMaxSlots] = {false};
   width[0] = m->n_features;
   uint32_t max_width = m->n_features > m->n_classes ? m->n_features : m->n_classes;
   uint32_t top_slot = 1, n_i8 = 0;
@@ -91,14 +146,15 @@ pe_status pe_validate_graph(pe_model* m) {
     const Op op = op_at(m->ops, i);
     if (op.src >= m->n_slots || op.dst >= m->n_slots || op.dst == 0) return PE_ERR_GRAPH;
     if (op.in_dim == 0 || op.in_dim > kMaxDim || op.out_dim == 0 || op.out_dim > kMaxDim) return PE_ERR_GRAPH;
-    if (width[op.src] != op.in_dim) return PE_ERR_GRAPH;
+    if (width[op.src] != op.in_dim || is_u8[op.src] != reads_u8(op)) return PE_ERR_GRAPH;
     const bool acc = op.kind == kDense && (op.flags & kAccumulate);
-    if (acc && width[op.dst] != op.out_dim) return PE_ERR_GRAPH;
+    if (acc && (width[op.dst] != op.out_dim || is_u8[op.dst])) return PE_ERR_GRAPH;
     if (op.dst == 1 && op.out_dim != m->n_classes) return PE_ERR_GRAPH;
     pe_status why;
     if (!check_op(m, op, &why)) return why;
     n_i8 += op.kind == kDense && dense_is_i8(m, op);
     width[op.dst] = op.out_dim;
+    is_u8[op.dst] = writes_u8(op);
     top_slot = op.dst > top_slot ? op.dst : top_slot;
     if (op.out_dim > max_width) max_width = op.out_dim;
   }
@@ -155,41 +211,69 @@ struct Tile {
   float* res;
 };
 
-void run_op(const pe_model* m, const Op& op, const Tile& t) {
+struct Slots {  // one op's source and destination in this tile (strides in elements / bytes)
+  const void* src;
+  void* dst;
+  size_t ss, ds;
+};
+
+Slots slots_of(const pe_model* m, const Op& op, const Tile& t) {
   const float* src = op.src == 0 ? t.x : op.src == 1 ? t.logits : t.scratch + (op.src - 2) * t.rows * t.stride;
   float* dst = op.dst == 1 ? t.logits : t.scratch + (op.dst - 2) * t.rows * t.stride;
   const size_t ss = op.src == 0 ? m->n_features : op.src == 1 ? m->n_classes : t.stride;
   const size_t ds = op.dst == 1 ? m->n_classes : t.stride;
-  switch (op.kind) {
-    case kStandardize:
-      pe_k::standardize(t.rows, op.in_dim, src, ss, dst, ds, f32(m, op.t0), f32(m, op.t1));
-      break;
-    case kDense: {
-      const float* bias = op.t1 == kNone ? nullptr : f32(m, op.t1);
-      const bool acc = op.flags & kAccumulate;
-      if (dense_is_i8(m, op)) {
-        const int8_t* w = reinterpret_cast<const int8_t*>(m->base + tensor_at(m->tensors, op.t0).offset);
-        if (op.flags & kSplitActivations)
-          pe_k::dense_i8_split(t.rows, op.in_dim, op.out_dim, src, ss, w, f32(m, op.t2), bias, dst, ds, acc,
-                               t.qbuf, t.qbuf2, t.res, t.acc, t.acc2);
-        else
-          pe_k::dense_i8(t.rows, op.in_dim, op.out_dim, src, ss, w, f32(m, op.t2), bias, dst, ds, acc, t.qbuf, t.acc);
-      } else {
-        pe_k::dense_f32(t.rows, op.in_dim, op.out_dim, src, ss, f32(m, op.t0), bias, dst, ds, acc);
-      }
-      break;
-    }
-    case kLayerNorm:
-      pe_k::layernorm(t.rows, op.in_dim, src, ss, dst, ds, f32(m, op.t0), f32(m, op.t1), op.fparam);
-      break;
-    case kRelu:
-      pe_k::relu(t.rows, op.in_dim, src, ss, dst, ds);
-      break;
-    default:
-      pe_k::gelu(t.rows, op.in_dim, src, ss, dst, ds);
-      break;
-  }
+  return {src, dst, ss, ds};
 }
+
+using OpFn = void (*)(const pe_model*, const Op&, const Tile&, const Slots&, const pe_k::KernelTable&);
+
+void run_standardize(const pe_model* m, const Op& op, const Tile& t, const Slots& s, const pe_k::KernelTable& k) {
+  k.standardize(t.rows, op.in_dim, static_cast<const float*>(s.src), s.ss, static_cast<float*>(s.dst), s.ds,
+                f32(m, op.t0), f32(m, op.t1));
+}
+
+void run_dense(const pe_model* m, const Op& op, const Tile& t, const Slots& s, const pe_k::KernelTable& k) {
+  const bool acc = op.flags & kAccumulate;
+  const int8_t* w8 = reinterpret_cast<const int8_t*>(m->base + tensor_at(m->tensors, op.t0).offset);
+  if (op.flags & kStatic) {  // uint8 slots: strides in bytes (4 per float element of the slot)
+    const bool u8 = op.flags & kReluU8;
+    k.dense_q(t.rows, op.in_dim, op.out_dim, static_cast<const uint8_t*>(s.src), s.ss * 4, w8, i32(m, op.t1),
+              u8 ? i32(m, op.t2) : nullptr, u8 ? nullptr : f32(m, op.t2), s.dst, u8 ? s.ds * 4 : s.ds, acc);
+    return;
+  }
+  const float* x = static_cast<const float*>(s.src);
+  float* y = static_cast<float*>(s.dst);
+  const float* bias = op.t1 == kNone ? nullptr : f32(m, op.t1);
+  if (!dense_is_i8(m, op))
+    k.dense_f32(t.rows, op.in_dim, op.out_dim, x, s.ss, f32(m, op.t0), bias, y, s.ds, acc);
+  else if (op.flags & kSplitActivations)
+    k.dense_i8_split(t.rows, op.in_dim, op.out_dim, x, s.ss, w8, f32(m, op.t2), bias, y, s.ds, acc, t.qbuf,
+                     t.qbuf2, t.res, t.acc, t.acc2);
+  else
+    k.dense_i8(t.rows, op.in_dim, op.out_dim, x, s.ss, w8, f32(m, op.t2), bias, y, s.ds, acc, t.qbuf, t.acc);
+}
+
+void run_layernorm(const pe_model* m, const Op& op, const Tile& t, const Slots& s, const pe_k::KernelTable& k) {
+  k.layernorm(t.rows, op.in_dim, static_cast<const float*>(s.src), s.ss, static_cast<float*>(s.dst), s.ds,
+              f32(m, op.t0), f32(m, op.t1), op.fparam);
+}
+
+void run_relu(const pe_model*, const Op& op, const Tile& t, const Slots& s, const pe_k::KernelTable& k) {
+  k.relu(t.rows, op.in_dim, static_cast<const float*>(s.src), s.ss, static_cast<float*>(s.dst), s.ds);
+}
+
+void run_gelu(const pe_model*, const Op& op, const Tile& t, const Slots& s, const pe_k::KernelTable& k) {
+  k.gelu(t.rows, op.in_dim, static_cast<const float*>(s.src), s.ss, static_cast<float*>(s.dst), s.ds);
+}
+
+void run_quantize(const pe_model* m, const Op& op, const Tile& t, const Slots& s, const pe_k::KernelTable& k) {
+  k.quantize_static(t.rows, op.in_dim, static_cast<const float*>(s.src), s.ss, static_cast<uint8_t*>(s.dst),
+                    s.ds * 4, f32(m, op.t0));
+}
+
+// Indexed by op kind; the loader has refused every kind without an entry.
+constexpr OpFn kRunOp[kOpKindEnd] = {nullptr, run_standardize, run_dense, run_layernorm, run_relu, run_gelu,
+                                     run_quantize};
 
 }  // namespace
 
@@ -204,6 +288,13 @@ pe_status pe_arena_size(const pe_model* model, size_t max_rows, size_t* bytes) {
 
 pe_status pe_run(const pe_model* m, void* arena, size_t arena_bytes, const float* x, size_t rows,
                  float* logits) {
+  return pe_status(pe_run_with_table(m, pe_k::active(), arena, arena_bytes, x, rows, logits));
+}
+
+}  // extern "C"
+
+int pe_run_with_table(const pe_model* m, const pe_k::KernelTable& k, void* arena, size_t arena_bytes,
+                      const float* x, size_t rows, float* logits) {
   if (!m || !x || !logits || (!arena && arena_bytes)) return PE_ERR_NULL_ARG;
   if (!m->base || rows == 0) return PE_ERR_BAD_ARG;
   const uintptr_t a = reinterpret_cast<uintptr_t>(arena);
@@ -229,10 +320,15 @@ pe_status pe_run(const pe_model* m, void* arena, size_t arena_bytes, const float
     t.rows = rows - r0 < tile ? rows - r0 : tile;
     t.x = x + r0 * m->n_features;
     t.logits = logits + r0 * m->n_classes;
-    for (uint32_t i = 0; i < m->n_ops; ++i) run_op(m, op_at(m->ops, i), t);
+    for (uint32_t i = 0; i < m->n_ops; ++i) {
+      const Op op = op_at(m->ops, i);
+      kRunOp[op.kind](m, op, t, slots_of(m, op, t), k);
+    }
   }
   return PE_OK;
 }
+
+extern "C" {
 
 uint32_t pe_model_n_features(const pe_model* m) { return m ? m->n_features : 0; }
 uint32_t pe_model_n_classes(const pe_model* m) { return m ? m->n_classes : 0; }
@@ -254,7 +350,7 @@ const char* pe_model_class_name(const pe_model* m, uint32_t i) {
 const char* pe_status_str(pe_status s) {
   static const char* const kNames[] = {
       "ok", "null argument", "i/o error", "out of memory", "truncated file", "bad magic (not a .pem file)",
-      "unsupported format version", "inconsistent header", "checksum mismatch", "bad tensor table entry",
+      "unsupported .pem format version (this runtime reads 1 and 2)", "inconsistent header", "checksum mismatch", "bad tensor table entry",
       "invalid op graph", "bad name table", "model bytes not 4-byte aligned", "arena too small",
       "bad argument", "invalid tensor value"};
   const unsigned i = unsigned(s);

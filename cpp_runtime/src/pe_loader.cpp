@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "pe_format.h"
+#include "pe_kernels.h"
 #include "pe_runtime.h"
 
 using namespace pe_fmt;
@@ -17,7 +18,8 @@ bool range_ok(uint64_t off, uint64_t len, uint64_t size) { return off <= size &&
 pe_status check_header(const uint8_t* b, size_t size) {
   if (size < kHeaderSize) return PE_ERR_TRUNCATED;
   if (std::memcmp(b, kMagic, sizeof kMagic) != 0) return PE_ERR_BAD_MAGIC;
-  if (rd32(b + kVersion) != PE_FORMAT_VERSION) return PE_ERR_VERSION;
+  const uint32_t version = rd32(b + kVersion);  // 1 and 2 are read; others refused by name
+  if (version < kMinVersion || version > kMaxVersion) return PE_ERR_VERSION;
   if (rd32(b + kHeaderCrc) != crc32(b, kHeaderCrc)) return PE_ERR_CHECKSUM;
   if (rd32(b + kHeaderSizeF) != kHeaderSize) return PE_ERR_HEADER;
   const uint32_t file_size = rd32(b + kFileSize);
@@ -55,10 +57,11 @@ pe_status check_tensors(const pe_model* m) {
     const Tensor t = tensor_at(m->tensors, i);
     const uint8_t* e = m->tensors + size_t(i) * kTensorEntry;
     if (rd32(e + 24) != 0 || rd32(e + 28) != 0) return PE_ERR_TENSOR;
-    if ((t.dtype != kF32 && t.dtype != kI8) || t.rank < 1 || t.rank > 2) return PE_ERR_TENSOR;
+    const bool known = t.dtype == kF32 || t.dtype == kI8 || (t.dtype == kI32 && rd32(m->base + kVersion) >= 2);
+    if (!known || t.rank < 1 || t.rank > 2) return PE_ERR_TENSOR;
     if (t.dim0 == 0 || t.dim0 > kMaxDim || t.dim1 == 0 || t.dim1 > kMaxDim) return PE_ERR_TENSOR;
     if (t.rank == 1 && t.dim1 != 1) return PE_ERR_TENSOR;
-    const uint64_t n = uint64_t(t.dim0) * t.dim1 * (t.dtype == kF32 ? 4u : 1u);
+    const uint64_t n = uint64_t(t.dim0) * t.dim1 * (t.dtype == kI8 ? 1u : 4u);
     if (n != t.nbytes || t.offset < dofs || t.offset % kDataAlign) return PE_ERR_TENSOR;
     if (!range_ok(t.offset, t.nbytes, m->size)) return PE_ERR_TENSOR;
   }
@@ -81,6 +84,7 @@ extern "C" {
 
 pe_status pe_model_init(pe_model* model, const void* data, size_t size) {
   if (!model || !data) return PE_ERR_NULL_ARG;
+  (void)pe_k::active();  // the kernel level is chosen here, once per process
   std::memset(model, 0, sizeof *model);
   if (reinterpret_cast<uintptr_t>(data) % 4u) return PE_ERR_ALIGNMENT;
   if (size > 0xFFFFFFFFu) return PE_ERR_HEADER;

@@ -2,7 +2,7 @@
 
 Usage: python gen_golden.py OUT_DIR   (run by CMake at build time; deterministic, seed 0)
 Each .bin file holds named arrays: u32 count, then per array u32 name_len, name, u32 dtype
-(1 float32, 2 int8), u32 ndim, u32 dims[ndim], raw little-endian data.
+(1 float32, 2 int8, 3 int32), u32 ndim, u32 dims[ndim], raw little-endian data.
 """
 
 from __future__ import annotations
@@ -26,20 +26,22 @@ from phoneprice_edge.export.cpp_pem import (
     set_activation_split,
     set_int8_keep_fp32,
 )
+from phoneprice_edge.export.cpp_static import dense_static_ref, make_static, quantize_ref
 from phoneprice_edge.io_utils import atomic_write_bytes, atomic_write_text
 from phoneprice_edge.model import ModelConfig, build_model
 
 RNG = np.random.default_rng(0)
 # The split cases draw from their own stream, so every file written before them is unchanged.
 RNG_SPLIT = np.random.default_rng(1)
+RNG_STATIC = np.random.default_rng(2)  # and the static int8 cases from theirs
 
 
 def write_bin(path: Path, arrays: dict[str, np.ndarray]) -> None:
     out = [struct.pack("<I", len(arrays))]
     for name, arr in arrays.items():
         arr = np.ascontiguousarray(arr)
-        dtype = 2 if arr.dtype == np.int8 else 1
-        arr = arr if dtype == 2 else arr.astype(np.float32)
+        dtype = {np.dtype(np.int8): 2, np.dtype(np.int32): 3}.get(arr.dtype, 1)
+        arr = arr if dtype > 1 else arr.astype(np.float32)
         out.append(struct.pack("<I", len(name)) + name.encode() + struct.pack("<II", dtype, arr.ndim))
         out.append(struct.pack(f"<{arr.ndim}I", *arr.shape) + arr.tobytes())
     atomic_write_bytes(path, b"".join(out))
@@ -120,6 +122,38 @@ def split_kernel_cases(out: Path) -> None:
               split_case(xb, wb, bb, g.standard_normal((256, 21)).astype(np.float32)))
 
 
+def static_kernel_cases(out: Path) -> None:
+    """quantize_static.bin (halves, clamps, NaN, inf) and dense_q.bin: uint8 x int8 sums through
+    every blocking branch (out = 37: two 16-wide blocks, a 4-wide block, a 1-wide tail; in = 13
+    padded to 16; 9 rows: blocks of 4 and a tail), requantised to uint8 and dequantised to float
+    (plain and accumulating). References: cpp_static (the kernels' integer arithmetic)."""
+    g = RNG_STATIC
+    x = (g.standard_normal((9, 13)) * 3.0).astype(np.float32)
+    x[5] = [0.5, 1.5, 2.5, -0.5, -1.5, -2.5, 126.5, -127.5, 200, -300, np.inf, -np.inf, np.nan]
+    inv = g.uniform(5.0, 40.0, 13).astype(np.float32)
+    inv[:13] = np.where(np.arange(13) < 6, 1.0, inv)  # unit scales: the halves of row 5 stay halves
+    xq = quantize_ref(x, inv)
+    write_bin(out / "quantize_static.bin", {"x": x, "inv": inv, "q": xq.astype(np.float32)})
+    xu = g.integers(0, 256, (9, 13)).astype(np.float64)
+    xu[0], xu[1] = 255, 0
+    q = g.integers(-127, 128, (37, 13)).astype(np.int8)
+    q[0] = 127
+    q[1] = -127
+    bias = g.integers(-2**20, 2**20, 37).astype(np.int32)
+    req = np.stack([g.integers(2**30, 2**31 - 1, 37), g.integers(31, 46, 37)], axis=1).astype(np.int32)
+    deq = g.uniform(1e-4, 1e-2, 37).astype(np.float32)
+    y0 = g.standard_normal((9, 37)).astype(np.float32)
+    pr = {"q": q, "bias_q": bias, "requant": req}
+    pd = {"q": q, "bias_q": bias, "dequant": deq}
+    from phoneprice_edge.export.cpp_static import vnni_layout
+
+    write_bin(out / "dense_q.bin", {"x": xu.astype(np.float32), "wq": vnni_layout(q), "bias": bias,
+                                    "requant": req, "dequant": deq, "y0": y0,
+                                    "y_u8": dense_static_ref(xu, pr, None).astype(np.float32),
+                                    "y_f": dense_static_ref(xu, pd, None).astype(np.float32),
+                                    "y_acc": dense_static_ref(xu, pd, y0).astype(np.float32)})
+
+
 def run_reference_dense_i8(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarray:
     from phoneprice_edge.export.cpp_pem import _dense_ref
 
@@ -168,6 +202,9 @@ def model_cases(out: Path) -> None:
                                         "y_split": run_reference(prog, x, "int8"),
                                         "y_w8": int8_weights_float_activations(prog, x)})
         set_activation_split(prog, False)
+        static = make_static(prog, (RNG_STATIC.standard_normal((512, 6)) * 4.0).astype(np.float32))  # rows like x's
+        atomic_write_bytes(out / f"{name}_static.pem", build_pem(static, "int8"))
+        write_bin(out / f"{name}_static.bin", {"x": x, "y_static": run_reference(static, x, "int8")})
         if name in ("mlp_relu", "bn_gelu_wide"):
             write_vendor_models(m, out / name)
     data = (out / "mlp_relu_fp32.pem").read_bytes()
@@ -199,6 +236,7 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     kernel_cases(out)
     split_kernel_cases(out)
+    static_kernel_cases(out)
     model_cases(out)
     (out / "stamp").write_text("ok\n")
 

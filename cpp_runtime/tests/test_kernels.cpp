@@ -1,10 +1,12 @@
 // Each kernel against golden vectors written by gen_golden.py (PyTorch references).
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 
 #include "pe_kernels.h"
+#include "pe_runtime.h"
 #include "testutil.h"
 
 namespace {
@@ -151,12 +153,68 @@ void test_act(bool gelu) {
   expect(y, "y", gelu ? 1e-6 : 0.0, gelu ? "gelu" : "relu");
 }
 
+// QUANTIZE: every uint8 exactly (halves to even, clamps, NaN -> 128, infinities), padding zeroed.
+void test_quantize_static() {
+  const Array& x = g.at("x");
+  const size_t rows = x.rows(), dim = x.cols(), ys = 16;
+  std::vector<uint8_t> q(rows * ys, 0xAB);
+  pe_k::quantize_static(rows, dim, x.f.data(), dim, q.data(), ys, F("inv"));
+  size_t bad = 0;
+  for (size_t r = 0; r < rows; ++r) {
+    for (size_t i = 0; i < dim; ++i) bad += float(q[r * ys + i]) != g.at("q").f[r * dim + i];
+    for (size_t i = dim; i < 16; ++i) bad += q[r * ys + i] != 0;
+  }
+  std::printf("quantize_static: %zu mismatches (%s)\n", bad, pe_k::active().name);
+  CHECK(bad == 0);
+}
+
+// Static int8 DENSE: uint8 outputs and float outputs bit for bit against the integer reference.
+void test_dense_q() {
+  const Array& x = g.at("x");
+  const size_t rows = x.rows(), in = x.cols(), out = g.at("bias").i32.size(), xs = 16, ys = 40;
+  std::vector<uint8_t> xu(rows * xs, 0);
+  for (size_t r = 0; r < rows; ++r)
+    for (size_t i = 0; i < in; ++i) xu[r * xs + i] = uint8_t(x.f[r * in + i]);
+  const int8_t* wq = g.at("wq").i8.data();
+  const int32_t* bias = g.at("bias").i32.data();
+  std::vector<uint8_t> yu(rows * ys, 0xAB);
+  pe_k::dense_q(rows, in, out, xu.data(), xs, wq, bias, g.at("requant").i32.data(), nullptr, yu.data(), ys, false);
+  size_t bad = 0;
+  for (size_t r = 0; r < rows; ++r) {
+    for (size_t o = 0; o < out; ++o) bad += float(yu[r * ys + o]) != g.at("y_u8").f[r * out + o];
+    for (size_t o = out; o < 40; ++o) bad += yu[r * ys + o] != 0;
+  }
+  std::printf("dense_q uint8: %zu mismatches (%s)\n", bad, pe_k::active().name);
+  CHECK(bad == 0);
+  std::vector<float> yf(rows * out), ya(g.at("y0").f);
+  pe_k::dense_q(rows, in, out, xu.data(), xs, wq, bias, nullptr, F("dequant"), yf.data(), out, false);
+  expect(yf, "y_f", 0.0, "dense_q float");
+  pe_k::dense_q(rows, in, out, xu.data(), xs, wq, bias, nullptr, F("dequant"), ya.data(), out, true);
+  expect(ya, "y_acc", 0.0, "dense_q accumulate");
+}
+
+// $PE_CPU_DISPATCH picks the level (capped to what this CPU runs).
+void test_dispatch() {
+  const char* want = std::getenv("PE_CPU_DISPATCH");
+  static const char* const kNames[] = {"baseline", "avx2", "avx512", "vnni"};
+  int top = 0;
+  while (top < 3 && pe_k::table_for(top + 1)) ++top;
+  int expect_level = top;
+  for (int i = 0; want && i < 4; ++i)
+    if (std::strcmp(want, kNames[i]) == 0 && i < top) expect_level = i;
+  std::printf("dispatch: PE_CPU_DISPATCH=%s, CPU up to %s, running %s\n", want ? want : "(unset)", kNames[top],
+              pe_dispatch_level());
+  CHECK(pe_k::active_level() == expect_level);
+  CHECK(std::strcmp(pe_dispatch_level(), kNames[expect_level]) == 0);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   if (argc != 3) return std::fprintf(stderr, "usage: test_kernels GOLDEN_DIR KERNEL\n"), 2;
   const std::string dir = argv[1], k = argv[2];
   const bool big = k == "dense_i8_split_big";
+  if (k == "dispatch") return test_dispatch(), g_failures ? 1 : 0;
   g = read_golden(dir + "/" + (k == "quantize_row" ? std::string("dense_i8") : k) + ".bin");
   if (k == "standardize") test_standardize();
   else if (k == "dense_f32") test_dense_f32();
@@ -165,6 +223,8 @@ int main(int argc, char** argv) {
   else if (k == "dense_i8_split" || big) test_dense_i8_split();
   else if (k == "quantize_row") test_quantize_row();
   else if (k == "layernorm") test_layernorm();
+  else if (k == "quantize_static") test_quantize_static();
+  else if (k == "dense_q") test_dense_q();
   else if (k == "relu") test_act(false);
   else if (k == "gelu") test_act(true);
   else return std::fprintf(stderr, "unknown kernel %s\n", k.c_str()), 2;

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <string>
 
+#include "pe_kernels.h"
 #include "pe_runtime.hpp"
 #include "testutil.h"
 
@@ -53,6 +54,28 @@ double max_diff(const std::string& path, const Array& x, const Array& want) {  /
   return d;
 }
 
+// Every kernel level this CPU runs gives the same bits as the baseline level, for every file
+// (fp32: double sums in input order; int8: integer arithmetic and single float steps).
+void check_levels(const std::string& path, const Array& x) {
+  pe_model m;
+  if (pe_model_load_file(&m, path.c_str()) != PE_OK) {
+    CHECK(false);
+    return;
+  }
+  size_t bytes = 0;
+  CHECK(pe_arena_size(&m, x.rows(), &bytes) == PE_OK);
+  std::vector<unsigned char> arena(bytes);
+  std::vector<float> base(x.rows() * m.n_classes), y(base.size());
+  CHECK(pe_run_with_table(&m, *pe_k::table_for(0), arena.data(), bytes, x.f.data(), x.rows(), base.data()) == PE_OK);
+  for (int level = 1; pe_k::table_for(level); ++level) {
+    CHECK(pe_run_with_table(&m, *pe_k::table_for(level), arena.data(), bytes, x.f.data(), x.rows(), y.data()) == PE_OK);
+    const bool same = std::memcmp(y.data(), base.data(), y.size() * 4) == 0;
+    if (!same) std::fprintf(stderr, "%s: level %s differs from baseline\n", path.c_str(), pe_k::table_for(level)->name);
+    CHECK(same);
+  }
+  pe_model_release(&m);
+}
+
 void check_memory_load(const std::string& path) {
   const auto bytes = read_file(path);
   std::vector<uint32_t> aligned((bytes.size() + 7) / 4);
@@ -85,6 +108,17 @@ int main(int argc, char** argv) {
               e_int8, e_split, max_diff(dir + "/" + name + "_int8.pem", g.at("x"), g.at("y")),
               max_diff(dir + "/" + name + "_split.pem", g.at("x"), g.at("y")));
   CHECK(e_split * 20 < e_int8);
+  // static int8 (format v2): against the NumPy reference of the same integer arithmetic; bit for
+  // bit where every op before a QUANTIZE is computed in float32 the same way (ReLU / linear
+  // models), within one uint8 step's effect where GELU / LayerNorm (float64 in NumPy) come first
+  auto gs = read_golden(dir + "/" + name + "_static.bin");
+  const bool exact = name == "mlp_relu" || name == "linear_wide";
+  const double d_static = check_model(dir + "/" + name + "_static.pem", gs.at("x"), gs.at("y_static"),
+                                      exact ? 0.0 : 0.25, "static int8 vs numpy reference");
+  std::printf("static int8 vs torch: %.3g\n", max_diff(dir + "/" + name + "_static.pem", g.at("x"), g.at("y")));
+  (void)d_static;
+  for (const char* kind : {"fp32", "int8", "mixed", "split", "static"})
+    check_levels(dir + "/" + name + "_" + kind + ".pem", g.at("x"));
   check_memory_load(dir + "/" + name + "_fp32.pem");
   return g_failures ? 1 : 0;
 }

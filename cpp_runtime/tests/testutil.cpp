@@ -40,6 +40,7 @@ std::map<std::string, Array> read_golden(const std::string& path) {
     const size_t bytes = count * (a.dtype == 2 ? 1 : 4);
     if (p + bytes > b.size()) throw std::runtime_error("golden file truncated: " + path);
     if (a.dtype == 2) a.i8.assign(reinterpret_cast<const int8_t*>(&b[p]), reinterpret_cast<const int8_t*>(&b[p]) + count);
+    else if (a.dtype == 3) { a.i32.resize(count); std::memcpy(a.i32.data(), &b[p], bytes); }
     else { a.f.resize(count); std::memcpy(a.f.data(), &b[p], bytes); }
     p += bytes;
     out[name] = std::move(a);

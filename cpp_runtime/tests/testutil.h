@@ -9,10 +9,11 @@
 #include <vector>
 
 struct Array {
-  uint32_t dtype = 1;  // 1 float32, 2 int8
+  uint32_t dtype = 1;  // 1 float32, 2 int8, 3 int32
   std::vector<uint32_t> dims;
   std::vector<float> f;
   std::vector<int8_t> i8;
+  std::vector<int32_t> i32;
   size_t rows() const { return dims.empty() ? 1 : dims[0]; }
   size_t cols() const { return dims.size() < 2 ? (dims.empty() ? 1 : dims[0]) : dims[1]; }
 };

@@ -172,7 +172,7 @@ void write_json(const Args& a, const std::vector<Result>& rs, const pe_model* m)
   if (!f) return;
   std::fprintf(f, "{\n  \"model\": {\"pem\": \"%s\", \"n_features\": %u, \"n_classes\": %u, \"n_ops\": %u},\n",
                a.pem.c_str(), m->n_features, m->n_classes, m->n_ops);
-  std::fprintf(f, "  \"threads\": 1,\n  \"results\": [\n");
+  std::fprintf(f, "  \"threads\": 1,\n  \"dispatch\": \"%s\",\n  \"results\": [\n", pe_dispatch_level());
   for (size_t i = 0; i < rs.size(); ++i)
     std::fprintf(f, "    {\"engine\": \"%s\", \"precision\": \"%s\", \"batch_size\": %zu, \"p50_us\": %.4f, \"p90_us\": %.4f}%s\n",
                  rs[i].engine.c_str(), rs[i].precision.c_str(), rs[i].batch, rs[i].p50_us, rs[i].p90_us,

@@ -12,7 +12,6 @@ import numpy as np
 from phoneprice_edge.errors import ExportError, UsageError
 from phoneprice_edge.export.base import ExportContext
 from phoneprice_edge.export.cpp_pem import (
-    FORMAT_VERSION,
     Op,
     Program,
     build_pem,
@@ -21,6 +20,7 @@ from phoneprice_edge.export.cpp_pem import (
     set_activation_split,
     set_int8_keep_fp32,
 )
+from phoneprice_edge.export.cpp_static import make_static
 from phoneprice_edge.io_utils import atomic_write_bytes, atomic_write_text
 from phoneprice_edge.targets import LAYER_ROLES
 
@@ -39,6 +39,10 @@ _ELEMENTWISE = ("relu", "gelu", "layernorm")
 # opset 20 on; below it the exporter decomposes GELU into Erf, which the lowering does not take.
 GRAPH_OPSET = 20
 LOWERING_CHECK_ROWS = 256  # the first validation rows the lowered program is checked on
+STATIC_CALIB_ROWS = 4096  # at most this many training rows (evenly spaced) calibrate static int8
+ACTIVATION_QUANT_STATIC = ("static (calibrated at export): uint8 per input feature / output channel, "
+                           "int32 accumulation, integer requantisation with fixed-point multipliers "
+                           "(ReLU folded), .pem format version 2")
 
 
 def export_onnx_graph(model: Any, n_features: int) -> Any:
@@ -262,19 +266,21 @@ def export_cpp(ctx: ExportContext) -> list[str]:
         err = _check_lowering(ctx.loaded.model, program, rows)
         if not err <= 1e-3:
             raise ExportError(f"C++ program does not reproduce the model (max abs diff {err:.3g})")
-    facts = _int8_policy(ctx, program) if precision == "int8" else {
-        "weight_quantization": "none", "activation_quantization": "none"}
+    facts: dict[str, Any] = {"weight_quantization": "none", "activation_quantization": "none"}
+    if precision == "int8":
+        program, facts = _int8_policy(ctx, program)
     data = build_pem(program, precision)
     atomic_write_bytes(Path(ctx.out_dir) / PEM_FILE, data)
     atomic_write_text(Path(ctx.out_dir) / HEADER_FILE, header_source(data))
-    ctx.record(pem_format_version=FORMAT_VERSION, pem_ops=[op.kind for op in program.ops],
+    version = int.from_bytes(data[8:12], "little")
+    ctx.record(pem_format_version=version, pem_ops=[op.kind for op in program.ops],
                pem_bytes=len(data), **facts)
     return [PEM_FILE, HEADER_FILE]
 
 
-def _int8_policy(ctx: ExportContext, program: Program) -> dict[str, Any]:
-    """Apply [cpp] int8_keep_fp32 and activation_split to the program's DENSE ops; return
-    the manifest facts."""
+def _int8_policy(ctx: ExportContext, program: Program) -> tuple[Program, dict[str, Any]]:
+    """Apply [cpp] int8_keep_fp32, activation_split and activation_scheme to the program's DENSE
+    ops; return the program to write and the manifest facts."""
     keep = ctx.profile.option("int8_keep_fp32", list(DEFAULT_KEEP_FP32))
     if not isinstance(keep, list) or not all(isinstance(k, str) for k in keep):
         raise UsageError(f"[cpp] int8_keep_fp32 must be a list of layer names, got {keep!r}")
@@ -283,12 +289,34 @@ def _int8_policy(ctx: ExportContext, program: Program) -> dict[str, Any]:
     split = ctx.profile.option("activation_split", TARGETS["cpp"].int8_split_default)
     if not isinstance(split, bool):
         raise UsageError(f"[cpp] activation_split must be true or false, got {split!r}")
+    scheme = ctx.profile.option("activation_scheme", "dynamic")
+    if scheme not in ("dynamic", "static"):
+        raise UsageError(f"[cpp] activation_scheme must be 'dynamic' or 'static', got {scheme!r}")
     layers = set_int8_keep_fp32(program, keep)
-    set_activation_split(program, split)
     n_int8 = sum(rec["weights"] == "int8" for rec in layers)
+    facts: dict[str, Any] = {"int8_keep_fp32": keep, "activation_scheme": scheme, "layer_precisions": layers,
+                             "weight_quantization": f"int8 symmetric per output channel on {n_int8} of "
+                                                    f"{len(layers)} dense layers (the rest fp32)"}
+    if scheme == "static":
+        calib = _static_calibration_rows(ctx)
+        if n_int8:
+            program = make_static(program, calib)
+        return program, {**facts, "activation_split": False,
+                         "calibration": f"static: activation scales from {len(calib)} training rows "
+                                        f"(max |x| per feature / channel)",
+                         "activation_quantization": (ACTIVATION_QUANT_STATIC + " at int8 layers")
+                         if n_int8 else "none"}
+    set_activation_split(program, split)
     act = ACTIVATION_QUANT_SPLIT if split else ACTIVATION_QUANT
-    return {"int8_keep_fp32": keep, "activation_split": split, "layer_precisions": layers,
-            "calibration": "none (activation scales are computed per row at run time)",
-            "weight_quantization": f"int8 symmetric per output channel on {n_int8} of "
-                                   f"{len(layers)} dense layers (the rest fp32)",
-            "activation_quantization": (act + " at int8 layers") if n_int8 else "none"}
+    return program, {**facts, "activation_split": split,
+                     "calibration": "none (activation scales are computed per row at run time)",
+                     "activation_quantization": (act + " at int8 layers") if n_int8 else "none"}
+
+
+def _static_calibration_rows(ctx: ExportContext) -> np.ndarray:
+    """Up to STATIC_CALIB_ROWS training rows, evenly spaced (deterministic)."""
+    x = np.asarray(ctx.train_x, dtype=np.float32)
+    if len(x) == 0:
+        raise ExportError("[cpp] activation_scheme = 'static' needs training rows to calibrate on; the run has none")
+    idx = np.linspace(0, len(x) - 1, min(len(x), STATIC_CALIB_ROWS)).astype(int)
+    return x[np.unique(idx)]

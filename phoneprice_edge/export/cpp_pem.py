@@ -13,17 +13,22 @@ from phoneprice_edge.errors import ExportError
 from phoneprice_edge.targets import LAYER_ROLES
 
 MAGIC = b"PEMODEL\0"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 1  # written for files without static int8 ops (readable by every runtime)
+FORMAT_VERSION_STATIC = 2  # files with QUANTIZE / static int8 DENSE ops
+# The runtime's limits (cpp_runtime/src/pe_format.h); the exporter refuses what the loader would.
+MAX_DIM, MAX_SLOTS, MAX_OPS, MAX_TENSORS = 4096, 16, 256, 1024
 HEADER_SIZE = 64
 TENSOR_ENTRY = 32
 OP_ENTRY = 40
 ALIGN = 64
 NONE = 0xFFFFFFFF
-F32, I8 = 1, 2
+F32, I8, I32 = 1, 2, 3
 PRECISIONS = {"fp32": 0, "int8": 1}
-KINDS = {"standardize": 1, "dense": 2, "layernorm": 3, "relu": 4, "gelu": 5}
+KINDS = {"standardize": 1, "dense": 2, "layernorm": 3, "relu": 4, "gelu": 5, "quantize": 6}
 ACCUMULATE = 1  # DENSE flag bit 0: logits += (the wide path)
 SPLIT = 2  # DENSE flag bit 1, int8 DENSE only: two-pass activation split (coarse + residual)
+STATIC = 4  # DENSE flag bit 2 (version 2): static int8 on a uint8 slot
+RELU_U8 = 8  # DENSE flag bit 3 (with STATIC): requantise to uint8 with the ReLU folded in
 # Header field -> byte offset (all little-endian uint32 after the 8-byte magic).
 HEADER_FIELDS = {"version": 8, "header_size": 12, "file_size": 16, "precision": 20,
                  "n_features": 24, "n_classes": 28, "n_tensors": 32, "n_ops": 36, "n_slots": 40,
@@ -45,6 +50,8 @@ class Op:
     accumulate: bool = False
     keep_fp32: bool = False  # DENSE only: stays fp32 in an int8 file (per-op precision)
     split: bool = False  # DENSE only: int8 input split in two passes (written only with int8 weights)
+    static: bool = False  # DENSE only: static int8 (params q, bias_q, requant | dequant; cpp_static)
+    relu_u8: bool = False  # static DENSE only: uint8 output with the ReLU folded in
 
 
 @dataclass
@@ -138,20 +145,28 @@ def _encode_op(op: Op, b: _Builder, int8: bool) -> bytes:
         t[:2] = [b.add(p["mean"]), b.add(p["std"])]
     elif op.kind == "layernorm":
         t[:2] = [b.add(p["gamma"]), b.add(p["beta"])]
+    elif op.kind == "quantize":
+        t[0] = b.add(p["inv_scale"])
+    elif op.kind == "dense" and op.static:
+        from phoneprice_edge.export.cpp_static import vnni_layout
+
+        t = [b.add(vnni_layout(p["q"])), b.add(p["bias_q"]), b.add(p["requant"] if op.relu_u8 else p["dequant"])]
     elif op.kind == "dense":
         if int8 and not op.keep_fp32:
             q, scale = quantize_per_channel(p["weight"])
             t = [b.add(q.T), b.add(p.get("bias")), b.add(scale)]
         else:
             t[:2] = [b.add(p["weight"].T.astype(np.float32)), b.add(p.get("bias"))]
-    flags = (ACCUMULATE if op.accumulate else 0) | (SPLIT if op.kind == "dense" and op.split
+    flags = (ACCUMULATE if op.accumulate else 0) | (SPLIT if op.kind == "dense" and op.split and not op.static
                                                    and int8 and not op.keep_fp32 else 0)
+    if op.kind == "dense" and op.static:
+        flags |= STATIC | (RELU_U8 if op.relu_u8 else 0)
     return struct.pack("<8If", KINDS[op.kind], op.src, op.dst, op.in_dim, op.out_dim, *t,
                        float(op.eps)) + struct.pack("<I", flags)
 
 
 def _tensor_entry(arr: np.ndarray, offset: int) -> bytes:
-    dtype = I8 if arr.dtype == np.int8 else F32
+    dtype = {np.dtype(np.int8): I8, np.dtype(np.int32): I32}.get(arr.dtype, F32)
     dims = (arr.shape[0], 1) if arr.ndim == 1 else arr.shape
     return struct.pack("<8I", dtype, arr.ndim, dims[0], dims[1], offset, arr.nbytes, 0, 0)
 
@@ -165,9 +180,15 @@ def build_pem(program: Program, precision: str) -> bytes:
     for every DENSE op not marked keep_fp32)."""
     if precision not in PRECISIONS:
         raise ExportError(f"the C++ runtime supports fp32 and int8, not {precision!r}")
+    check_limits(program)
+    static = any(op.kind == "quantize" or op.static for op in program.ops)
+    if static and precision != "int8":
+        raise ExportError("a program with static int8 ops can only be written as int8")
     b = _Builder()
     op_bytes = b"".join(_encode_op(op, b, precision == "int8") for op in program.ops)
-    tensors = [t if t.dtype == np.int8 else t.astype(np.float32) for t in b.tensors]
+    tensors = [t if t.dtype in (np.int8, np.int32) else t.astype(np.float32) for t in b.tensors]
+    if len(tensors) > MAX_TENSORS:
+        raise ExportError(f"the model needs {len(tensors)} tensors; the C++ runtime takes at most {MAX_TENSORS}")
     names = [*program.features, *program.classes]
     strings = b"".join(n.encode("utf-8") + b"\0" for n in names)
     if any("\0" in n for n in names):
@@ -185,10 +206,26 @@ def build_pem(program: Program, precision: str) -> bytes:
     buf[HEADER_SIZE:HEADER_SIZE + len(body)] = body
     for off, data in blobs:
         buf[off:off + len(data)] = data
-    struct.pack_into("<8s12I", buf, 0, MAGIC, FORMAT_VERSION, HEADER_SIZE, file_size,
+    version = FORMAT_VERSION_STATIC if static else FORMAT_VERSION
+    struct.pack_into("<8s12I", buf, 0, MAGIC, version, HEADER_SIZE, file_size,
                      PRECISIONS[file_precision(tensors)], program.n_features, program.n_classes, len(tensors),
                      len(program.ops), program.n_slots, strings_offset, len(strings), data_offset)
     return fix_checksums(bytes(buf))
+
+
+def check_limits(program: Program) -> None:
+    """ExportError (one line) for a program the C++ loader would refuse by its limits."""
+    if not program.ops or len(program.ops) > MAX_OPS:
+        raise ExportError(f"the model lowers to {len(program.ops)} ops; the C++ runtime takes 1..{MAX_OPS}")
+    if not 2 <= program.n_slots <= MAX_SLOTS:
+        raise ExportError(f"the model needs {program.n_slots} activation slots; the C++ runtime has {MAX_SLOTS}")
+    if not 2 <= program.n_classes <= MAX_DIM or not 1 <= program.n_features <= MAX_DIM:
+        raise ExportError(f"{program.n_features} features / {program.n_classes} classes: the C++ runtime "
+                          f"takes 1..{MAX_DIM} features and 2..{MAX_DIM} classes")
+    for i, op in enumerate(program.ops):
+        if not (1 <= op.in_dim <= MAX_DIM and 1 <= op.out_dim <= MAX_DIM):
+            raise ExportError(f"op {i} ({op.kind}) is {op.in_dim} -> {op.out_dim} wide; the C++ runtime "
+                              f"takes widths up to {MAX_DIM}")
 
 
 def file_precision(tensors: list[np.ndarray]) -> str:
@@ -218,12 +255,25 @@ def header_source(data: bytes, symbol: str = "pe_model_data") -> str:
             f"#endif /* PE_MODEL_PEM_H */\n")
 
 
-def run_reference(program: Program, x: np.ndarray, precision: str = "fp32") -> np.ndarray:
-    """NumPy evaluation of the program (float64), mirroring the C++ kernels; used as a lowering check."""
+def run_reference(program: Program, x: np.ndarray, precision: str = "fp32",
+                  trace: list | None = None) -> np.ndarray:
+    """NumPy evaluation of the program (float64), mirroring the C++ kernels; used as a lowering check.
+    Static int8 ops (QUANTIZE, static DENSE) compute as the C++ kernels do, bit for bit given the
+    same inputs. trace: a list that receives (input, output) of every op."""
+    from phoneprice_edge.export.cpp_static import dense_static_ref, quantize_ref
+
     slots: dict[int, np.ndarray] = {0: x.astype(np.float64)}
+    f32_std = any(op.kind == "quantize" for op in program.ops)  # static files: as the C++ (float32)
     for op in program.ops:
         a, p = slots[op.src], op.params
-        if op.kind == "standardize":
+        if op.kind == "standardize" and f32_std:
+            f = np.float32
+            y = ((a.astype(f) - p["mean"].astype(f)) / p["std"].astype(f)).astype(np.float64)
+        elif op.kind == "quantize":
+            y = quantize_ref(a, p["inv_scale"])
+        elif op.kind == "dense" and op.static:
+            y = dense_static_ref(a, p, slots[op.dst] if op.accumulate else None)
+        elif op.kind == "standardize":
             y = (a - p["mean"]) / p["std"]
         elif op.kind == "dense":
             int8 = precision == "int8" and not op.keep_fp32
@@ -237,6 +287,8 @@ def run_reference(program: Program, x: np.ndarray, precision: str = "fp32") -> n
             y = np.maximum(a, 0.0)
         else:
             y = 0.5 * a * (1.0 + np.vectorize(math.erf)(a / math.sqrt(2.0)))
+        if trace is not None:
+            trace.append((a, y))
         slots[op.dst] = y
     return slots[1].astype(np.float32)
 

@@ -1,0 +1,6 @@
+// The kernels compiled for the "avx2" dispatch level (flags: CMakeLists.txt, pe_kernel_flags).
+#define PE_KNS k_avx2
+#define PE_KTABLE table_avx2
+#define PE_KNAME "avx2"
+#define PE_DENSE_ROWS 2
+#include "pe_kernels_impl.h"

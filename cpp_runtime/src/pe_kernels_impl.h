@@ -1,0 +1,433 @@
+// The kernel bodies, written once. Each pe_kernels_<level>.cpp defines PE_KNS (its namespace),
+// PE_KTABLE (the name of its table function) and PE_DENSE_ROWS (rows per register block of the
+// batch fp32 kernel), then includes this file; CMake compiles that file with the level's flags
+// (baseline, -mavx2 -mfma, AVX-512, AVX-512 VNNI), always with -ffp-contract=off. Everything
+// here is in an anonymous namespace and uses compiler builtins rather than std:: inline
+// functions, so no code compiled for a higher level can be shared with a lower one by the linker.
+//
+// Results do not depend on the level: fp32 sums are double (PE_ACCUM_FLOAT=0), whose products
+// of two floats are exact, so fma(a, b, c) and c + a * b round identically; every sum runs in
+// input order from the bias; all other float steps are single IEEE operations (no contraction).
+// The int8 paths are integer arithmetic apart from the float steps listed in FORMAT.md.
+#include <cstring>
+
+#include "pe_kernels.h"
+
+#if defined(__GNUC__) || defined(__clang__)
+#define PE_INLINE inline __attribute__((always_inline))
+#define PE_FABSF(x) __builtin_fabsf(x)
+#define PE_ISFINITE(x) __builtin_isfinite(x)
+#define PE_ERFF(x) __builtin_erff(x)
+#define PE_SQRTF(x) __builtin_sqrtf(x)
+#else
+#include <cmath>
+#define PE_INLINE inline
+#define PE_FABSF(x) std::fabs(x)
+#define PE_ISFINITE(x) std::isfinite(x)
+#define PE_ERFF(x) std::erf(x)
+#define PE_SQRTF(x) std::sqrt(x)
+#endif
+
+#ifndef PE_ACCUM_FLOAT
+#define PE_ACCUM_FLOAT 0
+#endif
+
+#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
+#define PE_DENSE_Q_VNNI 1
+#include <immintrin.h>
+#elif defined(__ARM_FEATURE_DSP) && !defined(__aarch64__)
+#define PE_DENSE_Q_DSP 1
+#include <arm_acle.h>
+#endif
+
+namespace pe_k {
+namespace PE_KNS {
+namespace {
+
+#if PE_ACCUM_FLOAT
+using acc_t = float;  // microcontrollers with a single-precision FPU (CMake PE_FLOAT_ACCUM=ON)
+#else
+using acc_t = double;
+#endif
+
+// c + a * b. With double accumulators the product of two floats is exact, so the fused form
+// (one instruction where the level has FMA) gives the same bits as the separate one.
+PE_INLINE acc_t madd(acc_t a, acc_t b, acc_t c) {
+#if !PE_ACCUM_FLOAT && defined(__FMA__) && (defined(__GNUC__) || defined(__clang__))
+  return __builtin_fma(a, b, c);
+#else
+  return c + a * b;
+#endif
+}
+
+void standardize(size_t rows, size_t dim, const float* x, size_t xs, float* y, size_t ys,
+                 const float* __restrict mean, const float* __restrict std) {
+  for (size_t r = 0; r < rows; ++r) {
+    const float* __restrict xr = x + r * xs;
+    float* __restrict yr = y + r * ys;
+    for (size_t i = 0; i < dim; ++i) yr[i] = (xr[i] - mean[i]) / std[i];
+  }
+}
+
+// R rows x nb (<= NB) consecutive outputs: bias, sums over the inputs in order, write-out. With
+// nb == NB the widths are compile-time constants and the loops vectorise across outputs; each
+// weight vector is converted once and used for the R rows. Every output's sum is the same
+// sequence of operations whatever R is, so a row alone gives its batch answer bit for bit.
+template <size_t NB, size_t R>
+PE_INLINE void dense_tile(size_t in, size_t out, size_t nb, const float* __restrict x, size_t xs,
+                          const float* __restrict wt, const float* bias, float* __restrict y, size_t ys,
+                          bool accumulate) {
+  acc_t acc[R][NB];
+  for (size_t r = 0; r < R; ++r)
+    for (size_t j = 0; j < NB; ++j) acc[r][j] = (bias && j < nb) ? acc_t(bias[j]) : acc_t(0);
+  if (nb == NB) {
+    for (size_t i = 0; i < in; ++i) {
+      const float* __restrict w = wt + i * out;
+      acc_t wv[NB];
+      for (size_t j = 0; j < NB; ++j) wv[j] = acc_t(w[j]);
+      for (size_t r = 0; r < R; ++r) {
+        const acc_t xv = acc_t(x[r * xs + i]);
+        for (size_t j = 0; j < NB; ++j) acc[r][j] = madd(xv, wv[j], acc[r][j]);
+      }
+    }
+  } else {
+    for (size_t i = 0; i < in; ++i) {
+      const float* __restrict w = wt + i * out;
+      for (size_t r = 0; r < R; ++r) {
+        const acc_t xv = acc_t(x[r * xs + i]);
+        for (size_t j = 0; j < nb; ++j) acc[r][j] = madd(xv, acc_t(w[j]), acc[r][j]);
+      }
+    }
+  }
+  for (size_t r = 0; r < R; ++r)
+    for (size_t j = 0; j < nb; ++j) {
+      float* yo = y + r * ys + j;
+      *yo = accumulate ? *yo + float(acc[r][j]) : float(acc[r][j]);
+    }
+}
+
+template <size_t R>
+PE_INLINE void dense_rows(size_t in, size_t out, const float* x, size_t xs, const float* wt,
+                          const float* bias, float* y, size_t ys, bool accumulate) {
+  constexpr size_t kB = 16;
+  size_t o0 = 0;
+  for (; o0 + kB <= out; o0 += kB)
+    dense_tile<kB, R>(in, out, kB, x, xs, wt + o0, bias ? bias + o0 : nullptr, y + o0, ys, accumulate);
+  for (; o0 < out; o0 += 4)  // 4-wide blocks, the last one possibly 1-3 wide
+    dense_tile<4, R>(in, out, out - o0 < 4 ? out - o0 : 4, x, xs, wt + o0, bias ? bias + o0 : nullptr,
+                     y + o0, ys, accumulate);
+}
+
+void dense_f32(size_t rows, size_t in, size_t out, const float* x, size_t xs, const float* wt,
+               const float* bias, float* y, size_t ys, bool accumulate) {
+  constexpr size_t R = PE_DENSE_ROWS;
+  size_t r = 0;
+  if (R > 1)
+    for (; r + R <= rows; r += R) dense_rows<R>(in, out, x + r * xs, xs, wt, bias, y + r * ys, ys, accumulate);
+  for (; r < rows; ++r) dense_rows<1>(in, out, x + r * xs, xs, wt, bias, y + r * ys, ys, accumulate);
+}
+
+// Dynamic per-row quantisation (round half to even by adding and subtracting 1.5 * 2^23: exact
+// for |v| < 2^22, inlined and vectorised where std::nearbyint would be a libm call).
+PE_INLINE float quantize_row_impl(size_t n, const float* __restrict x, int8_t* __restrict q) {
+  float m = 0.0f;
+  for (size_t i = 0; i < n; ++i) {
+    const float a = PE_FABSF(x[i]);
+    m = a > m ? a : m;  // NaN never wins a comparison
+  }
+  if (!(m > 0.0f) || !PE_ISFINITE(m)) {
+    for (size_t i = 0; i < n; ++i) q[i] = 0;
+    return PE_ISFINITE(m) ? 0.0f : m;
+  }
+  const float inv = 127.0f / m;
+  constexpr float kRound = 12582912.0f;
+  for (size_t i = 0; i < n; ++i) {
+    const float s = x[i] * inv;
+    float v = PE_FABSF(s) < 4194304.0f ? (s + kRound) - kRound : s;
+    v = v > 127.0f ? 127.0f : (v < -127.0f ? -127.0f : v);
+    q[i] = static_cast<int8_t>(v == v ? v : 0.0f);
+  }
+  return m / 127.0f;
+}
+
+float quantize_row(size_t n, const float* x, int8_t* q) { return quantize_row_impl(n, x, q); }
+
+void dense_i8(size_t rows, size_t in, size_t out, const float* x, size_t xs, const int8_t* wt,
+              const float* __restrict wscale, const float* __restrict bias, float* y, size_t ys,
+              bool accumulate, int8_t* __restrict qbuf, int32_t* __restrict acc) {
+  for (size_t r = 0; r < rows; ++r) {
+    const float sx = quantize_row_impl(in, x + r * xs, qbuf);
+    for (size_t o = 0; o < out; ++o) acc[o] = 0;
+    for (size_t i = 0; i < in; ++i) {
+      const int32_t qv = qbuf[i];
+      const int8_t* __restrict w = wt + i * out;
+      for (size_t o = 0; o < out; ++o) acc[o] += qv * int32_t(w[o]);
+    }
+    float* __restrict yr = y + r * ys;
+    for (size_t o = 0; o < out; ++o) {
+      const float v = float(acc[o]) * (sx * wscale[o]) + (bias ? bias[o] : 0.0f);
+      yr[o] = accumulate ? yr[o] + v : v;
+    }
+  }
+}
+
+PE_INLINE void residual_row_impl(size_t n, const float* __restrict x, const int8_t* __restrict q, float s,
+                                 float* __restrict r) {
+  for (size_t i = 0; i < n; ++i) {
+    const float p = float(q[i]) * s;
+    r[i] = x[i] - p;
+  }
+}
+
+void residual_row(size_t n, const float* x, const int8_t* q, float s, float* r) { residual_row_impl(n, x, q, s, r); }
+
+// The split kernel rounds every float product and sum exactly as written, as the NumPy reference
+// (export/cpp_pem.py) does; the file is compiled with -ffp-contract=off, so no FMA is formed.
+void dense_i8_split(size_t rows, size_t in, size_t out, const float* x, size_t xs, const int8_t* wt,
+                    const float* __restrict wscale, const float* __restrict bias, float* y, size_t ys,
+                    bool accumulate, int8_t* __restrict q1, int8_t* __restrict q2, float* __restrict res,
+                    int32_t* __restrict acc1, int32_t* __restrict acc2) {
+  for (size_t r = 0; r < rows; ++r) {
+    const float* xr = x + r * xs;
+    const float s1 = quantize_row_impl(in, xr, q1);
+    residual_row_impl(in, xr, q1, s1, res);
+    const float s2 = quantize_row_impl(in, res, q2);
+    for (size_t o = 0; o < out; ++o) acc1[o] = acc2[o] = 0;
+    for (size_t i = 0; i < in; ++i) {
+      const int32_t a = q1[i], b = q2[i];
+      const int8_t* __restrict w = wt + i * out;
+      for (size_t o = 0; o < out; ++o) {
+        const int32_t wv = w[o];
+        acc1[o] += a * wv;
+        acc2[o] += b * wv;
+      }
+    }
+    float* __restrict yr = y + r * ys;
+    for (size_t o = 0; o < out; ++o) {
+      const float coarse = float(acc1[o]) * s1;
+      const float fine = float(acc2[o]) * s2;
+      const float v = (coarse + fine) * wscale[o] + (bias ? bias[o] : 0.0f);
+      yr[o] = accumulate ? yr[o] + v : v;
+    }
+  }
+}
+
+// ---- static int8 (format v2): uint8 activations, int8 weights, int32 sums ----
+
+PE_INLINE size_t round4(size_t n) { return (n + 3) & ~size_t(3); }
+
+void quantize_static(size_t rows, size_t dim, const float* x, size_t xs, uint8_t* y, size_t ys,
+                     const float* __restrict inv_scale) {
+  constexpr float kRound = 12582912.0f;  // 1.5 * 2^23: v + k - k rounds |v| <= 128 half to even
+  for (size_t r = 0; r < rows; ++r) {
+    const float* __restrict xr = x + r * xs;
+    uint8_t* __restrict yr = y + r * ys;
+    for (size_t i = 0; i < dim; ++i) {
+      float s = xr[i] * inv_scale[i];
+      s = s > 127.0f ? 127.0f : s;
+      s = s < -128.0f ? -128.0f : s;
+      s = s == s ? s : 0.0f;
+      const float v = (s + kRound) - kRound;
+      yr[i] = static_cast<uint8_t>(static_cast<int32_t>(v) + 128);
+    }
+    for (size_t i = dim; i < round4(dim); ++i) yr[i] = 0;
+  }
+}
+
+// One row's output stage from its int32 sums acc[0, nb) (outputs o0 .. o0 + nb).
+PE_INLINE void dense_q_emit(size_t o0, size_t nb, const int32_t* __restrict acc, const int32_t* requant,
+                            const float* dequant, void* yrow, bool accumulate) {
+  if (requant) {
+    uint8_t* __restrict yr = static_cast<uint8_t*>(yrow) + o0;
+    for (size_t j = 0; j < nb; ++j) {
+      const int64_t m = requant[2 * (o0 + j)], n = requant[2 * (o0 + j) + 1];
+      int64_t v = (int64_t(acc[j]) * m + (int64_t(1) << (n - 1))) >> n;
+      v = v < 0 ? 0 : (v > 255 ? 255 : v);
+      yr[j] = static_cast<uint8_t>(v);
+    }
+  } else {
+    float* __restrict yr = static_cast<float*>(yrow) + o0;
+    for (size_t j = 0; j < nb; ++j) {
+      const float v = float(acc[j]) * dequant[o0 + j];
+      yr[j] = accumulate ? yr[j] + v : v;
+    }
+  }
+}
+
+PE_INLINE void dense_q_pad(size_t out, const int32_t* requant, void* yrow) {
+  if (requant)
+    for (size_t j = out; j < round4(out); ++j) static_cast<uint8_t*>(yrow)[j] = 0;
+}
+
+PE_INLINE void* row_ptr(void* y, size_t r, size_t ys, const int32_t* requant) {
+  return requant ? static_cast<void*>(static_cast<uint8_t*>(y) + r * ys)
+                 : static_cast<void*>(static_cast<float*>(y) + r * ys);
+}
+
+
+#if !defined(PE_DENSE_Q_VNNI)
+// Portable form: 16-output blocks, groups of 4 inputs (the weight layout [in/4][out][4]). With
+// the ARM DSP extension (Cortex-M4/M7, armv7e-m) two SMLADs do a group's four MACs.
+
+PE_INLINE uint32_t load_u32(const void* p) {
+  uint32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+
+void dense_q(size_t rows, size_t in, size_t out, const uint8_t* x, size_t xs, const int8_t* wq,
+             const int32_t* bias, const int32_t* requant, const float* dequant, void* y, size_t ys,
+             bool accumulate) {
+  const size_t groups = round4(in) / 4;
+  for (size_t r = 0; r < rows; ++r) {
+    const uint8_t* __restrict xr = x + r * xs;
+    void* yrow = row_ptr(y, r, ys, requant);
+    for (size_t o0 = 0; o0 < out; o0 += 16) {
+      const size_t nb = out - o0 < 16 ? out - o0 : 16;
+      int32_t acc[16];
+      for (size_t j = 0; j < nb; ++j) acc[j] = bias[o0 + j];
+      for (size_t g = 0; g < groups; ++g) {
+        const int8_t* __restrict w = wq + (g * out + o0) * 4;
+#if defined(PE_DENSE_Q_DSP)
+        const uint32_t xw = load_u32(xr + 4 * g);
+        const uint32_t x02 = __uxtb16(xw), x13 = __uxtb16(__ror(xw, 8));
+        for (size_t j = 0; j < nb; ++j) {
+          const uint32_t ww = load_u32(w + 4 * j);
+          acc[j] = __smlad(__sxtb16(ww), x02, acc[j]);
+          acc[j] = __smlad(__sxtb16(__ror(ww, 8)), x13, acc[j]);
+        }
+#else
+        const int32_t x0 = xr[4 * g], x1 = xr[4 * g + 1], x2 = xr[4 * g + 2], x3 = xr[4 * g + 3];
+        for (size_t j = 0; j < nb; ++j)
+          acc[j] += x0 * w[4 * j] + x1 * w[4 * j + 1] + x2 * w[4 * j + 2] + x3 * w[4 * j + 3];
+#endif
+      }
+      dense_q_emit(o0, nb, acc, requant, dequant, yrow, accumulate);
+    }
+    dense_q_pad(out, requant, yrow);
+  }
+}
+#else
+// AVX-512 VNNI: vpdpbusd adds four uint8 x int8 products into each int32 lane without saturation,
+// the same integers as the portable loop. 16-output blocks in zmm, 4-wide blocks (and a masked
+// 1-3 tail) in xmm; rows in register blocks of 4 sharing each weight load.
+// dense_q_emit for 16 outputs in one zmm, the same integer and float operations vectorised: each
+// (M, n) pair is one 64-bit lane (M low, n high); vpmuldq multiplies acc by M exactly in 64 bits.
+PE_INLINE void emit16(size_t o0, __m512i a, const int32_t* requant, const float* dequant, void* yrow,
+                      bool accumulate) {
+  if (!requant) {
+    float* yr = static_cast<float*>(yrow) + o0;
+    __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(a), _mm512_loadu_ps(dequant + o0));
+    if (accumulate) v = _mm512_add_ps(_mm512_loadu_ps(yr), v);
+    _mm512_storeu_ps(yr, v);
+    return;
+  }
+  uint8_t* yr = static_cast<uint8_t*>(yrow) + o0;
+  const __m512i one = _mm512_set1_epi64(1), zero = _mm512_setzero_si512(), top = _mm512_set1_epi64(255);
+  for (int h = 0; h < 2; ++h) {
+    const __m512i x = _mm512_cvtepi32_epi64(h ? _mm512_extracti64x4_epi64(a, 1) : _mm512_castsi512_si256(a));
+    const __m512i mn = _mm512_loadu_si512(requant + 2 * (o0 + 8 * h));
+    const __m512i n = _mm512_srli_epi64(mn, 32);
+    const __m512i p = _mm512_add_epi64(_mm512_mul_epi32(x, mn), _mm512_sllv_epi64(one, _mm512_sub_epi64(n, one)));
+    const __m512i v = _mm512_min_epi64(_mm512_max_epi64(_mm512_srav_epi64(p, n), zero), top);
+    _mm_storel_epi64(reinterpret_cast<__m128i*>(yr + 8 * h), _mm512_cvtepi64_epi8(v));
+  }
+}
+
+template <size_t R>
+PE_INLINE void dense_q_rows(size_t in, size_t out, const uint8_t* x, size_t xs, const int8_t* wq,
+                            const int32_t* bias, const int32_t* requant, const float* dequant, void* y,
+                            size_t ys, bool accumulate) {
+  const size_t groups = round4(in) / 4;
+  alignas(64) int32_t acc[R][4];
+  size_t o0 = 0;
+  for (; o0 + 16 <= out; o0 += 16) {
+    __m512i a[R];
+    const __m512i b = _mm512_loadu_si512(bias + o0);
+    for (size_t r = 0; r < R; ++r) a[r] = b;
+    for (size_t g = 0; g < groups; ++g) {
+      const __m512i w = _mm512_loadu_si512(wq + (g * out + o0) * 4);
+      for (size_t r = 0; r < R; ++r) {
+        int32_t xv;
+        std::memcpy(&xv, x + r * xs + 4 * g, 4);
+        a[r] = _mm512_dpbusd_epi32(a[r], _mm512_set1_epi32(xv), w);
+      }
+    }
+    for (size_t r = 0; r < R; ++r) emit16(o0, a[r], requant, dequant, row_ptr(y, r, ys, requant), accumulate);
+  }
+  for (; o0 < out; o0 += 4) {
+    const size_t nb = out - o0 < 4 ? out - o0 : 4;
+    const __mmask8 k = static_cast<__mmask8>((1u << nb) - 1);
+    __m128i a[R];
+    const __m128i b = _mm_maskz_loadu_epi32(k, bias + o0);
+    for (size_t r = 0; r < R; ++r) a[r] = b;
+    for (size_t g = 0; g < groups; ++g) {
+      const __m128i w = _mm_maskz_loadu_epi32(k, wq + (g * out + o0) * 4);
+      for (size_t r = 0; r < R; ++r) {
+        int32_t xv;
+        std::memcpy(&xv, x + r * xs + 4 * g, 4);
+        a[r] = _mm_dpbusd_epi32(a[r], _mm_set1_epi32(xv), w);
+      }
+    }
+    for (size_t r = 0; r < R; ++r) {
+      _mm_store_si128(reinterpret_cast<__m128i*>(acc[r]), a[r]);
+      dense_q_emit(o0, nb, acc[r], requant, dequant, row_ptr(y, r, ys, requant), accumulate);
+    }
+  }
+  for (size_t r = 0; r < R; ++r) dense_q_pad(out, requant, row_ptr(y, r, ys, requant));
+}
+
+void dense_q(size_t rows, size_t in, size_t out, const uint8_t* x, size_t xs, const int8_t* wq,
+             const int32_t* bias, const int32_t* requant, const float* dequant, void* y, size_t ys,
+             bool accumulate) {
+  size_t r = 0;
+  for (; r + 4 <= rows; r += 4)
+    dense_q_rows<4>(in, out, x + r * xs, xs, wq, bias, requant, dequant, row_ptr(y, r, ys, requant), ys, accumulate);
+  for (; r < rows; ++r)
+    dense_q_rows<1>(in, out, x + r * xs, xs, wq, bias, requant, dequant, row_ptr(y, r, ys, requant), ys, accumulate);
+}
+#endif
+
+void layernorm(size_t rows, size_t dim, const float* x, size_t xs, float* y, size_t ys,
+               const float* __restrict gamma, const float* __restrict beta, float eps) {
+  for (size_t r = 0; r < rows; ++r) {
+    const float* xr = x + r * xs;
+    float* yr = y + r * ys;
+    acc_t s = 0, s2 = 0;
+    for (size_t i = 0; i < dim; ++i) s += xr[i];
+    const float mean = float(s / acc_t(dim));
+    for (size_t i = 0; i < dim; ++i) {
+      const acc_t d = acc_t(xr[i] - mean);
+      s2 += d * d;
+    }
+    const float inv = 1.0f / PE_SQRTF(float(s2 / acc_t(dim)) + eps);
+    for (size_t i = 0; i < dim; ++i) yr[i] = (xr[i] - mean) * inv * gamma[i] + beta[i];
+  }
+}
+
+void relu(size_t rows, size_t dim, const float* x, size_t xs, float* y, size_t ys) {
+  for (size_t r = 0; r < rows; ++r) {
+    const float* xr = x + r * xs;
+    float* yr = y + r * ys;
+    for (size_t i = 0; i < dim; ++i) yr[i] = xr[i] > 0.0f ? xr[i] : 0.0f;
+  }
+}
+
+void gelu(size_t rows, size_t dim, const float* x, size_t xs, float* y, size_t ys) {
+  const float k = 0.70710678118654752f;
+  for (size_t r = 0; r < rows; ++r) {
+    const float* xr = x + r * xs;
+    float* yr = y + r * ys;
+    for (size_t i = 0; i < dim; ++i) yr[i] = 0.5f * xr[i] * (1.0f + PE_ERFF(xr[i] * k));
+  }
+}
+
+const KernelTable kTable = {PE_KNAME, standardize, dense_f32, dense_i8, dense_i8_split, quantize_row,
+                            residual_row, quantize_static, dense_q, layernorm, relu, gelu};
+
+}  // namespace
+}  // namespace PE_KNS
+
+const KernelTable* PE_KTABLE() { return &PE_KNS::kTable; }
+
+}  // namespace pe_k

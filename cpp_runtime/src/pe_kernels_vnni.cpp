@@ -1,0 +1,6 @@
+// The kernels compiled for the "vnni" dispatch level (flags: CMakeLists.txt, pe_kernel_flags).
+#define PE_KNS k_vnni
+#define PE_KTABLE table_vnni
+#define PE_KNAME "vnni"
+#define PE_DENSE_ROWS 2
+#include "pe_kernels_impl.h"

@@ -1,0 +1,161 @@
+"""Static int8 for the .pem format version 2: calibration on rows, QUANTIZE ops, integer DENSE ops
+with fixed-point requantisation, and their bit-exact NumPy reference (cpp_runtime/FORMAT.md)."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+
+from phoneprice_edge.errors import ExportError
+
+INT32_MAX = 2**31 - 1
+U8_MAX, S8_MAX = 255, 127
+ZERO_POINT = 128  # QUANTIZE output: int8 value + 128 as uint8
+
+
+def round4(n: int) -> int:
+    return (n + 3) // 4 * 4
+
+
+def requant_pair(m_real: float) -> tuple[int, int]:
+    """(M, n) with M / 2^n ~= m_real, M in [2^30, 2^31), 1 <= n <= 62 (M smaller when m_real is tiny)."""
+    if not (m_real > 0 and math.isfinite(m_real)):
+        raise ExportError(f"static int8: requantisation multiplier {m_real!r} is not a positive number")
+    f, e = math.frexp(m_real)  # m_real = f * 2^e, f in [0.5, 1)
+    mult, n = round(f * 2**31), 31 - e
+    if mult == 2**31:
+        mult, n = mult // 2, n - 1
+    if n < 1:
+        raise ExportError(f"static int8: requantisation multiplier {m_real:.3g} is too large (> 2^30)")
+    if n > 62:
+        mult, n = max(1, round(m_real * 2.0**62)), 62
+    return mult, n
+
+
+def _scales(a: np.ndarray, levels: int) -> np.ndarray:
+    """Per-column scale max|a| / levels over the calibration rows (1.0 where the column is 0)."""
+    amax = np.abs(np.nan_to_num(a.astype(np.float64))).max(axis=0)
+    return np.where(amax > 0, amax / levels, 1.0)
+
+
+def quantize_ref(x: np.ndarray, inv_scale: np.ndarray) -> np.ndarray:
+    """QUANTIZE as the C++ kernel: rint(clamp(x * inv, -128, 127)) + 128 in float32, NaN -> 128."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        s = np.asarray(x, np.float32) * np.asarray(inv_scale, np.float32)
+    s = np.where(np.isnan(s), np.float32(0), np.clip(s, -128, 127))
+    return (np.rint(s).astype(np.int64) + ZERO_POINT).astype(np.float64)
+
+
+def dense_static_ref(xq: np.ndarray, p: dict[str, np.ndarray], prev: np.ndarray | None) -> np.ndarray:
+    """Static int8 DENSE as the C++ kernel: exact int64 sums, then (acc * M + 2^(n-1)) >> n clamped
+    to 0..255 (requant), or float32(acc) * dequant (+ prev) in float32."""
+    acc = xq.astype(np.int64) @ p["q"].T.astype(np.int64) + p["bias_q"].astype(np.int64)
+    if "requant" in p:
+        m, n = p["requant"][:, 0].astype(np.int64), p["requant"][:, 1].astype(np.int64)
+        return np.clip((acc * m + (np.int64(1) << (n - 1))) >> n, 0, U8_MAX).astype(np.float64)
+    y = acc.astype(np.float32) * p["dequant"].astype(np.float32)
+    if prev is not None:
+        y = np.asarray(prev, np.float32) + y
+    return y.astype(np.float64)
+
+
+def _op_inputs(program, x: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Each op's input and output on the calibration rows, from the float program (float64)."""
+    from phoneprice_edge.export.cpp_pem import run_reference
+
+    trace: list[tuple[np.ndarray, np.ndarray]] = []
+    run_reference(program, x, "fp32", trace=trace)
+    return [t[0] for t in trace], [t[1] for t in trace]
+
+
+def _fuse_relu(ops, i: int, int8_at: set[int]) -> bool:
+    """DENSE i is followed by an in-place ReLU on its output, read afterwards only by int8 DENSE
+    ops (until the slot is written again): the DENSE can requantise to uint8 with the ReLU folded."""
+    d = ops[i]
+    if i + 1 >= len(ops) or d.dst == 1 or d.accumulate:
+        return False
+    r = ops[i + 1]
+    if r.kind != "relu" or r.src != d.dst or r.dst != d.dst:
+        return False
+    for j in range(i + 2, len(ops)):
+        if ops[j].src == d.dst and not (ops[j].kind == "dense" and j in int8_at):
+            return False
+        if ops[j].dst == d.dst and not (ops[j].src == d.dst):
+            break
+    return True
+
+
+def make_static(program, calib_x: np.ndarray):
+    """A copy of the program whose int8 DENSE ops (keep_fp32 False) are static int8: QUANTIZE ops
+    (per-feature scales from calib_x) before them, per-channel weights with the input scales folded
+    in, int32 biases, uint8 outputs with the ReLU folded in where an int8 DENSE reads them next."""
+    from phoneprice_edge.export.cpp_pem import Op, Program
+
+    if len(calib_x) == 0:
+        raise ExportError("static int8 needs calibration rows (none given)")
+    ins, outs = _op_inputs(program, np.asarray(calib_x, np.float32))
+    ops = program.ops
+    int8_at = {i for i, op in enumerate(ops) if op.kind == "dense" and not op.keep_fp32}
+    new: list[Op] = []
+    quant: dict[int, tuple[int, np.ndarray]] = {}  # float slot -> (uint8 slot, scales) still valid
+    u8_scale: dict[int, np.ndarray] = {}  # uint8 slots written by a fused DENSE -> output scales
+    n_slots, skip = program.n_slots, set()
+    for i, op in enumerate(ops):
+        if i in skip:
+            continue
+        if i not in int8_at:
+            new.append(op)
+            quant.pop(op.dst, None)
+            u8_scale.pop(op.dst, None)
+            continue
+        if op.src in u8_scale:
+            src, s_in, zp = op.src, u8_scale[op.src], 0
+        else:
+            if op.src not in quant:
+                s = _scales(ins[i], S8_MAX)
+                new.append(Op("quantize", op.src, n_slots, op.in_dim, op.in_dim,
+                              {"inv_scale": (1.0 / s).astype(np.float32)}))
+                quant[op.src], n_slots = (n_slots, s), n_slots + 1
+            (src, s_in), zp = quant[op.src], ZERO_POINT
+        fuse = _fuse_relu(ops, i, int8_at)
+        s_out = _scales(np.maximum(outs[i], 0), U8_MAX) if fuse else None
+        new.append(_static_dense(op, src, s_in, zp, s_out))
+        quant.pop(op.dst, None)
+        u8_scale.pop(op.dst, None)
+        if fuse:
+            skip.add(i + 1)
+            u8_scale[op.dst] = s_out
+    if n_slots > 16:
+        raise ExportError(f"static int8 needs {n_slots} activation slots; the C++ runtime has 16")
+    return Program(new, n_slots, list(program.features), list(program.classes))
+
+
+def _static_dense(op, src: int, s_in: np.ndarray, zp: int, s_out: np.ndarray | None):
+    """The DENSE with input scales s_in folded into per-channel int8 weights, int32 bias and
+    either (M, n) requantisation pairs to uint8 (s_out given) or float dequantisation scales."""
+    w = op.params["weight"].astype(np.float64) * s_in[None, :]
+    amax = np.abs(w).max(axis=1)
+    sw = np.where(amax > 0, amax / S8_MAX, 1.0)
+    q = np.clip(np.rint(w / sw[:, None]), -S8_MAX, S8_MAX).astype(np.int64)
+    b = op.params.get("bias")
+    bias = np.rint(b.astype(np.float64) / sw) if b is not None else np.zeros(op.out_dim)
+    bias = bias.astype(np.int64) - zp * q.sum(axis=1)
+    if np.abs(bias).max() + round4(op.in_dim) * U8_MAX * S8_MAX > INT32_MAX:
+        raise ExportError(f"static int8: a bias of the {op.in_dim}x{op.out_dim} dense layer does not fit "
+                          f"the int32 accumulator next to its sums")
+    p = {"q": q.astype(np.int8), "bias_q": bias.astype(np.int32)}
+    if s_out is not None:
+        p["requant"] = np.array([requant_pair(float(m)) for m in sw / s_out], np.int32)
+    else:
+        p["dequant"] = sw.astype(np.float32)
+    return dataclasses.replace(op, src=src, params=p, static=True, relu_u8=s_out is not None, split=False)
+
+
+def vnni_layout(q: np.ndarray) -> np.ndarray:
+    """int8 W [out, in] -> the file's [round4(in), out] tensor whose bytes run [in/4][out][4]."""
+    out, n_in = q.shape
+    pad = np.zeros((out, round4(n_in)), np.int8)
+    pad[:, :n_in] = q
+    return np.ascontiguousarray(pad.reshape(out, -1, 4).transpose(1, 0, 2)).reshape(round4(n_in), out)

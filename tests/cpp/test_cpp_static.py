@@ -1,0 +1,152 @@
+"""Static int8 (.pem format version 2) and the exporter's copy of the runtime's limits: the C++
+runtime against the bit-exact NumPy reference, the exported profile's agreement with PyTorch,
+old files still loading, unknown versions refused by name, oversized models refused at export."""
+
+from __future__ import annotations
+
+import ctypes
+import dataclasses
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from phoneprice_edge.errors import ExportError
+from phoneprice_edge.export.cpp_pem import (
+    FORMAT_VERSION,
+    FORMAT_VERSION_STATIC,
+    MAX_DIM,
+    MAX_SLOTS,
+    RELU_U8,
+    STATIC,
+    build_pem,
+    fix_checksums,
+    run_reference,
+    set_int8_keep_fp32,
+)
+from phoneprice_edge.export.cpp_static import make_static, requant_pair
+
+
+def _program(hidden: tuple[int, ...], act: str = "relu"):
+    from phoneprice_edge.export.cpp import lower_model
+    from phoneprice_edge.model import ModelConfig, build_model
+
+    torch.manual_seed(0)
+    cfg = ModelConfig(in_features=5, num_classes=3, hidden_dims=hidden, activation=act, wide=True)
+    model = build_model(cfg, torch.zeros(5), torch.ones(5)).eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.normal_(0, 0.7)
+    return lower_model(model, [f"f{i}" for i in range(5)], ["a", "b", "c"])
+
+
+def _run(data: bytes, folder: Path, x: np.ndarray) -> np.ndarray:
+    from phoneprice_edge.backends.cpp import CppBackend
+
+    (folder / "m.pem").write_bytes(data)
+    with CppBackend.load(folder, manifest={"files": ["m.pem"]}) as b:
+        return b.run(x)
+
+
+def _dense_flags(data: bytes) -> list[int]:
+    n_tensors, n_ops = struct.unpack_from("<II", data, 32)
+    at = 64 + 32 * n_tensors
+    return [struct.unpack_from("<I", data, at + 40 * i + 36)[0] for i in range(n_ops)
+            if struct.unpack_from("<I", data, at + 40 * i)[0] == 2]
+
+
+def test_static_runtime_equals_reference_bitwise(pe_lib, tmp_path: Path) -> None:
+    """ReLU model, every DENSE static int8: one QUANTIZE shared by the first and wide layers, the
+    hidden ReLUs folded into uint8 requantisation; the runtime's logits equal the reference's."""
+    prog = _program((8, 6))
+    set_int8_keep_fp32(prog, [])
+    rng = np.random.default_rng(0)
+    calib = rng.standard_normal((400, 5)).astype(np.float32) * 3
+    static = make_static(prog, calib)
+    assert [op.kind for op in static.ops] == ["standardize", "quantize", "dense", "dense", "dense", "dense"]
+    data = build_pem(static, "int8")
+    assert struct.unpack_from("<I", data, 8)[0] == FORMAT_VERSION_STATIC
+    assert _dense_flags(data) == [STATIC | RELU_U8, STATIC | RELU_U8, STATIC, STATIC | 1]
+    x = rng.standard_normal((300, 5)).astype(np.float32) * 3
+    got = _run(data, tmp_path, x)
+    assert np.array_equal(got, run_reference(static, x, "int8"))
+    ref = run_reference(prog, x, "fp32")
+    assert float((got.argmax(1) == ref.argmax(1)).mean()) >= 0.95
+    # fp32 and dynamic int8 files stay version 1
+    assert struct.unpack_from("<I", build_pem(prog, "int8"), 8)[0] == FORMAT_VERSION
+
+
+def test_static_gelu_dequantises(pe_lib, tmp_path: Path) -> None:
+    """GELU between layers: DENSE outputs are dequantised to float and quantised again."""
+    prog = _program((8,), "gelu")
+    set_int8_keep_fp32(prog, [])
+    x = np.random.default_rng(1).standard_normal((200, 5)).astype(np.float32) * 3
+    static = make_static(prog, x)
+    assert [op.kind for op in static.ops].count("quantize") == 2
+    assert not any(op.relu_u8 for op in static.ops)
+    got = _run(build_pem(static, "int8"), tmp_path, x)
+    assert float(np.abs(got - run_reference(static, x, "int8")).max()) <= 0.05
+
+
+def test_requant_pair() -> None:
+    for m in (1e-9, 0.001, 0.37, 0.5, 0.999999, 1.0, 3.5, 1000.0):
+        mult, n = requant_pair(m)
+        assert 1 <= n <= 62 and 1 <= mult < 2**31
+        assert abs(mult / 2.0**n - m) <= m * 2**-29 + 2.0**-62
+    with pytest.raises(ExportError):
+        requant_pair(0.0)
+
+
+def test_versions(pe_lib, tmp_path: Path) -> None:
+    """Version 1 files load; a version this runtime does not read is refused and named."""
+    prog = _program((4,))
+    data = build_pem(prog, "fp32")
+    handle = ctypes.c_void_p()
+    for version, want in ((1, 0), (2, 0), (3, 6), (0, 6)):
+        b = bytearray(data)
+        struct.pack_into("<I", b, 8, version)
+        p = tmp_path / f"v{version}.pem"
+        p.write_bytes(fix_checksums(bytes(b)))
+        assert pe_lib.pe_model_open(str(p).encode(), ctypes.byref(handle)) == want, version
+        if want == 0:
+            pe_lib.pe_model_close(handle)
+    assert b"reads 1 and 2" in pe_lib.pe_status_str(6)
+
+
+def test_limits_refused_at_export() -> None:
+    """A program the loader would refuse by its limits is an ExportError with one line."""
+    prog = _program((4,))
+    wide = dataclasses.replace(prog.ops[1], out_dim=MAX_DIM + 1)
+    with pytest.raises(ExportError, match=f"up to {MAX_DIM}"):
+        build_pem(dataclasses.replace(prog, ops=[prog.ops[0], wide, *prog.ops[2:]]), "fp32")
+    with pytest.raises(ExportError, match=f"has {MAX_SLOTS}"):
+        build_pem(dataclasses.replace(prog, n_slots=MAX_SLOTS + 1), "fp32")
+    with pytest.raises(ExportError, match="ops"):
+        build_pem(dataclasses.replace(prog, ops=prog.ops * 100), "fp32")
+
+
+def test_static_export_profile(pe_lib, variant_run: Path) -> None:
+    """pe-export with [cpp] activation_scheme = "static" and every DENSE int8: calibrated on the
+    run's training rows, recorded in the manifest, top-1 agreement with PyTorch >= 99%."""
+    from phoneprice_edge.backends.registry import load_backend
+    from phoneprice_edge.checkpoint import load_model
+    from phoneprice_edge.export.manifest import verify_artifact
+    from phoneprice_edge.export.profile import profile_for
+    from phoneprice_edge.export.runner import export_profile, load_split
+
+    base = profile_for("cpp", "int8")
+    profile = dataclasses.replace(base, options={**base.options, "activation_scheme": "static",
+                                                 "int8_keep_fp32": []})
+    out = export_profile(variant_run, profile).out_dir
+    m = verify_artifact(out)
+    assert m["activation_scheme"] == "static" and m["calibration"].startswith("static")
+    assert m["pem_format_version"] == FORMAT_VERSION_STATIC
+    x, y = load_split(variant_run / "data" / "val.npz")
+    with torch.no_grad():
+        ref = load_model(variant_run / "checkpoints" / "best_model.pt").model(torch.from_numpy(x)).numpy()
+    with load_backend(out) as b:
+        got = b.run(x)
+    agree = float((got.argmax(1) == ref.argmax(1)).mean())
+    assert agree >= 0.99, agree
