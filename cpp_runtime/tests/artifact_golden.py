@@ -2,14 +2,16 @@
 
 Usage: python artifact_golden.py RUN_DIR PROFILE... [--rows N] [--out DIR]
 Used once to make the in-tree vectors (cpp_runtime/tests/golden/default_*): the default recipe's
-model (`pe train`, built-in data, seed 0) exported as cpp-fp32 and cpp-int8, with the first N
-validation rows. Tolerances: fp32 |d| <= 1e-4 + 1e-3 |ref| and every top-1 equal; int8 no
+model (`pe train`, built-in data, seed 0) exported as cpp-fp32, cpp-int8 and cpp-int8-static (the
+cpp-int8 profile with activation_scheme = "static", int8_keep_fp32 = ["first"]), with the first
+N validation rows. Tolerances: fp32 |d| <= 1e-4 + 1e-3 |ref| and every top-1 equal; int8 no
 elementwise bound and >= 99.5% top-1 (as `Tolerance.default_for`).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 from pathlib import Path
 
@@ -39,10 +41,10 @@ def main() -> None:
         ref = model(torch.from_numpy(x)).numpy().astype(np.float32)
     for name in a.profiles:
         art = a.run / "export" / name
-        prec = "int8" if name.endswith("int8") else "fp32"
+        prec = json.loads((art / "manifest.json").read_text())["precision"]
         golden.write(art / golden.GOLDEN_FILE, golden.Golden(x, ref, TOLERANCE[prec]))
         if a.out:
-            stem = "default_" + prec
+            stem = "default_" + name.removeprefix("cpp-").replace("int8-static", "static")
             shutil.copy2(art / "model.pem", a.out / f"{stem}.pem")
             shutil.copy2(art / golden.GOLDEN_FILE, a.out / f"{stem}_golden.bin")
         print(f"{art / golden.GOLDEN_FILE}: {len(x)} rows, {prec} tolerance")
