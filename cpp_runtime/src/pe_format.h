@@ -38,7 +38,13 @@ enum OpKind : uint32_t {
 enum OpFlag : uint32_t { kAccumulate = 1, kSplitActivations = 2, kStatic = 4, kReluU8 = 8 };
 
 inline uint32_t rd32(const uint8_t* p) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  uint32_t v;  // one load where the target is little-endian (the run path decodes ops per call)
+  std::memcpy(&v, p, 4);
+  return v;
+#else
   return uint32_t(p[0]) | (uint32_t(p[1]) << 8) | (uint32_t(p[2]) << 16) | (uint32_t(p[3]) << 24);
+#endif
 }
 inline float rdf32(const uint8_t* p) {
   uint32_t u = rd32(p);

@@ -32,9 +32,11 @@
 #define PE_ACCUM_FLOAT 0
 #endif
 
+#if defined(__AVX512F__) || defined(__AVX2__)
+#include <immintrin.h>
+#endif
 #if defined(__AVX512VNNI__) && defined(__AVX512VL__)
 #define PE_DENSE_Q_VNNI 1
-#include <immintrin.h>
 #elif defined(__ARM_FEATURE_DSP) && !defined(__aarch64__)
 #define PE_DENSE_Q_DSP 1
 #include <arm_acle.h>
@@ -84,7 +86,13 @@ PE_INLINE void dense_tile(size_t in, size_t out, size_t nb, const float* __restr
   acc_t acc[R][NB];
   for (size_t r = 0; r < R; ++r)
     for (size_t j = 0; j < NB; ++j) acc[r][j] = (bias && j < nb) ? acc_t(bias[j]) : acc_t(0);
-  if (nb == NB) {
+  if (nb == NB && R == 1) {
+    for (size_t i = 0; i < in; ++i) {
+      const float* __restrict w = wt + i * out;
+      const acc_t xv = acc_t(x[i]);
+      for (size_t j = 0; j < NB; ++j) acc[0][j] = madd(xv, acc_t(w[j]), acc[0][j]);
+    }
+  } else if (nb == NB) {
     for (size_t i = 0; i < in; ++i) {
       const float* __restrict w = wt + i * out;
       acc_t wv[NB];
@@ -110,10 +118,14 @@ PE_INLINE void dense_tile(size_t in, size_t out, size_t nb, const float* __restr
     }
 }
 
+#ifndef PE_DENSE_BLOCK
+#define PE_DENSE_BLOCK 16  // outputs per block; a level may set fewer (register count)
+#endif
+
 template <size_t R>
 PE_INLINE void dense_rows(size_t in, size_t out, const float* x, size_t xs, const float* wt,
                           const float* bias, float* y, size_t ys, bool accumulate) {
-  constexpr size_t kB = 16;
+  constexpr size_t kB = PE_DENSE_BLOCK;
   size_t o0 = 0;
   for (; o0 + kB <= out; o0 += kB)
     dense_tile<kB, R>(in, out, kB, x, xs, wt + o0, bias ? bias + o0 : nullptr, y + o0, ys, accumulate);
@@ -130,6 +142,98 @@ void dense_f32(size_t rows, size_t in, size_t out, const float* x, size_t xs, co
     for (; r + R <= rows; r += R) dense_rows<R>(in, out, x + r * xs, xs, wt, bias, y + r * ys, ys, accumulate);
   for (; r < rows; ++r) dense_rows<1>(in, out, x + r * xs, xs, wt, bias, y + r * ys, ys, accumulate);
 }
+
+#if defined(__AVX512F__) && defined(__AVX512VL__) && !PE_ACCUM_FLOAT
+// AVX-512: the same sums as dense_tile (bias, then fma over the inputs in order, in double), with
+// the R rows' inputs converted to double once per tile (broadcast straight from memory), 16- and
+// 8-output blocks in zmm, 4-output blocks (masked for a 1-3 tail) in ymm. Bit-identical to the
+// portable form: fma of an exact product, float(double) and float additions are the same.
+constexpr size_t kXdMax = 512;  // inputs per row pre-converted on the stack; wider layers: dense_rows
+
+PE_INLINE __m256 out_f32(__m512d a, const float* y, bool accumulate) {
+  const __m256 v = _mm512_cvtpd_ps(a);
+  return accumulate ? _mm256_add_ps(_mm256_loadu_ps(y), v) : v;
+}
+
+template <size_t R>
+PE_INLINE void f32_rows_512(size_t in, size_t out, const double* xd, const float* wt, const float* bias,
+                            float* y, size_t ys, bool accumulate) {
+  size_t o0 = 0;
+  for (; o0 + 16 <= out; o0 += 16) {
+    for (size_t r0 = 0; r0 < R; r0 += (R < 4 ? R : 4)) {
+      constexpr size_t Q = R < 4 ? R : 4;
+      __m512d a[Q][2];
+      const __m512d b0 = bias ? _mm512_cvtps_pd(_mm256_loadu_ps(bias + o0)) : _mm512_setzero_pd();
+      const __m512d b1 = bias ? _mm512_cvtps_pd(_mm256_loadu_ps(bias + o0 + 8)) : _mm512_setzero_pd();
+      for (size_t r = 0; r < Q; ++r) a[r][0] = b0, a[r][1] = b1;
+      for (size_t i = 0; i < in; ++i) {
+        const float* w = wt + i * out + o0;
+        const __m512d w0 = _mm512_cvtps_pd(_mm256_loadu_ps(w)), w1 = _mm512_cvtps_pd(_mm256_loadu_ps(w + 8));
+        for (size_t r = 0; r < Q; ++r) {
+          const __m512d xv = _mm512_set1_pd(xd[(r0 + r) * in + i]);
+          a[r][0] = _mm512_fmadd_pd(xv, w0, a[r][0]);
+          a[r][1] = _mm512_fmadd_pd(xv, w1, a[r][1]);
+        }
+      }
+      for (size_t r = 0; r < Q; ++r) {
+        float* yr = y + (r0 + r) * ys + o0;
+        _mm256_storeu_ps(yr, out_f32(a[r][0], yr, accumulate));
+        _mm256_storeu_ps(yr + 8, out_f32(a[r][1], yr + 8, accumulate));
+      }
+    }
+  }
+  for (; o0 + 8 <= out; o0 += 8) {
+    __m512d a[R];
+    const __m512d b = bias ? _mm512_cvtps_pd(_mm256_loadu_ps(bias + o0)) : _mm512_setzero_pd();
+    for (size_t r = 0; r < R; ++r) a[r] = b;
+    for (size_t i = 0; i < in; ++i) {
+      const __m512d w = _mm512_cvtps_pd(_mm256_loadu_ps(wt + i * out + o0));
+      for (size_t r = 0; r < R; ++r) a[r] = _mm512_fmadd_pd(_mm512_set1_pd(xd[r * in + i]), w, a[r]);
+    }
+    for (size_t r = 0; r < R; ++r) {
+      float* yr = y + r * ys + o0;
+      _mm256_storeu_ps(yr, out_f32(a[r], yr, accumulate));
+    }
+  }
+  for (; o0 < out; o0 += 4) {
+    const size_t nb = out - o0 < 4 ? out - o0 : 4;
+    const __mmask8 k = static_cast<__mmask8>((1u << nb) - 1);
+    __m256d a[R];
+    const __m256d b = bias ? _mm256_cvtps_pd(_mm_maskz_loadu_ps(k, bias + o0)) : _mm256_setzero_pd();
+    for (size_t r = 0; r < R; ++r) a[r] = b;
+    for (size_t i = 0; i < in; ++i) {
+      const __m256d w = _mm256_cvtps_pd(_mm_maskz_loadu_ps(k, wt + i * out + o0));
+      for (size_t r = 0; r < R; ++r) a[r] = _mm256_fmadd_pd(_mm256_set1_pd(xd[r * in + i]), w, a[r]);
+    }
+    for (size_t r = 0; r < R; ++r) {
+      float* yr = y + r * ys + o0;
+      __m128 v = _mm256_cvtpd_ps(a[r]);
+      if (accumulate) v = _mm_add_ps(_mm_maskz_loadu_ps(k, yr), v);
+      _mm_mask_storeu_ps(yr, k, v);
+    }
+  }
+}
+
+template <size_t R>
+PE_INLINE void f32_tile_512(size_t in, size_t out, const float* x, size_t xs, const float* wt, const float* bias,
+                            float* y, size_t ys, bool accumulate) {
+  alignas(64) double xd[R * kXdMax];
+  for (size_t r = 0; r < R; ++r)
+    for (size_t i = 0; i < in; ++i) xd[r * in + i] = double(x[r * xs + i]);
+  f32_rows_512<R>(in, out, xd, wt, bias, y, ys, accumulate);
+}
+
+void dense_f32_512(size_t rows, size_t in, size_t out, const float* x, size_t xs, const float* wt,
+                   const float* bias, float* y, size_t ys, bool accumulate) {
+  if (in > kXdMax) return dense_f32(rows, in, out, x, xs, wt, bias, y, ys, accumulate);
+  size_t r = 0;
+  for (; r + 8 <= rows; r += 8) f32_tile_512<8>(in, out, x + r * xs, xs, wt, bias, y + r * ys, ys, accumulate);
+  for (; r < rows; ++r) f32_tile_512<1>(in, out, x + r * xs, xs, wt, bias, y + r * ys, ys, accumulate);
+}
+#define PE_DENSE_F32 dense_f32_512
+#else
+#define PE_DENSE_F32 dense_f32
+#endif
 
 // Dynamic per-row quantisation (round half to even by adding and subtracting 1.5 * 2^23: exact
 // for |v| < 2^22, inlined and vectorised where std::nearbyint would be a libm call).
@@ -220,7 +324,7 @@ void dense_i8_split(size_t rows, size_t in, size_t out, const float* x, size_t x
 
 PE_INLINE size_t round4(size_t n) { return (n + 3) & ~size_t(3); }
 
-void quantize_static(size_t rows, size_t dim, const float* x, size_t xs, uint8_t* y, size_t ys,
+[[maybe_unused]] void quantize_static(size_t rows, size_t dim, const float* x, size_t xs, uint8_t* y, size_t ys,
                      const float* __restrict inv_scale) {
   constexpr float kRound = 12582912.0f;  // 1.5 * 2^23: v + k - k rounds |v| <= 128 half to even
   for (size_t r = 0; r < rows; ++r) {
@@ -237,6 +341,31 @@ void quantize_static(size_t rows, size_t dim, const float* x, size_t xs, uint8_t
     for (size_t i = dim; i < round4(dim); ++i) yr[i] = 0;
   }
 }
+
+#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__)
+// The same steps 16 lanes at a time: NaN -> 0, clamp, round half to even (vrndscaleps: the same
+// result as the 1.5 * 2^23 trick for |v| <= 128), + 128, lanes from dim to round4(dim) zero.
+void quantize_static_512(size_t rows, size_t dim, const float* x, size_t xs, uint8_t* y, size_t ys,
+                         const float* inv_scale) {
+  const __m512 lo = _mm512_set1_ps(-128.0f), hi = _mm512_set1_ps(127.0f);
+  const __m512i zp = _mm512_set1_epi32(128);
+  for (size_t r = 0; r < rows; ++r) {
+    for (size_t i0 = 0; i0 < round4(dim); i0 += 16) {
+      const size_t n = dim - i0 < 16 ? dim - i0 : 16, n4 = round4(dim) - i0 < 16 ? round4(dim) - i0 : 16;
+      const __mmask16 k = static_cast<__mmask16>((1u << n) - 1), k4 = static_cast<__mmask16>((1u << n4) - 1);
+      __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(k, x + r * xs + i0), _mm512_maskz_loadu_ps(k, inv_scale + i0));
+      v = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(v, v, _CMP_ORD_Q), v);
+      v = _mm512_min_ps(_mm512_max_ps(v, lo), hi);
+      v = _mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+      const __m512i q = _mm512_maskz_add_epi32(k, _mm512_cvtps_epi32(v), zp);
+      _mm_mask_storeu_epi8(y + r * ys + i0, k4, _mm512_cvtepi32_epi8(q));
+    }
+  }
+}
+#define PE_QUANTIZE_STATIC quantize_static_512
+#else
+#define PE_QUANTIZE_STATIC quantize_static
+#endif
 
 // One row's output stage from its int32 sums acc[0, nb) (outputs o0 .. o0 + nb).
 PE_INLINE void dense_q_emit(size_t o0, size_t nb, const int32_t* __restrict acc, const int32_t* requant,
@@ -273,6 +402,8 @@ PE_INLINE void* row_ptr(void* y, size_t r, size_t ys, const int32_t* requant) {
 // Portable form: 16-output blocks, groups of 4 inputs (the weight layout [in/4][out][4]). With
 // the ARM DSP extension (Cortex-M4/M7, armv7e-m) two SMLADs do a group's four MACs.
 
+PE_INLINE uint32_t ror8(uint32_t v) { return (v >> 8) | (v << 24); }
+
 PE_INLINE uint32_t load_u32(const void* p) {
   uint32_t v;
   std::memcpy(&v, p, 4);
@@ -294,11 +425,11 @@ void dense_q(size_t rows, size_t in, size_t out, const uint8_t* x, size_t xs, co
         const int8_t* __restrict w = wq + (g * out + o0) * 4;
 #if defined(PE_DENSE_Q_DSP)
         const uint32_t xw = load_u32(xr + 4 * g);
-        const uint32_t x02 = __uxtb16(xw), x13 = __uxtb16(__ror(xw, 8));
+        const uint32_t x02 = __uxtb16(xw), x13 = __uxtb16(ror8(xw));
         for (size_t j = 0; j < nb; ++j) {
           const uint32_t ww = load_u32(w + 4 * j);
           acc[j] = __smlad(__sxtb16(ww), x02, acc[j]);
-          acc[j] = __smlad(__sxtb16(__ror(ww, 8)), x13, acc[j]);
+          acc[j] = __smlad(__sxtb16(ror8(ww)), x13, acc[j]);
         }
 #else
         const int32_t x0 = xr[4 * g], x1 = xr[4 * g + 1], x2 = xr[4 * g + 2], x3 = xr[4 * g + 3];
@@ -374,6 +505,13 @@ PE_INLINE void dense_q_rows(size_t in, size_t out, const uint8_t* x, size_t xs, 
       }
     }
     for (size_t r = 0; r < R; ++r) {
+      if (!requant) {  // float(acc) * dequant (+ y), as dense_q_emit
+        float* yr = static_cast<float*>(row_ptr(y, r, ys, requant)) + o0;
+        __m128 v = _mm_mul_ps(_mm_cvtepi32_ps(a[r]), _mm_maskz_loadu_ps(k, dequant + o0));
+        if (accumulate) v = _mm_add_ps(_mm_maskz_loadu_ps(k, yr), v);
+        _mm_mask_storeu_ps(yr, k, v);
+        continue;
+      }
       _mm_store_si128(reinterpret_cast<__m128i*>(acc[r]), a[r]);
       dense_q_emit(o0, nb, acc[r], requant, dequant, row_ptr(y, r, ys, requant), accumulate);
     }
@@ -426,8 +564,8 @@ void gelu(size_t rows, size_t dim, const float* x, size_t xs, float* y, size_t y
   }
 }
 
-const KernelTable kTable = {PE_KNAME, standardize, dense_f32, dense_i8, dense_i8_split, quantize_row,
-                            residual_row, quantize_static, dense_q, layernorm, relu, gelu};
+const KernelTable kTable = {PE_KNAME, standardize, PE_DENSE_F32, dense_i8, dense_i8_split, quantize_row,
+                            residual_row, PE_QUANTIZE_STATIC, dense_q, layernorm, relu, gelu};
 
 }  // namespace
 }  // namespace PE_KNS
