@@ -40,10 +40,6 @@
 #elif defined(__ARM_FEATURE_DSP) && !defined(__aarch64__)
 #define PE_DENSE_Q_DSP 1
 #include <arm_acle.h>
-// GCC 12's arm_acle.h (Debian's arm-none-eabi-gcc and arm-linux-gnueabihf-gcc) has no __ror;
-// the rotate idiom compiles to one ROR. (branch cross: the minimum to build for armhf/Cortex-M4)
-static inline uint32_t pe_ror_(uint32_t x, uint32_t n) { return (x >> n) | (x << ((32u - n) & 31u)); }
-#define __ror(x, n) pe_ror_((x), (n))
 #endif
 
 namespace pe_k {
