@@ -140,8 +140,10 @@ linux_target() {
     local name; name=$(basename "$m" .pem)
     local csv=$D/rows6.csv
     [[ $name == default_* ]] && continue
-    "$HOST/pe-infer" --logits "$m" "$csv" >"$D/$name.native" 2>&1
-    "${emu[@]}" "$B/pe-infer" --logits "$m" "$csv" >"$D/$name.cross" 2>&1
+    "$HOST/pe-infer" --logits "$m" "$csv" >"$D/$name.native" 2>&1 \
+      || { cat "$D/$name.native" >&2; die "$TARGET: the x86-64 pe-infer failed on $name"; }
+    "${emu[@]}" "$B/pe-infer" --logits "$m" "$csv" >"$D/$name.cross" 2>&1 \
+      || { cat "$D/$name.cross" >&2; die "$TARGET: pe-infer under $QEMU failed on $name"; }
     if [ -z "${PE_CROSS_STRICT:-}" ] && has_gelu "$m" && ! cmp -s "$D/$name.native" "$D/$name.cross"; then
       local rel rows; rel=$(max_rel_diff "$D/$name.native" "$D/$name.cross")
       rows=$(diff "$D/$name.native" "$D/$name.cross" | grep -c '^<')
@@ -153,7 +155,8 @@ linux_target() {
     compare "$name logits" "$D/$name.native" "$D/$name.cross"; n=$((n + 1))
   done
   for p in fp32 int8; do  # the default model's golden rows: verdict line with the logits' CRC
-    "$HOST/pe-infer" --golden "$GOLDEN/default_${p}_golden.bin" "$GOLDEN/default_$p.pem" >"$D/golden_$p.native" 2>&1
+    "$HOST/pe-infer" --golden "$GOLDEN/default_${p}_golden.bin" "$GOLDEN/default_$p.pem" >"$D/golden_$p.native" 2>&1 \
+      || { cat "$D/golden_$p.native" >&2; die "$TARGET: golden rows of default_$p failed on x86-64"; }
     "${emu[@]}" "$B/pe-infer" --golden "$GOLDEN/default_${p}_golden.bin" "$GOLDEN/default_$p.pem" >"$D/golden_$p.cross" 2>&1 \
       || { cat "$D/golden_$p.cross" >&2; die "$TARGET: golden rows of default_$p failed"; }
     compare "default_$p golden rows" "$D/golden_$p.native" "$D/golden_$p.cross"; n=$((n + 1))
