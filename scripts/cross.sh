@@ -80,9 +80,9 @@ build() {  # DIR LOG [TARGETS...]
 # The x86-64 (host) reference: core + tools only, the same -ffp-contract=off as the cross builds.
 HOST=$CPP/build-host
 t0=$SECONDS
-configure "$HOST" "$HOST.configure.log" -S "$CPP" -DCMAKE_BUILD_TYPE=Release -DPE_BUILD_TESTS=OFF \
+configure "$HOST" "$HOST/pe-configure.log" -S "$CPP" -DCMAKE_BUILD_TYPE=Release -DPE_BUILD_TESTS=OFF \
   -DPE_WITH_ADAPTERS=OFF -DCMAKE_CXX_FLAGS=-ffp-contract=off -DCMAKE_C_FLAGS=-ffp-contract=off
-build "$HOST" "$HOST.build.log" pe-infer pe-embed
+build "$HOST" "$HOST/pe-build.log" pe-infer pe-embed
 GOLDEN=$CPP/tests/golden
 
 # Every outcome line goes to OUT too; the comparison counts differences.
@@ -201,9 +201,9 @@ m4_target() {
   local fa_impl=0 HF=$CPP/build-host-float
   grep -rqs PE_ACCUM_FLOAT "$CPP/src" && fa_impl=1
   if [ $fa_impl = 1 ]; then
-    configure "$HF" "$HF.configure.log" -S "$CPP" -DCMAKE_BUILD_TYPE=Release -DPE_BUILD_TESTS=OFF \
+    configure "$HF" "$HF/pe-configure.log" -S "$CPP" -DCMAKE_BUILD_TYPE=Release -DPE_BUILD_TESTS=OFF \
       -DPE_WITH_ADAPTERS=OFF -DPE_FLOAT_ACCUM=ON "-DCMAKE_CXX_FLAGS=-ffp-contract=off -DPE_ACCUM_FLOAT=1"
-    build "$HF" "$HF.build.log" pe-infer
+    build "$HF" "$HF/pe-build.log" pe-infer
   else
     log "cortex-m4: this core does not implement PE_ACCUM_FLOAT yet: the MCU build accumulates in double"
   fi
