@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds cpp_runtime/ (core, tools, adapters whose SDK is found; scripts/build-cpp.sh --all) and
-# runs ctest; then a short libFuzzer run of the loader with clang, installing Debian's clang and
+# runs ctest; then short libFuzzer runs of the two loader harnesses (fuzz/: CRCs as given, and
+# CRCs recomputed so mutations reach the parser; corpus seeded with overflow shapes) with clang, installing Debian's clang and
 # libclang-rt-dev where it is missing (root + apt-get, bounded by PE_APT_TIMEOUT s;
 # PE_FUZZ_NO_INSTALL=1 never installs), else one line says why the fuzz run is skipped. Idempotent: incremental builds, cached SDKs.
 set -euo pipefail
@@ -92,13 +93,24 @@ elif ensure_fuzz_toolchain; then
   FB=$ROOT/cpp_runtime/build-fuzz
   mkdir -p "$FB"
   CXX=clang++ CC=clang cmake -S cpp_runtime -B "$FB" -DPE_FUZZ=ON -DPE_BUILD_TESTS=OFF \
-    -DPE_WITH_ADAPTERS=OFF >"$FB/pe-configure.log" 2>&1 && cmake --build "$FB" --target pe_fuzz_loader -j "$JOBS" >"$FB/pe-build.log" 2>&1 \
+    -DPE_WITH_ADAPTERS=OFF >"$FB/pe-configure.log" 2>&1 && cmake --build "$FB" --target pe_fuzz_loader \
+    pe_fuzz_loader_crc pe_fuzz_seeds -j "$JOBS" >"$FB/pe-build.log" 2>&1 \
     || { tail -30 "$FB/pe-build.log" >&2; exit 1; }
-  mkdir -p "$FB/corpus"
-  cp "$BUILD"/golden/*.pem "$FB/corpus/" 2>/dev/null || true
-  "$FB/fuzz/pe_fuzz_loader" "$FB/corpus" -max_total_time="${PE_FUZZ_SECONDS:-20}" -max_len=8192 \
-    -print_final_stats=1 >"$FB/pe-fuzz.log" 2>&1 || { tail -40 "$FB/pe-fuzz.log" >&2; exit 1; }
-  log "fuzz: $(grep -E 'stat::number_of_executed_units' "$FB/pe-fuzz.log" | awk '{print $2}') runs, no crash"
+  # Corpus: the valid test models plus overflow shapes derived from a few of them (fresh each run;
+  # what the fuzzers add is kept in $FB/corpus-* between runs).
+  G=$ROOT/cpp_runtime/tests/golden
+  rm -rf "$FB/seeds" && mkdir -p "$FB/seeds" "$FB/corpus-loader" "$FB/corpus-crc"
+  cp "$G"/*.pem "$FB/seeds/"
+  "$FB/fuzz/pe_fuzz_seeds" "$FB/seeds" "$G/mlp_relu_fp32.pem" "$G/bn_gelu_wide_split.pem" \
+    "$G/ln_relu_wide_mixed.pem" "$G/default_int8.pem" >/dev/null || { log "fuzz seeds not written"; exit 1; }
+  # Both harnesses, each bounded by PE_FUZZ_SECONDS: the plain loader harness (CRCs as given) and
+  # the one that recomputes the CRCs so that mutations reach the parser.
+  for h in loader crc; do
+    bin=$FB/fuzz/pe_fuzz_loader; [ $h = crc ] && bin=$FB/fuzz/pe_fuzz_loader_crc
+    "$bin" "$FB/corpus-$h" "$FB/seeds" -max_total_time="${PE_FUZZ_SECONDS:-20}" -max_len=8192 \
+      -print_final_stats=1 >"$FB/pe-fuzz-$h.log" 2>&1 || { tail -40 "$FB/pe-fuzz-$h.log" >&2; exit 1; }
+    log "fuzz ($(basename "$bin")): $(grep -E 'stat::number_of_executed_units' "$FB/pe-fuzz-$h.log" | awk '{print $2}') runs, $(grep -oE 'cov: [0-9]+' "$FB/pe-fuzz-$h.log" | tail -1), no crash"
+  done
 else
   log "fuzzer skipped: $FUZZ_WHY"
 fi
