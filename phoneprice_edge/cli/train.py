@@ -73,7 +73,7 @@ def cmd(config: str | None, data: str | None, table: str | None, query: str | No
         if any(v is not None for v in (config, data, kfold, refit, seed, epochs, device, out)) or sets:
             raise UsageError("--resume takes its settings from RUN_DIR/config.toml; drop the other options")
     if distributed:
-        from phoneprice_edge.training.distributed import run_cli
+        from phoneprice_edge.training.ddp_run import run_cli
 
         run_cli(resume=resume, quiet=quiet, init_from=init_from, timeout_s=dist_timeout,
                 summary=print_summary, make_config=lambda: resolve_config(
