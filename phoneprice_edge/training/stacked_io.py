@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 import math
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 
@@ -28,9 +28,6 @@ from phoneprice_edge.training.loop import (
     _write_history,
 )
 from phoneprice_edge.training.state import capture_rng, restore_rng
-
-if TYPE_CHECKING:
-    from phoneprice_edge.training.stacked import StackedTrainer
 
 
 def fold_optimizer_state(sd: dict[str, Any], k: int) -> dict[str, Any]:
@@ -52,7 +49,7 @@ def stack_optimizer_states(sds: list[dict[str, Any]]) -> dict[str, Any]:
 class FoldCheckpoints:
     """The per-fold files of one StackedTrainer."""
 
-    def __init__(self, trainer: StackedTrainer) -> None:
+    def __init__(self, trainer: Any) -> None:  # a stacked.StackedTrainer (imports this module)
         self.t = trainer
         self._pending: dict[str, Any] | None = None
         self._last_written = -math.inf

@@ -126,11 +126,15 @@ def train_step(p: dict[str, torch.Tensor], v: dict[str, torch.Tensor], layout: L
 
 
 def _weight_grad(w: torch.Tensor, g: torch.Tensor, x: torch.Tensor, alpha: float, l1: float) -> None:
-    """w.grad = alpha * g^T x (+ l1 * sign(w)), per fold."""
+    """w.grad = alpha * g^T x (+ l1 * sign(w)), per fold.
+
+    The L1 term is added after the product, not through baddbmm's beta: with beta the library
+    may take another path for some shapes and stacks, and a fold would then round differently
+    in a stack than alone.
+    """
+    torch.baddbmm(w.grad, g.transpose(1, 2), x, beta=0.0, alpha=alpha, out=w.grad)
     if l1 > 0:
-        torch.baddbmm(torch.sign(w), g.transpose(1, 2), x, beta=l1, alpha=alpha, out=w.grad)
-    else:
-        torch.baddbmm(w.grad, g.transpose(1, 2), x, beta=0.0, alpha=alpha, out=w.grad)
+        w.grad.add_(torch.sign(w), alpha=l1)  # type: ignore[union-attr]
 
 
 def _linear_grads(p: dict[str, torch.Tensor], v: dict[str, torch.Tensor], name: str,
