@@ -46,6 +46,12 @@ def stack_optimizer_states(sds: list[dict[str, Any]]) -> dict[str, Any]:
     return {"state": state, "param_groups": first["param_groups"]}
 
 
+def _rng_states(gens: list[torch.Generator]) -> list[dict[str, Any]]:
+    """capture_rng for every fold's generator (the global generators' states taken once)."""
+    base = capture_rng(gens[0])
+    return [{**base, "generator": g.get_state()} for g in gens]
+
+
 class FoldCheckpoints:
     """The per-fold files of one StackedTrainer."""
 
@@ -63,9 +69,9 @@ class FoldCheckpoints:
         t = self.t
         self._pending = {
             "params": {n: v.detach().clone() for n, v in t.p.items()},
-            "optimizer": copy.deepcopy(t.optimizer.state_dict()),
+            "optimizer": t.optimizer.snapshot(),
             "scheduler": t.optimizer.scheduler_state(),
-            "rng": [capture_rng(g) for g in t.gens], "epoch": t.epoch,
+            "rng": _rng_states(t.gens), "epoch": t.epoch,
             "best": [dict(b) for b in t.best], "stopped": list(t.stopped),
             "mask": None if t.mask is None else t.mask.clone(),
             "n_history": [len(h) for h in t.history]}

@@ -112,35 +112,38 @@ def train_step(p: dict[str, torch.Tensor], v: dict[str, torch.Tensor], layout: L
         logits.baddbmm_(z, v["wide.weight.T"])
     g = torch.softmax(logits, 2).sub_(t)  # d(sum of CE)/d logits
     alpha = 1.0 / z.shape[1]
-    first = layout.input_names[0]
-    _linear_grads(p, v, "head", g, h, alpha, l1 if first == "head.weight" else 0.0, ones)
+    _linear_grads(p, v, "head", g, h, alpha, ones)
     if layout.wide:
-        _weight_grad(p["wide.weight"], g, z, alpha, l1)
+        _weight_grad(p["wide.weight"], g, z, alpha)
     nxt = "head"
     for i in range(len(layout.hidden) - 1, -1, -1):
         name = layout.hidden[i]
         g = _act_backward(torch.bmm(g, p[f"{nxt}.weight"]), *acts[i + 1], layout.relu)
-        _linear_grads(p, v, name, g, acts[i][1], alpha, l1 if i == 0 else 0.0, ones)
+        _linear_grads(p, v, name, g, acts[i][1], alpha, ones)
         nxt = name
+    _add_l1(p, layout, l1)
     return logits
 
 
-def _weight_grad(w: torch.Tensor, g: torch.Tensor, x: torch.Tensor, alpha: float, l1: float) -> None:
-    """w.grad = alpha * g^T x (+ l1 * sign(w)), per fold.
-
-    The L1 term is added after the product, not through baddbmm's beta: with beta the library
-    may take another path for some shapes and stacks, and a fold would then round differently
-    in a stack than alone.
-    """
+def _weight_grad(w: torch.Tensor, g: torch.Tensor, x: torch.Tensor, alpha: float) -> None:
+    """w.grad = alpha * g^T x, per fold (beta = 0: the old .grad is not read)."""
     torch.baddbmm(w.grad, g.transpose(1, 2), x, beta=0.0, alpha=alpha, out=w.grad)
+
+
+def _add_l1(p: dict[str, torch.Tensor], layout: Layout, l1: float) -> None:
+    """grad += l1 * sign(W) for the input weights (builders.add_l1_subgradient).
+
+    Added after the products, not through baddbmm's beta: with beta the library may take another
+    path for some shapes and stacks, and a fold would then round differently in a stack than alone.
+    """
     if l1 > 0:
-        w.grad.add_(torch.sign(w), alpha=l1)  # type: ignore[union-attr]
+        ws = [p[n] for n in layout.input_names]
+        torch._foreach_add_([w.grad for w in ws], torch._foreach_sign(ws), alpha=l1)  # type: ignore[misc]
 
 
 def _linear_grads(p: dict[str, torch.Tensor], v: dict[str, torch.Tensor], name: str,
-                  g: torch.Tensor, x: torch.Tensor, alpha: float, l1: float,
-                  ones: torch.Tensor) -> None:
-    _weight_grad(p[f"{name}.weight"], g, x, alpha, l1)
+                  g: torch.Tensor, x: torch.Tensor, alpha: float, ones: torch.Tensor) -> None:
+    _weight_grad(p[f"{name}.weight"], g, x, alpha)
     gu = v[f"{name}.bias.gu"]
     torch.baddbmm(gu, ones, g, beta=0.0, alpha=alpha, out=gu)
 

@@ -29,6 +29,9 @@ class StackedAdamW:
             raise ValueError("StackedAdamW implements adamw only")
         self.groups = [(decay, cfg.weight_decay), (rest, 0.0)]
         self.params = decay + rest
+        # one kernel call per distinct weight decay (one in all when it is 0)
+        self._calls = ([(0, len(self.params), 0.0)] if cfg.weight_decay == 0 else
+                       [(0, len(decay), cfg.weight_decay), (len(decay), len(self.params), 0.0)])
         self.exp_avg = [torch.zeros_like(p) for p in self.params]
         self.exp_avg_sq = [torch.zeros_like(p) for p in self.params]
         self.steps = [torch.zeros((), dtype=torch.float32, device=p.device) for p in self.params]
@@ -40,15 +43,12 @@ class StackedAdamW:
     def step(self) -> None:
         """One AdamW update of every parameter from its .grad, then the schedule's next rate."""
         torch._foreach_add_(self.steps, 1)
-        i = 0
-        for params, wd in self.groups:
-            j = i + len(params)
-            if params:
-                torch._fused_adamw_(params, [p.grad for p in params], self.exp_avg[i:j],
-                                    self.exp_avg_sq[i:j], [], self.steps[i:j], amsgrad=False,
-                                    lr=self.lr, beta1=BETAS[0], beta2=BETAS[1], weight_decay=wd,
-                                    eps=EPS, maximize=False, grad_scale=None, found_inf=None)
-            i = j
+        for i, j, wd in self._calls:
+            params = self.params[i:j]
+            torch._fused_adamw_(params, [p.grad for p in params], self.exp_avg[i:j],
+                                self.exp_avg_sq[i:j], [], self.steps[i:j], amsgrad=False,
+                                lr=self.lr, beta1=BETAS[0], beta2=BETAS[1], weight_decay=wd,
+                                eps=EPS, maximize=False, grad_scale=None, found_inf=None)
         self.t += 1
         self.lr = self.base_lr * self.factor(self.t)
 
@@ -66,6 +66,12 @@ class StackedAdamW:
                            "params": list(range(i, i + len(params)))})
             i += len(params)
         return {"state": state, "param_groups": groups}
+
+    def snapshot(self) -> dict[str, Any]:
+        """state_dict() with its tensors copied (what last.pt will hold for this epoch)."""
+        sd = self.state_dict()
+        sd["state"] = {i: {k: v.clone() for k, v in s.items()} for i, s in sd["state"].items()}
+        return sd
 
     def scheduler_state(self) -> dict[str, Any]:
         return {"base_lrs": [self.base_lr] * len(self.groups), "last_epoch": self.t,
