@@ -44,16 +44,27 @@ CANDIDATES: dict[str, dict[str, Any]] = {
     "mlp64": {"hidden_dims": [64]},
     "mlp16": {"hidden_dims": [16]},
     "lr5e-3": {"learning_rate": 0.005},
+    # second round, around the best inner mean of the first (mlp16)
+    "mlp16_b128_lr2e-2": {"hidden_dims": [16], "batch_size": 128, "learning_rate": 0.02},
+    "mlp16_b128": {"hidden_dims": [16], "batch_size": 128},
+    "mlp16_lr2e-2": {"hidden_dims": [16], "learning_rate": 0.02},
+    "mlp8": {"hidden_dims": [8]},
+    "mlp24": {"hidden_dims": [24]},
+    "mlp16_e150": {"hidden_dims": [16], "epochs": 150},
+    # third round: seed ensembles (mean logits of M fits = one MLP with M x the hidden units)
+    "ens4": {"_members": 4},
+    "ens4_mlp16": {"hidden_dims": [16], "_members": 4},
+    "ens4_mlp8": {"hidden_dims": [8], "_members": 4},
 }
 
 
-def scores(cfg: TrainConfig, ds: Any, splits: list[tuple[np.ndarray, np.ndarray]]) -> list[float]:
-    """Final-weights accuracy of each (train, val) split, all trained as stacked groups by size."""
+def logits(cfg: TrainConfig, ds: Any, splits: list[tuple[np.ndarray, np.ndarray]]) -> list[np.ndarray]:
+    """Each (train, val) split's final-weights logits on its val rows, trained as stacked groups."""
     mcfg = model_config(cfg, ds.X.shape[1], ds.schema.n_classes)
     by_size: dict[int, list[int]] = {}
     for j, (tr, _) in enumerate(splits):
         by_size.setdefault(tr.size, []).append(j)
-    out: dict[int, float] = {}
+    out: dict[int, np.ndarray] = {}
     for members in by_size.values():
         specs = []
         for j in members:
@@ -63,11 +74,20 @@ def scores(cfg: TrainConfig, ds: Any, splits: list[tuple[np.ndarray, np.ndarray]
                                   t.y_train, t.x_val, t.y_val, None))
         trainer = StackedTrainer(cfg, mcfg, specs, torch.device("cpu"))
         for j, res in zip(members, trainer.run(), strict=True):
-            va = splits[j][1]
             with torch.no_grad():
-                pred = res.model(torch.from_numpy(ds.X[va])).argmax(1).numpy()
-            out[j] = float((pred == ds.y[va]).mean())
+                out[j] = res.model(torch.from_numpy(ds.X[splits[j][1]])).numpy()
     return [out[j] for j in range(len(splits))]
+
+
+def scores(cfg: TrainConfig, ds: Any, splits: list[tuple[np.ndarray, np.ndarray]],
+           members: int = 1) -> list[float]:
+    """Final-weights accuracy per split; with members > 1, of the mean logits of that many fits
+    with seeds seed, seed + 1, ... (a seed ensemble: one wider MLP of the same form)."""
+    total = [np.zeros(0)] * len(splits)
+    for m in range(members):
+        got = logits(cfg.with_overrides(seed=cfg.seed + m), ds, splits)
+        total = got if m == 0 else [a + b for a, b in zip(total, got, strict=True)]
+    return [float((t.argmax(1) == ds.y[va]).mean()) for t, (_, va) in zip(total, splits, strict=True)]
 
 
 def main() -> None:
@@ -85,9 +105,11 @@ def main() -> None:
     inner = [(otr[itr], otr[iva]) for otr, _ in outer for itr, iva in kfold(ds.y[otr], 4, 7)]
     out = Path(args.out)
     for name in [args.outer] if args.outer else (args.inner or list(CANDIDATES)):
-        cfg = base.with_overrides(**CANDIDATES[name])
+        over = dict(CANDIDATES[name])
+        members = int(over.pop("_members", 1))  # not a config key: the seed-ensemble size
+        cfg = base.with_overrides(**over)
         t0 = time.perf_counter()
-        s = scores(cfg, ds, outer if args.outer else inner)
+        s = scores(cfg, ds, outer if args.outer else inner, members)
         kind = "outer" if args.outer else "inner"
         results = json.loads(out.read_text())["results"] if out.is_file() else {}
         rec = results.setdefault(name, {"overrides": CANDIDATES[name]})

@@ -46,9 +46,8 @@ def stack_optimizer_states(sds: list[dict[str, Any]]) -> dict[str, Any]:
     return {"state": state, "param_groups": first["param_groups"]}
 
 
-def _rng_states(gens: list[torch.Generator]) -> list[dict[str, Any]]:
-    """capture_rng for every fold's generator (the global generators' states taken once)."""
-    base = capture_rng(gens[0])
+def _rng_states(gens: list[torch.Generator], base: dict[str, Any]) -> list[dict[str, Any]]:
+    """capture_rng for every fold's generator; base holds the global generators' states."""
     return [{**base, "generator": g.get_state()} for g in gens]
 
 
@@ -63,6 +62,9 @@ class FoldCheckpoints:
         self._tb_done = [0] * len(trainer.folds)
         self._writers: dict[int, Any] = {}
         self._start = [0] * len(trainer.folds)
+        # The stacked trainer draws only from the folds' own generators once the models are
+        # built, so the global (torch, numpy, python) states are those of now for every epoch.
+        self._global_rng = capture_rng(trainer.gens[0])
 
     def snapshot(self, stopped_now: list[int]) -> None:
         """Take the state of the epoch just finished; write it when due (and now for stopped folds)."""
@@ -71,7 +73,7 @@ class FoldCheckpoints:
             "params": {n: v.detach().clone() for n, v in t.p.items()},
             "optimizer": t.optimizer.snapshot(),
             "scheduler": t.optimizer.scheduler_state(),
-            "rng": _rng_states(t.gens), "epoch": t.epoch,
+            "rng": _rng_states(t.gens, self._global_rng), "epoch": t.epoch,
             "best": [dict(b) for b in t.best], "stopped": list(t.stopped),
             "mask": None if t.mask is None else t.mask.clone(),
             "n_history": [len(h) for h in t.history]}
@@ -136,6 +138,7 @@ class FoldCheckpoints:
                                     payloads[0]["scheduler"])
         for k, pl in enumerate(payloads):
             restore_rng(pl["rng"], t.gens[k])
+            self._global_rng = capture_rng(t.gens[0])
             t.history[k] = _unpack_history(pl["history"])
             t.best[k] = dict(pl["best"])
             t.stopped[k] = bool(pl.get("stopped_early", False))
