@@ -132,7 +132,7 @@ def report(rounds: list[tuple[dict, dict]], prof: list[str] | None) -> str:
 
     lines = ["# Training speed: `pe train --kfold 5` against five plain-loop folds", "",
              f"`benchmarks/train_speed.py`, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; "
-             f"{_cpu()}, {os.cpu_count()} vCPU shared with other jobs; torch {torch.__version__}, "
+             f"{_cpu()} ({_isa()}), {os.cpu_count()} vCPU shared with other jobs; torch {torch.__version__}, "
              f"Python {platform.python_version()}; portable numerics (the default).", "",
              "| round | plain loop, 5 folds (s) | load | pe train --kfold 5, whole process (s) | "
              "load | ratio | plain acc | pe CV acc |", "|---|---|---|---|---|---|---|---|"]
@@ -156,6 +156,17 @@ def _cpu() -> str:
     except OSError:
         pass
     return platform.processor() or platform.machine()
+
+
+def _isa() -> str:
+    """The vector extensions that matter for the numerics note (AVX-512, VNNI, AMX)."""
+    try:
+        flags = next(line for line in Path("/proc/cpuinfo").read_text().splitlines()
+                     if line.startswith("flags")).split()
+    except (OSError, StopIteration):
+        return "flags unknown"
+    have = [f for f in ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile") if f in flags]
+    return ", ".join(have) or "no AVX2"
 
 
 def main() -> None:
