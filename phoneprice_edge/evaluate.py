@@ -76,7 +76,7 @@ class EvalResult:
 
 def _eval_data(run_dir: Path, data: str | None, schema: Any) -> tuple[np.ndarray, np.ndarray, str]:
     if data is None:
-        from phoneprice_edge.training.run import load_npz
+        from phoneprice_edge.training.rundir import load_npz
 
         path = run_dir / "data" / "val.npz"
         if not path.is_file():

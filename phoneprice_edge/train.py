@@ -5,16 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from phoneprice_edge.config import TrainConfig
+from phoneprice_edge.training.fold import EpochHook
 from phoneprice_edge.training.loop import FitPaths, FitResult, SplitTensors, Trainer
-from phoneprice_edge.training.run import (
-    MARKER,
-    EpochHook,
-    RunResult,
-    load_npz,
-    resume_run,
-    save_npz,
-    train_run,
-)
+from phoneprice_edge.training.run import RunResult, resume_run, train_run
+from phoneprice_edge.training.rundir import MARKER, load_npz, save_npz
 
 __all__ = ["MARKER", "EpochHook", "FitPaths", "FitResult", "RunResult", "SplitTensors", "Trainer",
            "load_data", "load_npz", "resume_run", "save_npz", "train", "train_run"]

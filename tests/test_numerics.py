@@ -171,7 +171,8 @@ def weights_sha256(checkpoint: Path) -> str:
 
 
 @pytest.mark.slow
-def test_same_weights_natively_and_on_an_emulated_avx2_cpu(tmp_path: Path) -> None:
+@pytest.mark.parametrize("kfold", [0, 3])  # a holdout fit (per-fold Trainer); k-fold (stacked)
+def test_same_weights_natively_and_on_an_emulated_avx2_cpu(tmp_path: Path, kfold: int) -> None:
     qemu = _qemu()
     if sys.platform != "linux" or os.uname().machine != "x86_64":
         pytest.skip("the emulated-CPU check is for x86-64 Linux hosts")
@@ -181,7 +182,8 @@ def test_same_weights_natively_and_on_an_emulated_avx2_cpu(tmp_path: Path) -> No
     subprocess.run([*cli, "data", "synth", "--rows", "300", "--seed", "1", "--out", str(data)],
                    env=env, check=True, capture_output=True, timeout=120)
     # the default recipe's two stages (relaxed lasso), shortened: about 40 s emulated
-    train = ["train", "--data", str(data), "--epochs", "10", "--set", "stage2_epochs=5", "-q"]
+    train = ["train", "--data", str(data), "--epochs", "10", "--set", "stage2_epochs=5", "-q",
+             *(["--kfold", str(kfold)] if kfold else [])]
     pe = Path(sys.executable).with_name("pe")
     native = [str(pe)] if pe.is_file() else cli  # the console script where installed
     runs = {"native": native, "emulated": [qemu, "-cpu", EMULATED_CPU, *cli]}
@@ -194,8 +196,13 @@ def test_same_weights_natively_and_on_an_emulated_avx2_cpu(tmp_path: Path) -> No
     for r in rec.values():
         assert r["mode"] == "portable" and r["cpu_capability"] == "DEFAULT", r
         assert {k: r[k] for k in PORTABLE_ENV} == PORTABLE_ENV
-    hashes = {n: weights_sha256(tmp_path / n / "checkpoints" / "best_model.pt") for n in runs}
+    files = ["checkpoints/best_model.pt", *(f"folds/fold_{i}/model.pt" for i in range(1, kfold + 1))]
+    hashes = {n: [weights_sha256(tmp_path / n / f) for f in files] for n in runs}
     assert hashes["native"] == hashes["emulated"], (hashes, rec)
+    if kfold:  # the folds were trained as one stacked model (training/stacked.py)
+        from phoneprice_edge.training.kfold import stacked
+
+        assert stacked(load_train_config(tmp_path / "native" / "config.toml"))
 
 
 def test_openvino_gets_its_onednn_uncapped(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -102,7 +102,7 @@ def cmd(config: str | None, data: str | None, table: str | None, query: str | No
         if delimiter is not None:
             raise UsageError("--delimiter is not supported with --distributed; save --data "
                              "comma-separated")
-        from phoneprice_edge.training.distributed import run_cli
+        from phoneprice_edge.training.ddp_run import run_cli
 
         run_cli(resume=resume, quiet=quiet, init_from=init_from, timeout_s=dist_timeout,
                 summary=print_summary, make_config=lambda: resolve_config(

@@ -49,13 +49,18 @@ def make_model(mcfg: ModelConfig, mean: np.ndarray, std: np.ndarray,
 
 def make_optimizer(cfg: TrainConfig, model: nn.Module) -> torch.optim.Optimizer:
     """AdamW or SGD+momentum; weight decay on weight matrices only, not biases or norm scales."""
-    decay = [p for p in model.parameters() if p.ndim > 1]
-    no_decay = [p for p in model.parameters() if p.ndim <= 1]
+    return optimizer_for(cfg, [p for p in model.parameters() if p.ndim > 1],
+                         [p for p in model.parameters() if p.ndim <= 1])
+
+
+def optimizer_for(cfg: TrainConfig, decay: list[torch.Tensor],
+                  no_decay: list[torch.Tensor]) -> torch.optim.Optimizer:
+    """make_optimizer on explicit parameter lists (weights decayed, the rest not), in that order."""
     groups = [{"params": decay, "weight_decay": cfg.weight_decay},
               {"params": no_decay, "weight_decay": 0.0}]
     if cfg.optimizer == "sgd":
         return torch.optim.SGD(groups, lr=cfg.learning_rate, momentum=cfg.momentum)
-    fused = all(p.dtype == torch.float32 for p in model.parameters())
+    fused = all(p.dtype == torch.float32 for p in decay + no_decay)
     return torch.optim.AdamW(groups, lr=cfg.learning_rate, fused=fused)
 
 

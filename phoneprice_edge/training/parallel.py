@@ -40,7 +40,7 @@ def _init_worker() -> None:
 
 def _work(args: tuple[Any, ...]) -> tuple[str, Any]:
     """Train one fold (same code and seeding as the serial path); a PEError comes back as a value."""
-    from phoneprice_edge.training.run import train_fold
+    from phoneprice_edge.training.fold import train_fold
 
     try:
         return "ok", train_fold(*args)

@@ -29,12 +29,15 @@ def test_default_recipe_beats_the_baselines(default_cv: dict[str, Any]) -> None:
 
 
 @pytest.mark.slow
-def test_default_recipe_reaches_target(default_cv: dict[str, Any]) -> None:
+def test_default_recipe_score(default_cv: dict[str, Any]) -> None:
     # the default is the relaxed-lasso recipe chosen by nested CV (benchmarks/accuracy.md):
-    # 97.50% +- 0.88 (1950 of 2000 rows) under each CPU's own kernels on the machines it was
-    # tuned on; under the portable numerics that make training identical on every x86-64 CPU
-    # (docs/reproducibility.md, the default since) it scores 97.45% (1949 rows), on any CPU
+    # 97.50% (1950 of 2000 rows) under each CPU's own kernels with the per-fold trainer, 97.45%
+    # under the portable numerics (docs/reproducibility.md); the folds are now trained as one
+    # stacked model (training/stacked.py, the k-fold reference since), which rounds differently:
+    # 97.45% again (1949 rows), other folds (98.00, 98.75, 96.25, 96.50, 97.75), on any x86-64 CPU.
+    # 97.5% is not reached by any recipe chosen on inner folds (benchmarks/accuracy.md).
     assert default_cv["accuracy_mean"] >= 0.9745, default_cv
+    assert [f["accuracy"] for f in default_cv["folds"]] == [0.98, 0.9875, 0.9625, 0.965, 0.9775]
 
 
 @pytest.mark.slow

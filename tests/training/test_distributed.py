@@ -19,6 +19,7 @@ from click.testing import CliRunner
 from torch.utils.data import DistributedSampler
 
 from phoneprice_edge.errors import UsageError
+from phoneprice_edge.training import ddp_run
 from phoneprice_edge.training import distributed as dd
 
 PE_TRAIN = str(Path(sys.executable).parent / "pe-train")
@@ -58,7 +59,7 @@ def test_kfold_is_refused_under_ddp() -> None:
     from phoneprice_edge.config import load_train_config
 
     with pytest.raises(UsageError, match="k-fold"):
-        dd._check_config(load_train_config(None).with_overrides(kfold=5))
+        ddp_run._check_config(load_train_config(None).with_overrides(kfold=5))
 
 
 def test_distributed_without_torchrun_is_a_usage_error(monkeypatch: pytest.MonkeyPatch,
@@ -166,7 +167,7 @@ def test_ddp_checkpoint_loads_and_exports_in_one_process(ddp_and_single: dict) -
     from phoneprice_edge.evaluate import predict_logits
     from phoneprice_edge.export.profile import load_profile
     from phoneprice_edge.export.runner import export_profile
-    from phoneprice_edge.training.run import load_npz
+    from phoneprice_edge.training.rundir import load_npz
 
     run = ddp_and_single["ddp"]
     loaded = load_model(run / "checkpoints" / "best_model.pt")
