@@ -122,19 +122,23 @@ class CppBackend(Backend):
         if device != "cpu":
             raise BackendUnavailable(f"the C++ runtime runs on the CPU only, not {device!r}")
         manifest = manifest_of(artifact, options)
-        pem = artifact_file(artifact, manifest, "cpp")
+        backend = cls.open_pem(artifact_file(artifact, manifest, "cpp"))
+        if list(manifest.features) != backend.features or list(manifest.classes) != backend.classes:
+            backend.close()
+            raise ArtifactError(f"{artifact}: model.pem features or classes differ from the "
+                                f"manifest's")
+        return backend
+
+    @classmethod
+    def open_pem(cls, pem: str | Path) -> CppBackend:
+        """A bare .pem file, without an export folder or manifest (tools and kernel tests)."""
         lib = load_library()
         handle = ctypes.c_void_p()
         status = lib.pe_model_open(str(pem).encode(), ctypes.byref(handle))
         if status != 0:
             raise ArtifactError(f"{pem}: rejected by the C++ runtime: "
                                 f"{lib.pe_status_str(status).decode()}")
-        backend = cls(lib, handle, "int8" if lib.pe_model_precision(handle) == 1 else "fp32")
-        if list(manifest.features) != backend.features or list(manifest.classes) != backend.classes:
-            backend.close()
-            raise ArtifactError(f"{artifact}: model.pem features or classes differ from the "
-                                f"manifest's")
-        return backend
+        return cls(lib, handle, "int8" if lib.pe_model_precision(handle) == 1 else "fp32")
 
     def describe(self) -> IOSpec:
         return self._spec

@@ -69,10 +69,10 @@ def cmd(artifact: str | None, registry: str | None, profile: str | None,
     one. A failed load keeps the old model (pe_model_reload_failed in /metrics, and the log).
     """
     from phoneprice_edge.serve.app import create_app
-    from phoneprice_edge.serve.hooks import make_sink
     from phoneprice_edge.serve.middleware import AccessLog
     from phoneprice_edge.serve.server import bind_sockets, run_server
     from phoneprice_edge.serve.settings import ServeSettings, api_key_from_env
+    from phoneprice_edge.serve.sinks import make_sink
 
     settings = ServeSettings(out_of_range=out_of_range, max_batch=max_batch,  # type: ignore[arg-type]
                              max_body_bytes=max_body_bytes, request_timeout_s=timeout_s,

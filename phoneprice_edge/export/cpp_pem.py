@@ -148,7 +148,7 @@ def _encode_op(op: Op, b: _Builder, int8: bool) -> bytes:
     elif op.kind == "quantize":
         t[0] = b.add(p["inv_scale"])
     elif op.kind == "dense" and op.static:
-        from phoneprice_edge.export.cpp_static import vnni_layout
+        from phoneprice_edge.export.cpp_static_ref import vnni_layout
 
         t = [b.add(vnni_layout(p["q"])), b.add(p["bias_q"]), b.add(p["requant"] if op.relu_u8 else p["dequant"])]
     elif op.kind == "dense":
@@ -260,7 +260,7 @@ def run_reference(program: Program, x: np.ndarray, precision: str = "fp32",
     """NumPy evaluation of the program (float64), mirroring the C++ kernels; used as a lowering check.
     Static int8 ops (QUANTIZE, static DENSE) compute as the C++ kernels do, bit for bit given the
     same inputs. trace: a list that receives (input, output) of every op."""
-    from phoneprice_edge.export.cpp_static import dense_static_ref, quantize_ref
+    from phoneprice_edge.export.cpp_static_ref import dense_static_ref, quantize_ref
 
     slots: dict[int, np.ndarray] = {0: x.astype(np.float64)}
     f32_std = any(op.kind == "quantize" for op in program.ops)  # static files: as the C++ (float32)

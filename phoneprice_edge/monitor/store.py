@@ -185,7 +185,7 @@ class SQLPredictionSink(QueueSink):
 def open_sink(spec: str | Path, *, feature_names: list[str] | None = None,
               classes: list[str] | None = None, max_queue: int = 100_000,
               retention: Retention | None = None) -> SQLPredictionSink:
-    """The sink serve.hooks.make_sink asks for a database URL (names/classes are not stored per row)."""
+    """The sink serve.sinks.make_sink asks for a database URL (names/classes are not stored per row)."""
     return SQLPredictionSink(spec, max_queue=max_queue, retention=retention)
 
 

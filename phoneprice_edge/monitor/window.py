@@ -16,6 +16,7 @@ import pandas as pd
 from phoneprice_edge.errors import DataError, UsageError
 from phoneprice_edge.monitor.store import read_sql_log
 from phoneprice_edge.schema import FeatureSchema
+from phoneprice_edge.serve.hooks import JSONL_FORMAT
 
 SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
 _REL = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhd])$")
@@ -120,9 +121,14 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
         for i, line in enumerate(fh, 1):
             if line.strip():
                 try:
-                    recs.append(json.loads(line))
+                    rec = json.loads(line)
                 except json.JSONDecodeError as exc:
                     raise DataError(f"{path}: line {i}: not valid JSON ({exc.msg})") from None
+                stamp = rec.get("format") if isinstance(rec, dict) else None
+                if stamp is not None and stamp != JSONL_FORMAT:
+                    raise DataError(f"{path}: line {i}: prediction log format {stamp!r}, this "
+                                    f"version reads {JSONL_FORMAT!r}")
+                recs.append(rec)
     return recs
 
 

@@ -1,5 +1,5 @@
-"""The prediction hook: PredictionBatch, the non-blocking PredictionSink protocol, NullSink, JsonlSink
-and make_sink, which picks a sink from a file path or a database URL (phoneprice_edge.monitor.store).
+"""The prediction hook: PredictionBatch, the non-blocking PredictionSink protocol, NullSink, QueueSink
+and JsonlSink (serve/sinks.py picks one from a file path or a database URL).
 
 A sink's submit() never blocks the request path: it puts the batch on a bounded queue that a
 background thread owned by the sink drains; when the queue is full the batch is dropped and counted.
@@ -8,7 +8,6 @@ background thread owned by the sink drains; when the queue is full the batch is 
 from __future__ import annotations
 
 import collections
-import importlib
 import logging
 import threading
 import time
@@ -22,7 +21,6 @@ from phoneprice_edge.errors import UsageError
 from phoneprice_edge.serve.jsonio import dumps
 
 log = logging.getLogger("phoneprice_edge.serve")
-DB_SCHEMES = ("sqlite://", "postgresql://", "postgresql+psycopg://", "postgres://")
 JSONL_FORMAT = "phoneprice_edge.predictions/1"
 
 
@@ -197,26 +195,3 @@ class JsonlSink(QueueSink):
 
     def _finish(self) -> None:
         self._fh.close()
-
-
-def make_sink(spec: str | None, *, feature_names: list[str], classes: list[str],
-              max_queue: int = 100_000) -> PredictionSink:
-    """NullSink for None/""; a database URL -> phoneprice_edge.monitor.store.open_sink; else JSONL."""
-    if not spec:
-        return NullSink()
-    if spec.startswith(DB_SCHEMES):
-        try:
-            store = importlib.import_module("phoneprice_edge.monitor.store")
-        except ModuleNotFoundError as exc:
-            raise UsageError(f"--log-predictions {spec.split('://')[0]}://...: the prediction store "
-                             f"(phoneprice_edge.monitor.store) is not available ({exc})") from None
-        sink = store.open_sink(spec, feature_names=feature_names, classes=classes,
-                               max_queue=max_queue)
-        if not isinstance(sink, PredictionSink):
-            raise UsageError("phoneprice_edge.monitor.store.open_sink did not return a PredictionSink")
-        return sink
-    if "://" in spec and not spec.startswith("file://"):
-        raise UsageError(f"--log-predictions: unsupported URL scheme in {spec!r} "
-                         f"(use a file path, file://, sqlite:/// or postgresql://)")
-    path = spec.removeprefix("file://")
-    return JsonlSink(path, feature_names, classes, max_queue=max_queue)

@@ -31,9 +31,9 @@ def _export(run_dir: Path, precision: str) -> Path:
 
 def _check_fp32(run_dir: Path) -> None:
     out = _export(run_dir, "fp32")
-    m = verify_artifact(out)
+    m = verify_artifact(out).to_dict()
     assert m["target"] == "cpp" and m["precision"] == "fp32"
-    assert set(m["files"]) == {"model.pem", "model_pem.h"}
+    assert set(m["files"]) == {"model.pem", "model_pem.h", "golden.bin"}
     data = (out / "model.pem").read_bytes()
     assert data[:8] == MAGIC
     assert f"pe_model_data[{len(data)}]" in (out / "model_pem.h").read_text()
@@ -69,7 +69,7 @@ def _check_int8(run_dir: Path) -> None:
     keep = profile.option("int8_keep_fp32", ["first", "last", "wide"])
     split = profile.option("activation_split", True)
     out = export_profile(run_dir, profile).out_dir
-    m = verify_artifact(out)
+    m = verify_artifact(out).to_dict()
     assert m["precision"] == "int8" and m["int8_keep_fp32"] == keep
     assert m["activation_split"] is split
     # per-row activation scales at run time: the profile has no calibration, the manifest says so
@@ -166,7 +166,7 @@ def test_int8_keep_fp32_is_per_layer(pe_lib, tmp_path: Path) -> None:
         data = build_pem(prog, "int8")
         assert data[20] == 1  # header precision int8: at least one int8 DENSE
         (tmp_path / "m.pem").write_bytes(data)
-        with CppBackend.load(tmp_path, manifest={"files": ["m.pem"]}) as b:
+        with CppBackend.open_pem(tmp_path / "m.pem") as b:
             got = b.run(x)
         assert float(np.abs(got - run_reference(prog, x, "int8")).max()) <= 2e-3, keep
     all_fp32 = [dataclasses.replace(op, keep_fp32=True) for op in prog.ops]
@@ -192,7 +192,7 @@ def _run_pem(data: bytes, folder: Path, x: np.ndarray) -> np.ndarray:
     from phoneprice_edge.backends.cpp import CppBackend
 
     (folder / "m.pem").write_bytes(data)
-    with CppBackend.load(folder, manifest={"files": ["m.pem"]}) as b:
+    with CppBackend.open_pem(folder / "m.pem") as b:
         return b.run(x)
 
 

@@ -46,7 +46,7 @@ def _run(data: bytes, folder: Path, x: np.ndarray) -> np.ndarray:
     from phoneprice_edge.backends.cpp import CppBackend
 
     (folder / "m.pem").write_bytes(data)
-    with CppBackend.load(folder, manifest={"files": ["m.pem"]}) as b:
+    with CppBackend.open_pem(folder / "m.pem") as b:
         return b.run(x)
 
 
@@ -141,8 +141,9 @@ def test_static_export_profile(pe_lib, variant_run: Path) -> None:
                                                  "int8_keep_fp32": []})
     out = export_profile(variant_run, profile).out_dir
     m = verify_artifact(out)
-    assert m["activation_scheme"] == "static" and m["calibration"].startswith("static")
-    assert m["pem_format_version"] == FORMAT_VERSION_STATIC
+    facts = m.to_dict()
+    assert facts["activation_scheme"] == "static" and facts["calibration"].startswith("static")
+    assert facts["pem_format_version"] == FORMAT_VERSION_STATIC
     x, y = load_split(variant_run / "data" / "val.npz")
     with torch.no_grad():
         ref = load_model(variant_run / "checkpoints" / "best_model.pt").model(torch.from_numpy(x)).numpy()

@@ -90,7 +90,9 @@ def test_retention_by_rows_and_age(tmp_path: Path) -> None:
 
 def test_serve_make_sink_picks_the_sql_store(tmp_path: Path) -> None:
     from phoneprice_edge.serve import hooks
-    sink = hooks.make_sink(f"sqlite:///{tmp_path / 'p.db'}", feature_names=["a"] * 20,
+    from phoneprice_edge.serve.sinks import make_sink
+
+    sink = make_sink(f"sqlite:///{tmp_path / 'p.db'}", feature_names=["a"] * 20,
                            classes=["0", "1", "2", "3"])
     assert isinstance(sink, hooks.PredictionSink)
     b = hooks.PredictionBatch(features=np.zeros((2, 20), np.float32),

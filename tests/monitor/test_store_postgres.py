@@ -22,9 +22,9 @@ from phoneprice_edge.cli.monitor import cmd
 from phoneprice_edge.data import synth_phone
 from phoneprice_edge.monitor.store import read_sql_log
 from phoneprice_edge.serve.app import create_app
-from phoneprice_edge.serve.hooks import make_sink
 from phoneprice_edge.serve.model import load_served_model
 from phoneprice_edge.serve.settings import ServeSettings
+from phoneprice_edge.serve.sinks import make_sink
 
 STATE = Path(os.environ.get("PE_PG_STATE", Path.home() / ".cache" / "phoneprice_edge" / "pg"))
 PROFILE = "onnx-fp32"

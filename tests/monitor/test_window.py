@@ -60,3 +60,18 @@ def test_unknown_format_and_missing_file(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="--since needs"):
         synth_phone(40, 1).to_csv(tmp_path / "a.csv", index=False)
         read_window(tmp_path / "a.csv", S, since=1.0)
+
+
+def test_jsonl_of_another_format_version_is_refused(tmp_path) -> None:
+    """The stamp serve.hooks writes on every line is checked by the reader."""
+    import json as _json
+
+    from phoneprice_edge.errors import DataError as _DataError
+    from phoneprice_edge.monitor.window import _read_jsonl
+
+    p = tmp_path / "p.jsonl"
+    p.write_text(_json.dumps({"format": "phoneprice_edge.predictions/99", "features": [[0.0]]}) + "\n")
+    with pytest.raises(_DataError, match="line 1: prediction log format"):
+        _read_jsonl(p)
+    p.write_text(_json.dumps({"format": "phoneprice_edge.predictions/1", "features": [[0.0]]}) + "\n")
+    assert len(_read_jsonl(p)) == 1

@@ -17,8 +17,8 @@ from phoneprice_edge.serve.hooks import (
     PredictionBatch,
     PredictionSink,
     QueueSink,
-    make_sink,
 )
+from phoneprice_edge.serve.sinks import make_sink
 
 NAMES = ["a", "b"]
 CLASSES = ["x", "y", "z"]
