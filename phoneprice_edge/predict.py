@@ -4,6 +4,7 @@ predict in chunks, write."""
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,9 +48,9 @@ def predict_frame(model: Any, x: np.ndarray, chunk_size: int,
     """Probabilities [N, C] and class indices [N] of x, chunk_size rows per backend call (or per
     request, for a PredictClient, whose errors then name the row in x); InputError when the
     model's output for a row is not finite."""
-    from phoneprice_edge.serve.client import PredictClient
-
-    remote = isinstance(model, PredictClient)
+    # a PredictClient exists only once serve.client (httpx) is imported: the device install has no httpx
+    client = sys.modules.get("phoneprice_edge.serve.client")
+    remote = client is not None and isinstance(model, client.PredictClient)
     n = x.shape[0]
     probs = np.empty((n, len(model.classes)), dtype=np.float32)
     idx = np.empty(n, dtype=np.int64)
