@@ -20,6 +20,7 @@ from phoneprice_edge.export.cpp_static_ref import (  # noqa: F401 - part of this
 )
 
 INT32_MAX = 2**31 - 1
+BIAS_Q_MAX = 2**29  # largest |int32 bias| before the sums (at most 4096 * 255 * 127 < 2^28 more)
 
 
 def requant_pair(m_real: float) -> tuple[int, int]:
@@ -120,8 +121,13 @@ def _static_dense(op, src: int, s_in: np.ndarray, zp: int, s_out: np.ndarray | N
     w = op.params["weight"].astype(np.float64) * s_in[None, :]
     amax = np.abs(w).max(axis=1)
     sw = np.where(amax > 0, amax / S8_MAX, 1.0)
-    q = np.clip(np.rint(w / sw[:, None]), -S8_MAX, S8_MAX).astype(np.int64)
     b = op.params.get("bias")
+    if b is not None:
+        # a channel whose weights are (nearly) all zero, as L1 training leaves them, must still hold
+        # its bias in int32: widen its scale so |bias| / scale <= 2^29 (what that rounds away is
+        # at most 2^-30 of the bias per weight)
+        sw = np.maximum(sw, np.abs(b.astype(np.float64)) / BIAS_Q_MAX)
+    q = np.clip(np.rint(w / sw[:, None]), -S8_MAX, S8_MAX).astype(np.int64)
     bias = np.rint(b.astype(np.float64) / sw) if b is not None else np.zeros(op.out_dim)
     bias = bias.astype(np.int64) - zp * q.sum(axis=1)
     if np.abs(bias).max() + round4(op.in_dim) * U8_MAX * S8_MAX > INT32_MAX:

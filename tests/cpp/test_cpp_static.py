@@ -90,6 +90,22 @@ def test_static_gelu_dequantises(pe_lib, tmp_path: Path) -> None:
     assert float(np.abs(got - run_reference(static, x, "int8")).max()) <= 0.05
 
 
+def test_zero_weight_channel_keeps_its_bias(pe_lib, tmp_path: Path) -> None:
+    """A hidden unit whose weights L1 training drove to ~0 but whose bias is not: its int32 bias
+    must not overflow (the scale is widened), and it still outputs relu(bias)."""
+    prog = _program((8, 6))
+    set_int8_keep_fp32(prog, [])
+    first = next(op for op in prog.ops if op.kind == "dense")
+    first.params["weight"][3, :] = 1e-12
+    first.params["bias"][3] = 2.5
+    rng = np.random.default_rng(2)
+    static = make_static(prog, rng.standard_normal((400, 5)).astype(np.float32) * 3)
+    x = rng.standard_normal((200, 5)).astype(np.float32) * 3
+    got = _run(build_pem(static, "int8"), tmp_path, x)
+    assert np.array_equal(got, run_reference(static, x, "int8"))
+    assert float((got.argmax(1) == run_reference(prog, x, "fp32").argmax(1)).mean()) >= 0.95
+
+
 def test_requant_pair() -> None:
     for m in (1e-9, 0.001, 0.37, 0.5, 0.999999, 1.0, 3.5, 1000.0):
         mult, n = requant_pair(m)
