@@ -149,13 +149,9 @@ def report(rounds: list[tuple[dict, dict]], prof: list[str] | None) -> str:
 
 
 def _cpu() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+    from phoneprice_edge.host import cpu_model
+
+    return cpu_model()
 
 
 def _isa() -> str:
