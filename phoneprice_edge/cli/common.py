@@ -71,6 +71,26 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+_TERM_SEEN = threading.Event()  # set by the SIGTERM handler: a later error is that signal's doing
+
+
+@contextlib.contextmanager
+def resume_hint(run_dir: object) -> Iterator[None]:
+    """Print the resume hint when the block is interrupted. SIGTERM can land inside an extension
+    module's import (scipy's reports a plain ImportError then): after a SIGTERM any error is the
+    interrupt."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        click.echo(f"interrupted; continue with: pe-train --resume {run_dir}", err=True)
+        raise
+    except Exception as exc:
+        if not _TERM_SEEN.is_set():
+            raise
+        click.echo(f"interrupted; continue with: pe-train --resume {run_dir}", err=True)
+        raise Terminated() from exc
+
+
 # under torchrun the launcher owns SIGTERM (it stops its workers); leave the default there
 _LAUNCHER_VARS = ("TORCHELASTIC_RUN_ID", "LOCAL_RANK")
 
@@ -91,6 +111,7 @@ def sigterm_as_interrupt() -> Iterator[None]:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             os.kill(os.getpid(), signal.SIGTERM)
             return
+        _TERM_SEEN.set()
         raise Terminated()
 
     signal.signal(signal.SIGTERM, handler)

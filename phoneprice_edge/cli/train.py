@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from phoneprice_edge.cli.common import CONTEXT
+from phoneprice_edge.cli.common import CONTEXT, resume_hint
 from phoneprice_edge.errors import UsageError
 
 
@@ -110,11 +110,8 @@ def cmd(config: str | None, data: str | None, table: str | None, query: str | No
                 data=data, table=table, query=query, label=label, out=out or default_out())
         return
     if resume:
-        try:
+        with resume_hint(resume):
             result = resume_run(resume, quiet=quiet, init_from=init_from)
-        except KeyboardInterrupt:
-            click.echo(f"interrupted; continue with: pe-train --resume {resume}", err=True)
-            raise
         print_summary(result)
         return
     cfg = resolve_config(config, sets, kfold=kfold, refit=refit, seed=seed, epochs=epochs,
@@ -128,11 +125,7 @@ def cmd(config: str | None, data: str | None, table: str | None, query: str | No
         from phoneprice_edge.checkpoint import read_checkpoint
 
         read_checkpoint(init_from)  # a missing or unreadable file: before the run folder exists
-    try:
-        with cleanup_on_failed_start(run_dir, before):
-            result = train_run(cfg, ds.X, ds.y, ds.schema, run_dir, init_from=init_from,
-                               quiet=quiet)
-    except KeyboardInterrupt:
-        click.echo(f"interrupted; continue with: pe-train --resume {run_dir}", err=True)
-        raise
+    with resume_hint(run_dir), cleanup_on_failed_start(run_dir, before):
+        result = train_run(cfg, ds.X, ds.y, ds.schema, run_dir, init_from=init_from,
+                           quiet=quiet)
     print_summary(result)

@@ -77,3 +77,20 @@ def test_missing_optional_package_names_the_extra(capsys: pytest.CaptureFixture[
         assert f"needs {module.split('.')[0]}," in err
     with pytest.raises(ModuleNotFoundError):
         entry(cmd)(["--module", "not_an_extra_module"])
+
+
+def test_an_error_after_sigterm_is_the_interrupt(capsys, monkeypatch) -> None:
+    """SIGTERM inside an extension module's import surfaces as a plain ImportError (scipy's does):
+    after a SIGTERM it is reported as the interrupt, with the resume hint, not as a crash."""
+    import threading
+
+    from phoneprice_edge.cli import common
+    from phoneprice_edge.errors import Terminated
+
+    monkeypatch.setattr(common, "_TERM_SEEN", threading.Event())
+    with pytest.raises(ImportError), common.resume_hint("RUN"):
+        raise ImportError("initialization failed")  # no SIGTERM seen: a real error stays one
+    common._TERM_SEEN.set()
+    with pytest.raises(Terminated), common.resume_hint("RUN"):
+        raise ImportError("initialization failed")
+    assert "continue with: pe-train --resume RUN" in capsys.readouterr().err

@@ -46,6 +46,7 @@ def test_file_stem_is_checked_too(tmp_path: Path) -> None:
 def run_copy(synth_run: Path, tmp_path: Path) -> Path:
     dst = tmp_path / "run"
     shutil.copytree(synth_run, dst)
+    shutil.rmtree(dst / "export", ignore_errors=True)  # synth_run is shared: other tests export into it
     other = dst / "export" / "openvino-fp32"
     other.mkdir(parents=True)
     (other / "keep.txt").write_text("another profile's artifact")
