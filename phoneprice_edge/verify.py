@@ -118,14 +118,9 @@ def _claimed(folder: Path) -> dict[str, str]:
 
 def host_facts() -> dict[str, Any]:
     """Where the check ran: machine, OS, Python and the runtime libraries installed here."""
-    from importlib import metadata
+    from phoneprice_edge.host import library_versions
 
-    libs = {}
-    for name in ("phoneprice_edge", "numpy", "onnxruntime", "openvino", "torch", "tensorrt"):
-        try:
-            libs[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            continue
+    libs = library_versions(("numpy", "onnxruntime", "openvino", "torch", "tensorrt"))
     return {"machine": platform.machine(), "os": platform.platform(),
             "python": platform.python_version(), "versions": libs}
 

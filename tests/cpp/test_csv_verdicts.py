@@ -3,21 +3,18 @@ verdict on the same table: accepted with the same values, or refused (issue 18).
 
 from __future__ import annotations
 
-import ctypes
 import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from phoneprice_edge.backends import cpp as cpp_backend
 from phoneprice_edge.data.ingest import read_table
 from phoneprice_edge.data.validate import prepare_unlabelled
 from phoneprice_edge.errors import DataError
 from phoneprice_edge.schema import FeatureSchema, FeatureSpec
 
 REPO = Path(__file__).resolve().parents[2]
-INFER = REPO / "cpp_runtime" / "build" / "pe-infer"
 MODEL = REPO / "cpp_runtime" / "tests" / "golden" / "mlp_relu_fp32.pem"  # features f0..f5
 H = "f0,f1,f2,f3,f4,f5"
 SCHEMA = FeatureSchema(features=tuple(FeatureSpec(f"f{i}") for i in range(6)), label="y",
@@ -45,12 +42,6 @@ CASES: dict[str, tuple[bytes, str | None]] = {
 }
 
 
-@pytest.fixture(scope="module")
-def infer() -> Path:
-    if not INFER.exists():
-        pytest.skip(f"{INFER} not built (bash scripts/test.d/10-cpp-runtime.sh)")
-    return INFER
-
 
 def python_verdict(path: Path) -> np.ndarray | None:
     """Features float32 in schema order when the Python side accepts the table, else None."""
@@ -60,16 +51,6 @@ def python_verdict(path: Path) -> np.ndarray | None:
         return None
 
 
-def runtime_logits(lib, model: Path, x: np.ndarray) -> np.ndarray:
-    """The C++ runtime's logits for x through the ctypes backend (the Python side's values)."""
-    handle = ctypes.c_void_p()
-    assert lib.pe_model_open(str(model).encode(), ctypes.byref(handle)) == 0
-    backend = cpp_backend.CppBackend(lib, handle, "fp32")
-    try:
-        return backend.run(np.ascontiguousarray(x, dtype=np.float32))
-    finally:
-        backend.close()
-
 
 def cpp_logits(infer: Path, model: Path, path: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run([str(infer), "--logits", str(model), str(path)], capture_output=True,
@@ -77,7 +58,7 @@ def cpp_logits(infer: Path, model: Path, path: Path) -> subprocess.CompletedProc
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
-def test_same_table_same_verdict(infer: Path, pe_lib, tmp_path: Path, name: str) -> None:
+def test_same_table_same_verdict(infer: Path, runtime_logits, tmp_path: Path, name: str) -> None:
     content, fragment = CASES[name]
     path = tmp_path / f"{name}.csv"
     path.write_bytes(content)
@@ -89,7 +70,7 @@ def test_same_table_same_verdict(infer: Path, pe_lib, tmp_path: Path, name: str)
         # same values: the C++ logits equal the runtime's on the Python-parsed rows, bit for bit
         got = np.array([[float(v) for v in line.split(",")] for line in res.stdout.splitlines()[1:]],
                        dtype=np.float32)
-        np.testing.assert_array_equal(got, runtime_logits(pe_lib, MODEL, x))
+        np.testing.assert_array_equal(got, runtime_logits(MODEL, x))
     else:
         assert x is None, f"Python accepted {name}"
         assert res.returncode == 1

@@ -3,37 +3,18 @@ phoneprice_edge.golden.check on the same artifact and rows; damage is one line, 
 
 from __future__ import annotations
 
-import ctypes
 import re
 import subprocess
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from phoneprice_edge import golden as g
-from phoneprice_edge.backends import cpp as cpp_backend
 
 REPO = Path(__file__).resolve().parents[2]
-INFER = REPO / "cpp_runtime" / "build" / "pe-infer"
 TREE = REPO / "cpp_runtime" / "tests" / "golden"
 
 
-@pytest.fixture(scope="module")
-def infer() -> Path:
-    if not INFER.exists():
-        pytest.skip(f"{INFER} not built (bash scripts/test.d/10-cpp-runtime.sh)")
-    return INFER
-
-
-def runtime_logits(lib, model: Path, x: np.ndarray) -> np.ndarray:
-    handle = ctypes.c_void_p()
-    assert lib.pe_model_open(str(model).encode(), ctypes.byref(handle)) == 0
-    backend = cpp_backend.CppBackend(lib, handle, "fp32")
-    try:
-        return backend.run(np.ascontiguousarray(x, dtype=np.float32))
-    finally:
-        backend.close()
 
 
 def run_golden(infer: Path, gold: Path, model: Path) -> subprocess.CompletedProcess[str]:
@@ -47,14 +28,14 @@ def run_golden(infer: Path, gold: Path, model: Path) -> subprocess.CompletedProc
     ("default_int8", g.Tolerance(1e-3, 1e-3, 1.0)),      # int8 is not within fp32's bound: FAIL
     ("default_int8", g.Tolerance(float("inf"), 0.0, 1.0)),  # top-1 only
 ])
-def test_verdict_matches_python(infer: Path, pe_lib, tmp_path: Path, model: str,
+def test_verdict_matches_python(infer: Path, runtime_logits, tmp_path: Path, model: str,
                                 tol: g.Tolerance | None) -> None:
     gold = g.read(TREE / f"{model}_golden.bin")
     if tol is not None:
         gold = g.Golden(gold.inputs, gold.logits, tol)
     path = g.write(tmp_path / "golden.bin", gold)
     pem = TREE / f"{model}.pem"
-    expected = g.check(gold, runtime_logits(pe_lib, pem, gold.inputs))
+    expected = g.check(gold, runtime_logits(pem, gold.inputs))
     res = run_golden(infer, path, pem)
     line = res.stdout.strip()
     assert res.returncode == (0 if expected.passed else 1), line
