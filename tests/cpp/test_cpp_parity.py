@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from pem_factory import random_program, run_pem
 
 from phoneprice_edge.backends.registry import load_backend
 from phoneprice_edge.checkpoint import load_model
@@ -175,27 +176,6 @@ def test_int8_keep_fp32_is_per_layer(pe_lib, tmp_path: Path) -> None:
         set_int8_keep_fp32(prog, ["head"])
 
 
-def _split_program(hidden: tuple[int, ...] = (8, 6)):
-    from phoneprice_edge.export.cpp import lower_model
-    from phoneprice_edge.model import ModelConfig, build_model
-
-    torch.manual_seed(0)
-    cfg = ModelConfig(in_features=5, num_classes=3, hidden_dims=hidden, wide=True)
-    model = build_model(cfg, torch.zeros(5), torch.ones(5)).eval()
-    with torch.no_grad():
-        for p in model.parameters():
-            p.normal_(0, 0.7)
-    return lower_model(model, [f"f{i}" for i in range(5)], ["a", "b", "c"])
-
-
-def _run_pem(data: bytes, folder: Path, x: np.ndarray) -> np.ndarray:
-    from phoneprice_edge.backends.cpp import CppBackend
-
-    (folder / "m.pem").write_bytes(data)
-    with CppBackend.open_pem(folder / "m.pem") as b:
-        return b.run(x)
-
-
 def test_activation_split_bit_and_reference(pe_lib, tmp_path: Path) -> None:
     """SPLIT is written on exactly the int8 DENSE ops (never in an fp32 file, never on a layer kept
     fp32); the runtime matches the NumPy split reference, and its activation error (against the
@@ -212,17 +192,17 @@ def test_activation_split_bit_and_reference(pe_lib, tmp_path: Path) -> None:
         set_int8_keep_fp32,
     )
 
-    prog = _split_program()
+    prog = random_program()
     x = np.random.default_rng(0).standard_normal((300, 5)).astype(np.float32) * 3
     set_int8_keep_fp32(prog, [])
     one_pass = build_pem(prog, "int8")
-    y_one = _run_pem(one_pass, tmp_path, x)
+    y_one = run_pem(one_pass, tmp_path, x)
     assert set_activation_split(prog, True) == 4
     data = build_pem(prog, "int8")
     assert [f for _, f in _dense_ops(data)] == [SPLIT, SPLIT, SPLIT, SPLIT | ACCUMULATE]
     assert [f for _, f in _dense_ops(one_pass)] == [0, 0, 0, ACCUMULATE]
     assert len(data) == len(one_pass)  # the flag is the only difference
-    got = _run_pem(data, tmp_path, x)
+    got = run_pem(data, tmp_path, x)
     assert float(np.abs(got - run_reference(prog, x, "int8")).max()) <= 1e-4
     w8 = [dataclasses.replace(op, params={**op.params, "weight": (lambda q, s: q * s[:, None])(
         *quantize_per_channel(op.params["weight"]))}) if op.kind == "dense" else op for op in prog.ops]
@@ -235,7 +215,7 @@ def test_activation_split_bit_and_reference(pe_lib, tmp_path: Path) -> None:
     mixed = build_pem(prog, "int8")
     assert [(i8, f) for i8, f in _dense_ops(mixed)] == [
         (False, 0), (True, SPLIT), (False, 0), (False, ACCUMULATE)]
-    assert float(np.abs(_run_pem(mixed, tmp_path, x) - run_reference(prog, x, "int8")).max()) <= 1e-4
+    assert float(np.abs(run_pem(mixed, tmp_path, x) - run_reference(prog, x, "int8")).max()) <= 1e-4
     # fp32 files never carry the bit, whatever the ops are marked
     for op in prog.ops:
         op.split = op.kind == "dense"
@@ -260,7 +240,7 @@ def test_split_bit_on_fp32_dense_is_refused(pe_lib, tmp_path: Path) -> None:
         set_int8_keep_fp32,
     )
 
-    prog = _split_program()
+    prog = random_program()
     set_int8_keep_fp32(prog, ["first", "last", "wide"])  # op 2 (the middle DENSE) int8
     kinds = [op.kind for op in prog.ops]
 
@@ -298,7 +278,7 @@ def test_activation_split_option() -> None:
     from phoneprice_edge.export.profile import parse_profile
 
     def policy(**opts: object) -> tuple[dict, list[bool]]:
-        prog = _split_program((8,))
+        prog = random_program((8,))
         ctx = SimpleNamespace(profile=SimpleNamespace(option=lambda k, d=None: opts.get(k, d)))
         _, facts = _int8_policy(ctx, prog)  # type: ignore[arg-type]
         return facts, [op.split for op in prog.ops if op.kind == "dense"]

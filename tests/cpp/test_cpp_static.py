@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from pem_factory import random_program, run_pem
 
 from phoneprice_edge.errors import ExportError
 from phoneprice_edge.export.cpp_pem import (
@@ -29,27 +30,6 @@ from phoneprice_edge.export.cpp_pem import (
 from phoneprice_edge.export.cpp_static import make_static, requant_pair
 
 
-def _program(hidden: tuple[int, ...], act: str = "relu"):
-    from phoneprice_edge.export.cpp import lower_model
-    from phoneprice_edge.model import ModelConfig, build_model
-
-    torch.manual_seed(0)
-    cfg = ModelConfig(in_features=5, num_classes=3, hidden_dims=hidden, activation=act, wide=True)
-    model = build_model(cfg, torch.zeros(5), torch.ones(5)).eval()
-    with torch.no_grad():
-        for p in model.parameters():
-            p.normal_(0, 0.7)
-    return lower_model(model, [f"f{i}" for i in range(5)], ["a", "b", "c"])
-
-
-def _run(data: bytes, folder: Path, x: np.ndarray) -> np.ndarray:
-    from phoneprice_edge.backends.cpp import CppBackend
-
-    (folder / "m.pem").write_bytes(data)
-    with CppBackend.open_pem(folder / "m.pem") as b:
-        return b.run(x)
-
-
 def _dense_flags(data: bytes) -> list[int]:
     n_tensors, n_ops = struct.unpack_from("<II", data, 32)
     at = 64 + 32 * n_tensors
@@ -60,7 +40,7 @@ def _dense_flags(data: bytes) -> list[int]:
 def test_static_runtime_equals_reference_bitwise(pe_lib, tmp_path: Path) -> None:
     """ReLU model, every DENSE static int8: one QUANTIZE shared by the first and wide layers, the
     hidden ReLUs folded into uint8 requantisation; the runtime's logits equal the reference's."""
-    prog = _program((8, 6))
+    prog = random_program((8, 6))
     set_int8_keep_fp32(prog, [])
     rng = np.random.default_rng(0)
     calib = rng.standard_normal((400, 5)).astype(np.float32) * 3
@@ -70,7 +50,7 @@ def test_static_runtime_equals_reference_bitwise(pe_lib, tmp_path: Path) -> None
     assert struct.unpack_from("<I", data, 8)[0] == FORMAT_VERSION_STATIC
     assert _dense_flags(data) == [STATIC | RELU_U8, STATIC | RELU_U8, STATIC, STATIC | 1]
     x = rng.standard_normal((300, 5)).astype(np.float32) * 3
-    got = _run(data, tmp_path, x)
+    got = run_pem(data, tmp_path, x)
     assert np.array_equal(got, run_reference(static, x, "int8"))
     ref = run_reference(prog, x, "fp32")
     assert float((got.argmax(1) == ref.argmax(1)).mean()) >= 0.95
@@ -80,20 +60,20 @@ def test_static_runtime_equals_reference_bitwise(pe_lib, tmp_path: Path) -> None
 
 def test_static_gelu_dequantises(pe_lib, tmp_path: Path) -> None:
     """GELU between layers: DENSE outputs are dequantised to float and quantised again."""
-    prog = _program((8,), "gelu")
+    prog = random_program((8,), "gelu")
     set_int8_keep_fp32(prog, [])
     x = np.random.default_rng(1).standard_normal((200, 5)).astype(np.float32) * 3
     static = make_static(prog, x)
     assert [op.kind for op in static.ops].count("quantize") == 2
     assert not any(op.relu_u8 for op in static.ops)
-    got = _run(build_pem(static, "int8"), tmp_path, x)
+    got = run_pem(build_pem(static, "int8"), tmp_path, x)
     assert float(np.abs(got - run_reference(static, x, "int8")).max()) <= 0.05
 
 
 def test_zero_weight_channel_keeps_its_bias(pe_lib, tmp_path: Path) -> None:
     """A hidden unit whose weights L1 training drove to ~0 but whose bias is not: its int32 bias
     must not overflow (the scale is widened), and it still outputs relu(bias)."""
-    prog = _program((8, 6))
+    prog = random_program((8, 6))
     set_int8_keep_fp32(prog, [])
     first = next(op for op in prog.ops if op.kind == "dense")
     first.params["weight"][3, :] = 1e-12
@@ -101,7 +81,7 @@ def test_zero_weight_channel_keeps_its_bias(pe_lib, tmp_path: Path) -> None:
     rng = np.random.default_rng(2)
     static = make_static(prog, rng.standard_normal((400, 5)).astype(np.float32) * 3)
     x = rng.standard_normal((200, 5)).astype(np.float32) * 3
-    got = _run(build_pem(static, "int8"), tmp_path, x)
+    got = run_pem(build_pem(static, "int8"), tmp_path, x)
     assert np.array_equal(got, run_reference(static, x, "int8"))
     assert float((got.argmax(1) == run_reference(prog, x, "fp32").argmax(1)).mean()) >= 0.95
 
@@ -117,7 +97,7 @@ def test_requant_pair() -> None:
 
 def test_versions(pe_lib, tmp_path: Path) -> None:
     """Version 1 files load; a version this runtime does not read is refused and named."""
-    prog = _program((4,))
+    prog = random_program((4,))
     data = build_pem(prog, "fp32")
     handle = ctypes.c_void_p()
     for version, want in ((1, 0), (2, 0), (3, 6), (0, 6)):
@@ -133,7 +113,7 @@ def test_versions(pe_lib, tmp_path: Path) -> None:
 
 def test_limits_refused_at_export() -> None:
     """A program the loader would refuse by its limits is an ExportError with one line."""
-    prog = _program((4,))
+    prog = random_program((4,))
     wide = dataclasses.replace(prog.ops[1], out_dim=MAX_DIM + 1)
     with pytest.raises(ExportError, match=f"up to {MAX_DIM}"):
         build_pem(dataclasses.replace(prog, ops=[prog.ops[0], wide, *prog.ops[2:]]), "fp32")
