@@ -45,6 +45,10 @@ class BackendUnavailable(PEError):
     """A runtime (package, GPU, execution provider) that is not present on this host."""
 
 
+class BackendClosed(PEError):
+    """A Backend used after close(): load the artifact again."""
+
+
 class ExportError(PEError):
     """An export step that failed (converter error, checker failure, unsupported op)."""
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import importlib
 from pathlib import Path
 from types import ModuleType
-from typing import Any
 
 from phoneprice_edge.artifact import Manifest, artifact_path, load_artifact
 from phoneprice_edge.backends.base import IOSpec
+from phoneprice_edge.backends.options import LoadOptions
 from phoneprice_edge.errors import ArtifactError, BackendUnavailable
 
 
@@ -18,14 +18,11 @@ def artifact_manifest(artifact: str | Path, verify_key: str | Path | None = None
     return load_artifact(artifact, verify_key=verify_key)
 
 
-def manifest_of(artifact: str | Path, options: dict[str, Any]) -> Manifest:
-    """The manifest a registry already verified (options['manifest']), else verify it here."""
-    m = options.get("manifest")
-    if m is None:
-        return artifact_manifest(artifact, options.get("verify_key"))
-    if not isinstance(m, Manifest):
-        raise ArtifactError(f"{artifact}: manifest option must be an artifact.Manifest")
-    return m
+def manifest_of(artifact: str | Path, options: LoadOptions) -> Manifest:
+    """The manifest a registry already verified (options.manifest), else verify it here."""
+    if options.manifest is None:
+        return artifact_manifest(artifact, options.verify_key)
+    return options.manifest
 
 
 def io_from_manifest(manifest: Manifest) -> IOSpec:

@@ -5,11 +5,10 @@ from __future__ import annotations
 import ctypes
 import os
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from phoneprice_edge.backends.base import Backend, IOSpec, TensorSpec
+from phoneprice_edge.backends.base import Backend, IOSpec, LoadOptions, TensorSpec
 from phoneprice_edge.backends.common import artifact_file, manifest_of
 from phoneprice_edge.errors import ArtifactError, BackendUnavailable
 
@@ -118,7 +117,7 @@ class CppBackend(Backend):
             raise ArtifactError(f"C++ runtime: {what}: {msg} (status {status})")
 
     @classmethod
-    def load(cls, artifact: str | Path, device: str = "cpu", **options: Any) -> CppBackend:
+    def _load(cls, artifact: str | Path, device: str, options: LoadOptions) -> CppBackend:
         if device != "cpu":
             raise BackendUnavailable(f"the C++ runtime runs on the CPU only, not {device!r}")
         manifest = manifest_of(artifact, options)
@@ -144,14 +143,12 @@ class CppBackend(Backend):
         return self._spec
 
     def _run(self, x: np.ndarray) -> np.ndarray:
-        if self._h is None:
-            raise ArtifactError("C++ backend is closed")
         out = np.empty((x.shape[0], self.n_classes), dtype=np.float32)
         self._check(self._lib.pe_run(self._h, self._arena.ctypes.data, self._arena.nbytes,
                                      x.ctypes.data, x.shape[0], out.ctypes.data), "run")
         return out
 
-    def close(self) -> None:
+    def _close(self) -> None:
         if getattr(self, "_h", None) is not None:
             self._lib.pe_model_close(self._h)
             self._h = None

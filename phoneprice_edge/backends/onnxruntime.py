@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from phoneprice_edge.backends.base import Backend, IOSpec
+from phoneprice_edge.backends.base import Backend, IOSpec, LoadOptions
 from phoneprice_edge.backends.common import (
     artifact_file,
     io_from_manifest,
@@ -36,7 +36,7 @@ class OnnxRuntimeBackend(Backend):
         self.device = device
 
     @classmethod
-    def load(cls, artifact: str | Path, device: str = "cpu", **options: Any) -> OnnxRuntimeBackend:
+    def _load(cls, artifact: str | Path, device: str, options: LoadOptions) -> OnnxRuntimeBackend:
         ort = vendor("onnxruntime", "onnx")
         from phoneprice_edge.artifact import version_note
         from phoneprice_edge.errors import ArtifactError, BackendUnavailable
@@ -47,8 +47,8 @@ class OnnxRuntimeBackend(Backend):
                                      f"got {device!r}")
         wanted = PROVIDERS[device]
         so = ort.SessionOptions()
-        if options.get("threads"):
-            so.intra_op_num_threads = int(options["threads"])
+        if options.threads:
+            so.intra_op_num_threads = options.threads
         so.log_severity_level = 3
         path = artifact_file(artifact, manifest, "onnx")
         try:
@@ -70,6 +70,6 @@ class OnnxRuntimeBackend(Backend):
     def _run(self, x: np.ndarray) -> np.ndarray:
         return self._sess_run(self._out, {self._in: x})[0]
 
-    def close(self) -> None:
+    def _close(self) -> None:
         self._session = None
         self._sess_run = None

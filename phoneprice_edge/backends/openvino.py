@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from phoneprice_edge.artifact import Manifest, version_note
-from phoneprice_edge.backends.base import Backend, IOSpec
+from phoneprice_edge.backends.base import Backend, IOSpec, LoadOptions
 from phoneprice_edge.backends.common import (
     artifact_file,
     io_from_manifest,
@@ -31,28 +31,28 @@ class OpenVINOBackend(Backend):
         self.inference_precision = precision
 
     @classmethod
-    def load(cls, artifact: str | Path, device: str = "cpu", **options: Any) -> OpenVINOBackend:
+    def _load(cls, artifact: str | Path, device: str, options: LoadOptions) -> OpenVINOBackend:
         from phoneprice_edge.numerics import openvino_uncapped
 
         ov = vendor("openvino", "openvino")
         manifest = manifest_of(artifact, options)
         facts = manifest.fact("openvino") or {}
         ov_device = {"cpu": "CPU", "gpu": "GPU", "npu": "NPU"}.get(device.lower(), device)
-        precision = options.get("inference_precision") or facts.get("inference_precision", "f32")
+        precision = options.inference_precision or facts.get("inference_precision", "f32")
         with openvino_uncapped():  # its own oneDNN must not run capped at SSE4.1
             return cls._compile(ov, artifact, manifest, device, ov_device, precision, options)
 
     @classmethod
     def _compile(cls, ov: Any, artifact: str | Path, manifest: Manifest, device: str,
-                 ov_device: str, precision: str, options: dict[str, Any]) -> OpenVINOBackend:
+                 ov_device: str, precision: str, options: LoadOptions) -> OpenVINOBackend:
         core = ov.Core()
         if ov_device.split(".")[0] not in {d.split(".")[0] for d in core.available_devices}:
             raise BackendUnavailable(f"OpenVINO device {ov_device} not present (available: "
                                      f"{', '.join(core.available_devices)})")
         xml = artifact_file(artifact, manifest, "openvino")
         config: dict[str, Any] = {"INFERENCE_PRECISION_HINT": precision}
-        if options.get("threads"):
-            config["INFERENCE_NUM_THREADS"] = int(options["threads"])
+        if options.threads:
+            config["INFERENCE_NUM_THREADS"] = options.threads
         try:
             compiled = core.compile_model(core.read_model(str(xml)), ov_device, config)
         except RuntimeError as exc:
@@ -71,6 +71,6 @@ class OpenVINOBackend(Backend):
         out = self._request.infer({0: x}, share_inputs=True)
         return np.asarray(out[0], dtype=np.float32).copy()
 
-    def close(self) -> None:
+    def _close(self) -> None:
         self._request = None
         self._compiled = None

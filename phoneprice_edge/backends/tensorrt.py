@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from phoneprice_edge.backends.base import Backend, IOSpec
+from phoneprice_edge.backends.base import Backend, IOSpec, LoadOptions
 from phoneprice_edge.backends.common import (
     artifact_file,
     io_from_manifest,
@@ -90,7 +90,13 @@ class TensorRTBackend(Backend):
         self.device = f"cuda:{device}"
 
     @classmethod
-    def load(cls, artifact: str | Path, device: str = "cuda", **options: Any) -> TensorRTBackend:
+    def load(cls, artifact: str | Path, device: str = "cuda",
+             options: LoadOptions | None = None, **more: Any) -> TensorRTBackend:
+        """As Backend.load, on the GPU by default."""
+        return super().load(artifact, device, options, **more)
+
+    @classmethod
+    def _load(cls, artifact: str | Path, device: str, options: LoadOptions) -> TensorRTBackend:
         trt = tensorrt_module()
         from phoneprice_edge.backends import cudart
 
@@ -110,8 +116,6 @@ class TensorRTBackend(Backend):
         return self._spec
 
     def _run(self, x: np.ndarray) -> np.ndarray:
-        if self._context is None:
-            raise ArtifactError("TensorRT backend is closed")
         x = np.ascontiguousarray(x, dtype=np.float32)
         out = np.empty((x.shape[0], self._spec.n_classes), dtype=np.float32)
         dx, dy = self._dx.reserve(max(x.nbytes, 4)), self._dy.reserve(max(out.nbytes, 4))
@@ -127,7 +131,7 @@ class TensorRTBackend(Backend):
         self._stream.synchronize()
         return out
 
-    def close(self) -> None:
+    def _close(self) -> None:
         self._context = None
         self._engine = None
         for res in ("_dx", "_dy", "_stream"):

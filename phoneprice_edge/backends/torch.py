@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from phoneprice_edge.backends.base import Backend, IOSpec
+from phoneprice_edge.backends.base import Backend, IOSpec, LoadOptions
 from phoneprice_edge.backends.common import artifact_file, io_from_manifest, manifest_of
 from phoneprice_edge.errors import ArtifactError, BackendUnavailable
 
@@ -53,6 +53,9 @@ class TorchModuleBackend(Backend):
             out = self._module(torch.from_numpy(x).to(self._dev))
         return out.float().cpu().numpy()
 
+    def _close(self) -> None:
+        self._module = None
+
 
 class TorchScriptBackend(TorchModuleBackend):
     """A TorchScript export folder (model.pt) loaded with torch.jit.load."""
@@ -60,13 +63,13 @@ class TorchScriptBackend(TorchModuleBackend):
     name = "torchscript"
 
     @classmethod
-    def load(cls, artifact: str | Path, device: str = "cpu", **options: Any) -> TorchScriptBackend:
+    def _load(cls, artifact: str | Path, device: str, options: LoadOptions) -> TorchScriptBackend:
         from phoneprice_edge.artifact import version_note
 
         manifest = manifest_of(artifact, options)
         torch = import_torch()
-        if options.get("threads"):
-            torch.set_num_threads(int(options["threads"]))
+        if options.threads:
+            torch.set_num_threads(options.threads)
         path = artifact_file(artifact, manifest, "torchscript")
         if manifest.precision == "int8" and device != "cpu":
             raise BackendUnavailable("torch int8 (quantized::linear, fbgemm/x86) modules run on the CPU only")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from phoneprice_edge.backends.base import IOSpec, TensorSpec
+from phoneprice_edge.backends.base import IOSpec, LoadOptions, TensorSpec
 from phoneprice_edge.backends.torch import TorchModuleBackend, import_torch
 from phoneprice_edge.checkpoint import load_model
 
@@ -17,12 +17,12 @@ class TorchBackend(TorchModuleBackend):
     name = "torch"
 
     @classmethod
-    def load(cls, artifact: str | Path, device: str = "cpu", **options: Any) -> TorchBackend:
+    def _load(cls, artifact: str | Path, device: str, options: LoadOptions) -> TorchBackend:
         path = Path(artifact)
         if path.is_dir():
             path = path / "checkpoints" / "best_model.pt"
-        if options.get("threads"):
-            import_torch().set_num_threads(int(options["threads"]))
+        if options.threads:
+            import_torch().set_num_threads(options.threads)
         loaded = load_model(path)
         spec = IOSpec(inputs=(TensorSpec("input", (None, loaded.config.in_features)),),
                       outputs=(TensorSpec("logits", (None, loaded.config.num_classes)),))

@@ -130,7 +130,7 @@ class SlowBackend(Backend):
         self.inner, self.name, self.device = inner, inner.name, inner.device
 
     @classmethod
-    def load(cls, artifact: Any, device: str = "cpu", **options: Any) -> Backend:
+    def _load(cls, artifact: Any, device: str, options: Any) -> Backend:
         raise NotImplementedError
 
     def describe(self) -> IOSpec:
@@ -140,7 +140,7 @@ class SlowBackend(Backend):
         time.sleep(0.002)
         return self.inner.run(x)
 
-    def close(self) -> None:
+    def _close(self) -> None:
         self.inner.close()
 
 
