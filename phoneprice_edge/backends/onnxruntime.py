@@ -42,17 +42,21 @@ class OnnxRuntimeBackend(Backend):
         from phoneprice_edge.errors import ArtifactError, BackendUnavailable
 
         manifest = manifest_of(artifact, options)
-        if device not in PROVIDERS:
-            raise BackendUnavailable(f"onnxruntime device must be one of {', '.join(PROVIDERS)}, "
-                                     f"got {device!r}")
-        wanted = PROVIDERS[device]
+        kind, _, index = device.partition(":")
+        if kind not in PROVIDERS or (index and (kind == "cpu" or not index.isdigit())):
+            raise BackendUnavailable(f"onnxruntime device must be one of {', '.join(PROVIDERS)} "
+                                     f"(cuda:N, tensorrt:N for the N-th GPU), got {device!r}")
+        wanted = PROVIDERS[kind]
+        gpu = {"device_id": int(index)} if index else {}
         so = ort.SessionOptions()
         if options.threads:
             so.intra_op_num_threads = options.threads
         so.log_severity_level = 3
         path = artifact_file(artifact, manifest, "onnx")
         try:
-            session = ort.InferenceSession(str(path), sess_options=so, providers=wanted)
+            session = ort.InferenceSession(str(path), sess_options=so, providers=wanted,
+                                           provider_options=[gpu if p != wanted[-1] else {}
+                                                             for p in wanted])
         except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph types
             raise ArtifactError(f"{path}: onnxruntime cannot load it: {str(exc).splitlines()[0]}"
                                 f"{version_note(manifest, 'onnxruntime')}") from None

@@ -6,6 +6,7 @@ golden rows; the eager reference is injected by the caller (BenchConfig.referenc
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import time
 from collections.abc import Callable
@@ -26,6 +27,7 @@ from phoneprice_edge.bench.timing import (
     make_inputs,
     time_calls,
 )
+from phoneprice_edge.devices import is_cuda, parse_device
 from phoneprice_edge.errors import BackendUnavailable, DataError, UsageError
 
 DEFAULT_BATCH_SIZES: tuple[int, ...] = (1, 64, 1024)
@@ -51,8 +53,10 @@ class BenchConfig:
     reference_loader: Callable[[Path, str, int], Backend] | None = None
 
     def __post_init__(self) -> None:
-        if self.device not in ("cpu", "cuda"):
-            raise UsageError(f"--device must be cpu or cuda, got {self.device!r}")
+        try:
+            parse_device(self.device)
+        except UsageError as exc:
+            raise UsageError(f"--{exc}") from None
         if not self.threads or any(t < 1 for t in self.threads):
             raise UsageError(f"thread counts must be >= 1, got {list(self.threads)}")
         if self.batch_sizes is not None and (not self.batch_sizes or min(self.batch_sizes) < 1):
@@ -176,22 +180,22 @@ def default_loader(path: Path, device: str = "cpu", **opts: Any) -> Backend:
 
 def cuda_sync(device: str) -> Callable[[], None] | None:
     """torch.cuda.synchronize for CUDA points (so no kernel is still running when the clock stops)."""
-    if device != "cuda":
+    if not is_cuda(device):
         return None
     try:
         import torch
     except ImportError:
         return None
     if not torch.cuda.is_available():
-        raise BackendUnavailable("--device cuda was requested but torch sees no CUDA device")
-    return torch.cuda.synchronize
+        raise BackendUnavailable(f"--device {device} was requested but torch sees no CUDA device")
+    return functools.partial(torch.cuda.synchronize, device)
 
 
 def check_device(backend: Backend, artifact: str, device: str) -> None:
     """Refuse to report a CPU run as a GPU run (a provider that silently fell back)."""
     got = str(getattr(backend, "device", "cpu"))
-    if device == "cuda" and not got.startswith("cuda"):
-        raise BackendUnavailable(f"{artifact}: asked for cuda but the {backend.name} backend runs "
+    if is_cuda(device) and not is_cuda(got):
+        raise BackendUnavailable(f"{artifact}: asked for {device} but the {backend.name} backend runs "
                                  f"on {got}")
 
 
@@ -260,7 +264,10 @@ def measure_point(backend: Backend, rows: np.ndarray, batch: int, plan: TimingPl
     with PeakRSS() as mem:
         stats, _ = time_calls(backend.run, inputs, plan, sync=cuda_sync(device))
     extra: dict[str, Any] = {}
-    if device == "cuda" and backend.name in TORCH_BACKENDS:
-        ev = cuda_event_stats(backend.run, inputs, plan)
+    if is_cuda(device) and backend.name in TORCH_BACKENDS:
+        import torch
+
+        with torch.cuda.device(device):  # the events are recorded on that GPU's stream
+            ev = cuda_event_stats(backend.run, inputs, plan)
         extra = {"gpu_event_p50_us": round(ev.p50_us, 3), "gpu_event_p99_us": round(ev.p99_us, 3)}
     return stats, mem.peak_mb, extra

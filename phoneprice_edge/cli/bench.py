@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from phoneprice_edge.cli.common import CONTEXT
+from phoneprice_edge.cli.common import CONTEXT, device_option
 from phoneprice_edge.errors import UsageError
 
 if TYPE_CHECKING:
@@ -63,8 +63,7 @@ baseline for the same (artifact, batch, threads, device), after re-timing suspec
               help="Batch sizes [default: each manifest's benchmark sizes, else 1,64,1024].")
 @click.option("--threads", callback=_int_list, default="1", show_default=True, metavar="N[,M]",
               help="Intra-op thread counts to sweep.")
-@click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True,
-              help="cuda fails clearly when no GPU (or no GPU runtime) is present.")
+@device_option
 @click.option("--reference/--no-reference", default=False, show_default=True,
               help="Also time the eager PyTorch checkpoint.")
 @click.option("--overhead/--no-overhead", default=True, show_default=True,

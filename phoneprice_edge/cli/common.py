@@ -10,11 +10,12 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import click
 
-from phoneprice_edge.errors import PEError, Terminated
+from phoneprice_edge.devices import DEVICES, parse_device
+from phoneprice_edge.errors import PEError, Terminated, UsageError
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -25,6 +26,31 @@ EXTRA_OF = {**dict.fromkeys(("torch", "onnx", "onnxscript", "sklearn", "scipy", 
             **dict.fromkeys(("fastapi", "uvicorn", "orjson", "prometheus_client", "httpx",
                              "sqlalchemy", "starlette"), "serve"),
             "pyarrow": "parquet", "openvino": "openvino", "psycopg": "postgres", "cuda": "tensorrt"}
+
+
+DEVICE_HELP = ("Device the artifacts run on: cpu, cuda or cuda:N (the N-th GPU); a GPU the "
+               "runtime or host lacks fails clearly.")
+
+
+class DeviceType(click.ParamType):
+    """--device: cpu, cuda or cuda:N (devices.parse_device); anything else is a usage error (2)."""
+
+    name = "device"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        try:
+            return parse_device(value)
+        except UsageError:
+            self.fail(f"{value!r} is not {DEVICES}", param, ctx)
+
+    def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:
+        return "[cpu|cuda|cuda:N]"
+
+
+def device_option(f: Any) -> Any:
+    """The --device option of every command that runs artifacts (same type, default and help)."""
+    return click.option("--device", type=DeviceType(), default="cpu", show_default=True,
+                        help=DEVICE_HELP)(f)
 
 
 def missing_extra(exc: ModuleNotFoundError) -> str | None:

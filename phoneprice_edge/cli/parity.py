@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from phoneprice_edge.cli.common import CONTEXT
+from phoneprice_edge.cli.common import CONTEXT, device_option
 from phoneprice_edge.errors import PEError, UsageError
 
 
@@ -17,7 +17,7 @@ from phoneprice_edge.errors import PEError, UsageError
 @click.option("--artifact", "artifacts", multiple=True, type=click.Path(path_type=Path),
               help="Export folder(s) to check (repeatable).")
 @click.option("--all", "all_", is_flag=True, help="Check every folder in RUN_DIR/export/.")
-@click.option("--device", default="cpu", show_default=True, help="Device the artifacts run on.")
+@device_option
 @click.option("--json", "as_json", is_flag=True, help="Print the reports as JSON.")
 def cmd(run_dir: Path, artifacts: tuple[Path, ...], all_: bool, device: str, as_json: bool) -> int:
     """Check numerical parity of exported artifacts on the run's validation split.

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from phoneprice_edge.cli.common import CONTEXT
+from phoneprice_edge.cli.common import CONTEXT, device_option
 
 
 @click.command("predict", context_settings=CONTEXT)
@@ -24,7 +24,7 @@ from phoneprice_edge.cli.common import CONTEXT
 @click.option("--format", "fmt", default=None, help="Input format when the extension does not say.")
 @click.option("--chunk-size", type=click.IntRange(1), default=8192, show_default=True,
               help="Rows per backend call (per request with --url, at most the server's limit).")
-@click.option("--device", default="cpu", show_default=True, help="Backend device: cpu or cuda.")
+@device_option
 @click.option("--carry", default="id", show_default=True,
               help="Comma-separated input columns copied to the output when present.")
 @click.option("--strict", is_flag=True, help="Out-of-range values are errors, not warnings.")

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from phoneprice_edge.cli.common import CONTEXT
+from phoneprice_edge.cli.common import CONTEXT, device_option
 
 if TYPE_CHECKING:
     from phoneprice_edge.serve.reload import ModelHolder, Reloader
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
                    "PE_API_KEY is unset otherwise).")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
-@click.option("--device", default="cpu", show_default=True, help="Backend device: cpu or cuda.")
+@device_option
 @click.option("--threads", type=click.IntRange(1), default=None,
               help="Intra-op threads of the runtime (default: the runtime's choice).")
 @click.option("--out-of-range", type=click.Choice(["error", "warn"]), default="error",

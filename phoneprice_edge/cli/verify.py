@@ -6,14 +6,13 @@ from pathlib import Path
 
 import click
 
-from phoneprice_edge.cli.common import CONTEXT
+from phoneprice_edge.cli.common import CONTEXT, device_option
 
 
 @click.command(context_settings=CONTEXT)
 @click.argument("artifacts", nargs=-1, required=True,
                 type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--device", default="cpu", show_default=True,
-              help="Device the runtime runs on (cpu, cuda).")
+@device_option
 @click.option("--key", "verify_key", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Ed25519 public key: refuse an artifact not signed by it [default: "
                    "$PE_VERIFY_KEY when set].")
