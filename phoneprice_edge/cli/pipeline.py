@@ -34,8 +34,8 @@ Stage = Callable[[PipelineContext], None]
 def stage_data(ctx: PipelineContext) -> None:
     """Use --data, or write the built-in synthetic data (2000 rows, seed 42) into the run folder;
     check it and print its summary."""
-    from phoneprice_edge.cli.data import check_file, raise_if_unusable, render
     from phoneprice_edge.data import synth_phone, write_table
+    from phoneprice_edge.data.summary import check_file, raise_if_unusable, render
 
     if ctx.data is None:
         path = ctx.run_dir / "input" / "phone_synth.csv"
