@@ -4,7 +4,6 @@ Jetson): `finalize` records an engine built by build_engine.sh (trtexec) and thi
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -35,22 +34,7 @@ def finalize(artifact_dir: Path) -> dict[str, Any]:
                            format="tensorrt-engine", host={**(m.fact("host") or {}), "gpu": facts})
 
 
-def main(argv: list[str]) -> int:
-    """The finalize command line: 0 on success, else one `error:` line and 1 (2 for usage)."""
-    from phoneprice_edge.errors import PEError
+if __name__ == "__main__":  # the command line lives in cli/tensorrt_engine.py (run by name:
+    import runpy  # the cli module imports this one, and nothing here imports it back)
 
-    if len(argv) != 2 or argv[0] != "finalize":
-        print("usage: python -m phoneprice_edge.export.tensorrt_engine finalize EXPORT_DIR",
-              file=sys.stderr)
-        return 2
-    try:
-        finalize(Path(argv[1]))
-    except PEError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    print(f"recorded {Path(argv[1]) / ENGINE_FILE} in its manifest")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    runpy.run_module("phoneprice_edge.cli.tensorrt_engine", run_name="__main__")
