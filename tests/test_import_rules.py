@@ -1,18 +1,35 @@
-"""The runtime layer imports nothing of the build side (static: every import statement of the
-runtime modules, function-level ones included, followed transitively through the package)."""
+"""The layer rules of docs/ARCHITECTURE.md, read from its table: no module reaches a layer it may
+not import (static: every import statement, function-level ones included, followed transitively
+through the package), and every top-level module is in exactly one layer."""
 
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
-PKG = Path(__file__).resolve().parents[1] / "phoneprice_edge"
-BUILD_SIDE = ("phoneprice_edge.export", "phoneprice_edge.training", "phoneprice_edge.train",
-              "phoneprice_edge.checkpoint", "phoneprice_edge.parity", "phoneprice_edge.evaluate")
-RUNTIME_ROOTS = ("phoneprice_edge.artifact", "phoneprice_edge.backends", "phoneprice_edge.serve",
-                 "phoneprice_edge.predict", "phoneprice_edge.verify", "phoneprice_edge.bench",
-                 "phoneprice_edge.golden", "phoneprice_edge.host", "phoneprice_edge.cli.verify",
-                 "phoneprice_edge.cli.sign")
+REPO = Path(__file__).resolve().parents[1]
+PKG = REPO / "phoneprice_edge"
+DOC = REPO / "docs" / "ARCHITECTURE.md"
+HEADING = "## Layers and what each may import"
+
+
+def layer_table(text: str) -> dict[str, tuple[tuple[str, ...], frozenset[str]]]:
+    """layer -> (its modules as phoneprice_edge.X names, the layers it may import), from the
+    markdown table under HEADING."""
+    section = text.split(HEADING, 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("|")][2:]  # no header, rule
+    out = {}
+    for row in rows:
+        layer, modules, may = (c.strip() for c in row.strip("|").split("|"))
+        names = tuple(f"phoneprice_edge.{m}" for m in re.findall(r"`([\w.]+)`", modules))
+        out[layer] = (names, frozenset(x.strip() for x in may.split(",")))
+    return out
+
+
+LAYERS = layer_table(DOC.read_text(encoding="utf-8"))
+RUNTIME_ROOTS = LAYERS["runtime"][0]
+BUILD_SIDE = LAYERS["build"][0]
 
 
 def module_file(name: str) -> Path | None:
@@ -44,9 +61,9 @@ def imports_of(name: str) -> set[str]:
     return out
 
 
-def runtime_modules() -> list[str]:
+def layer_modules(roots: tuple[str, ...]) -> list[str]:
     mods = []
-    for root in RUNTIME_ROOTS:
+    for root in roots:
         path = module_file(root)
         assert path is not None, root
         if path.name == "__init__.py":
@@ -69,13 +86,66 @@ def closure(start: str) -> dict[str, str]:
     return seen
 
 
+def layer_of(mod: str) -> str:
+    """The layer of a package module: the row naming it or the longest name above it."""
+    best = max(((name, layer) for layer, (names, _) in LAYERS.items() for name in names
+                if mod == name or mod.startswith(name + ".")), key=lambda t: len(t[0]))
+    return best[1]
+
+
+def test_the_doc_table_has_the_layers() -> None:
+    assert {"runtime", "shared", "build", "entry"} <= set(LAYERS)
+    for layer, (names, may) in LAYERS.items():
+        assert names, layer
+        assert may <= set(LAYERS), (layer, may - set(LAYERS))
+
+
+def test_every_top_level_module_is_in_one_layer() -> None:
+    top = sorted(f"phoneprice_edge.{p.stem}" for p in PKG.iterdir()
+                 if (p.suffix == ".py" and p.stem != "__init__")
+                 or (p.is_dir() and (p / "__init__.py").is_file()))
+    rows = [n for names, _ in LAYERS.values() for n in names if n.count(".") == 1]
+    assert sorted(rows) == sorted(set(rows)), "a module is in two layers"
+    assert not set(top) - set(rows), f"in no layer of {DOC.name}: {sorted(set(top) - set(rows))}"
+    assert not set(rows) - set(top), f"not in the package: {sorted(set(rows) - set(top))}"
+    for names, _ in LAYERS.values():
+        for n in names:
+            assert module_file(n) is not None, n
+
+
+def neutral(mod: str) -> bool:
+    """A package's __init__.py: judged by what it imports (the closure follows it), not its row."""
+    path = module_file(mod)
+    return path is not None and path.name == "__init__.py"
+
+
+def test_each_layer_imports_only_what_the_doc_allows() -> None:
+    bad = []
+    for layer, (names, may) in LAYERS.items():
+        if may >= set(LAYERS):
+            continue
+        for mod in layer_modules(tuple(n for n in names if layer_of(n) == layer)):
+            for dep, via in closure(mod).items():
+                if layer_of(dep) not in may and not neutral(dep):
+                    bad.append(f"{layer}: {mod} -> ... {via} -> {dep} ({layer_of(dep)})")
+    assert not bad, "modules reach layers they may not import:\n" + "\n".join(sorted(set(bad)))
+
+
 def test_runtime_layer_imports_no_build_module() -> None:
     bad = []
-    for mod in runtime_modules():
+    for mod in layer_modules(RUNTIME_ROOTS):
         for dep, via in closure(mod).items():
-            if dep.startswith(BUILD_SIDE):
+            if layer_of(dep) == "build" and not neutral(dep):
                 bad.append(f"{mod} -> ... {via} -> {dep}")
     assert not bad, "runtime modules reach build-side code:\n" + "\n".join(sorted(set(bad)))
+
+
+def test_layer_table_parser_reads_a_table() -> None:
+    text = (f"{HEADING}\n\n| layer | modules | may import |\n|---|---|---|\n"
+            "| runtime | `a`, `b.c` | runtime |\n| build | `d` | runtime, build |\n\n## Next\n| x |")
+    assert layer_table(text) == {
+        "runtime": (("phoneprice_edge.a", "phoneprice_edge.b.c"), frozenset({"runtime"})),
+        "build": (("phoneprice_edge.d",), frozenset({"runtime", "build"}))}
 
 
 def test_the_checker_sees_function_level_imports(tmp_path: Path) -> None:

@@ -207,7 +207,6 @@ def build_engine(onnx_path: Path, engine_path: Path, s: BuilderSettings, cache_d
 
 
 if __name__ == "__main__":  # build_engine.sh written before tensorrt_engine.py names this module
-
     import runpy  # the command line lives in cli/tensorrt_engine.py
 
     runpy.run_module("phoneprice_edge.cli.tensorrt_engine", run_name="__main__")
