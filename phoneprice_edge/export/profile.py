@@ -9,7 +9,7 @@ from typing import Any
 from phoneprice_edge.artifact.folder import check_profile_name
 from phoneprice_edge.errors import ConfigError
 from phoneprice_edge.io_utils import read_toml
-from phoneprice_edge.targets import PRECISIONS, TARGETS, Target
+from phoneprice_edge.targets import PRECISIONS, TARGETS, Option, Target
 
 DEFAULT_OPSET = 20
 PACKAGE_PROFILES = Path(__file__).resolve().parent / "profiles"
@@ -71,15 +71,19 @@ class ExportProfile:
     calibration: Calibration | None = None
     tolerance: Tolerance = field(default_factory=Tolerance)
     benchmark_batch_sizes: tuple[int, ...] = (1, 64, 1024)
-    options: dict[str, Any] = field(default_factory=dict)  # the target's own section, validated
+    options: dict[str, Any] = field(default_factory=dict)  # the keys the profile set, validated
     source: str = ""
 
     @property
     def spec(self) -> Target:
         return TARGETS[self.target]
 
-    def option(self, key: str, default: Any = None) -> Any:
-        return self.options.get(key, default)
+    def option(self, key: str) -> Any:
+        """The profile's value of the target option `key`, else its default from the target's
+        option table (targets.py; fixed options always give the table's value)."""
+        spec = self.spec.option_spec(key)
+        value = spec.default if spec.fixed else self.options.get(key, spec.default)
+        return list(value) if isinstance(value, list) else value
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -128,8 +132,8 @@ def parse_profile(data: dict[str, Any], name: str, source: str = "<profile>") ->
     if not bsz or any(not isinstance(b, int) or b < 1 for b in bsz):
         raise bad(f"benchmark.batch_sizes must be positive integers, got {list(bsz)}")
     options: dict[str, Any] = {}
-    for sec, table in spec.options.items():
-        options.update(_check_section(data.get(sec, {}), sec, table, bad))
+    for sec, table in spec.settable().items():
+        options.update(_check_options(data.get(sec, {}), sec, table, bad))
     opset = data.get("opset", DEFAULT_OPSET)
     if not isinstance(opset, int) or isinstance(opset, bool) or not 13 <= opset <= 23:
         raise bad(f"opset must be an integer in 13..23, got {opset!r}")
@@ -160,6 +164,24 @@ def _check_section(table: Any, section: str, allowed: dict[str, Any], bad: Any) 
         elif isinstance(value, bool) != (want is bool) or not isinstance(value, want):
             raise bad(f"{section}.{key} must be {want.__name__}, got {value!r}")
         out[key] = value
+    return out
+
+
+def _check_options(table: Any, section: str, allowed: dict[str, Option],
+                   bad: Any) -> dict[str, Any]:
+    """A target section against its option table (type, choices, range): the values it sets."""
+    if not isinstance(table, dict):
+        raise bad(f"[{section}] must be a table")
+    unknown = sorted(set(table) - set(allowed))
+    if unknown:
+        hint = ", ".join(sorted(allowed)) or "none"
+        raise bad(f"unknown key(s) {', '.join(f'{section}.{k}' for k in unknown)} (allowed: {hint})")
+    out: dict[str, Any] = {}
+    for key, value in table.items():
+        try:
+            out[key] = allowed[key].check(value)
+        except ValueError as exc:
+            raise bad(f"{section}.{key} = {value!r}: must be {exc}") from None
     return out
 
 
