@@ -12,6 +12,8 @@ from phoneprice_edge.io_utils import read_toml
 from phoneprice_edge.targets import PRECISIONS, TARGETS, Option, Target
 
 DEFAULT_OPSET = 20
+# The built-in profiles have one tracked copy, the checkout's export_profiles/; a wheel carries
+# them as phoneprice_edge/export/profiles/ (copied by setup.py's build step, never tracked).
 PACKAGE_PROFILES = Path(__file__).resolve().parent / "profiles"
 REPO_PROFILES = Path(__file__).resolve().parents[2] / "export_profiles"
 
@@ -208,9 +210,13 @@ def load_profile_file(path: str | Path) -> ExportProfile:
 
 
 def profiles_dir() -> Path:
-    """The repo's export_profiles/ when running from a checkout, else the packaged copies."""
-    return REPO_PROFILES if REPO_PROFILES.is_dir() and any(REPO_PROFILES.glob("*.toml")) \
-        else PACKAGE_PROFILES
+    """The checkout's export_profiles/ (source tree, editable install), else the wheel's copy;
+    ConfigError when neither holds a profile (an install built without them)."""
+    for d in (REPO_PROFILES, PACKAGE_PROFILES):
+        if d.is_dir() and any(d.glob("*.toml")):
+            return d
+    raise ConfigError(f"no built-in export profiles found (looked in {REPO_PROFILES} and "
+                      f"{PACKAGE_PROFILES}); reinstall phoneprice_edge or pass --profile FILE")
 
 
 def builtin_profile_names() -> list[str]:
