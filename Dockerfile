@@ -17,6 +17,7 @@ RUN apt-get update \
 WORKDIR /src
 COPY pyproject.toml setup.py MANIFEST.in constraints.txt README.md ./
 COPY phoneprice_edge ./phoneprice_edge
+COPY export_profiles ./export_profiles
 COPY cpp_runtime ./cpp_runtime
 RUN pip wheel --no-deps --wheel-dir /wheels .
 

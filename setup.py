@@ -1,8 +1,9 @@
-"""Wheel build step: compile the C++ runtime's core shared library (cpp_runtime/, CMake) and bundle
-it as phoneprice_edge/_native/libpe_runtime.so, so the cpp backend works after a plain
-`pip install .`. Without cmake or a C/C++ compiler (or when the build fails) the wheel is pure
+"""Wheel build steps: copy the built-in export profiles (export_profiles/*.toml, their one tracked
+copy) into the package as phoneprice_edge/export/profiles/, and compile the C++ runtime's core
+shared library (cpp_runtime/, CMake) and bundle it as phoneprice_edge/_native/libpe_runtime.so,
+so the cpp backend works after a plain `pip install .`. Without cmake or a C/C++ compiler (or when the build fails) the wheel is pure
 Python and the cpp backend says how to build the library. Editable installs (`pip install -e`,
-./run.sh) skip this: the dev flow's scripts/build-cpp.sh writes cpp_runtime/build/libpe_runtime.so.
+./run.sh) skip both: the package reads the checkout's export_profiles/, and the dev flow's scripts/build-cpp.sh writes cpp_runtime/build/libpe_runtime.so.
 PE_SKIP_NATIVE=1 skips the build on purpose."""
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ except ImportError:  # pragma: no cover - depends on the build environment
 HERE = Path(__file__).resolve().parent
 CPP = HERE / "cpp_runtime"
 LIB = "libpe_runtime.so"
+PROFILES = HERE / "export_profiles"  # phoneprice_edge.export.profile reads them in a checkout
+PACKAGED_PROFILES = Path("phoneprice_edge") / "export" / "profiles"  # ... and here in a wheel
 
 
 def _say(msg: str) -> None:
@@ -55,13 +58,29 @@ def build_native(build_dir: Path) -> Path | None:
     return lib.resolve() if lib.exists() else None
 
 
+def copy_profiles(build_lib: Path) -> int:
+    """export_profiles/*.toml into build_lib/phoneprice_edge/export/profiles/; how many."""
+    tomls = sorted(PROFILES.glob("*.toml"))
+    if not tomls:
+        raise SystemExit(f"{PROFILES}: no export profiles to package")
+    dest = build_lib / PACKAGED_PROFILES
+    dest.mkdir(parents=True, exist_ok=True)
+    for old in dest.glob("*.toml"):
+        old.unlink()  # a stale build/lib must not keep a profile that was removed
+    for t in tomls:
+        shutil.copyfile(t, dest / t.name)
+    return len(tomls)
+
+
 class BuildPyWithRuntime(build_py):
-    """build_py, then the C++ runtime library into build_lib/phoneprice_edge/_native/."""
+    """build_py, then the export profiles into build_lib/phoneprice_edge/export/profiles/ and the
+    C++ runtime library into build_lib/phoneprice_edge/_native/."""
 
     def run(self) -> None:
         super().run()
         if getattr(self, "editable_mode", False):
-            return  # editable: the checkout's cpp_runtime/build/ is used (scripts/build-cpp.sh)
+            return  # editable: the checkout's export_profiles/ and cpp_runtime/build/ are used
+        _say(f"packaged {copy_profiles(Path(self.build_lib))} export profiles")
         if not native_possible():
             _say("no cmake or C/C++ compiler (or PE_SKIP_NATIVE=1): the C++ runtime library is not "
                  "bundled; the cpp backend will say how to build it")

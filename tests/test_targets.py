@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
 import pytest
 
 from phoneprice_edge.export.profile import (
@@ -24,10 +30,46 @@ def test_every_required_profile_ships_and_validates() -> None:
         assert p.precision in TARGETS[p.target].precisions
 
 
-def test_packaged_profiles_match_the_repo_copies() -> None:
-    repo = {p.name: p.read_bytes() for p in REPO_PROFILES.glob("*.toml")}
-    pkg = {p.name: p.read_bytes() for p in PACKAGE_PROFILES.glob("*.toml")}
-    assert repo == pkg, "copy export_profiles/*.toml to phoneprice_edge/export/profiles/"
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_the_builtin_profiles_have_one_tracked_copy() -> None:
+    """export_profiles/ is the only copy in the checkout: no tracked profile TOML elsewhere, and
+    no package folder a stale copy could hide in (the wheel's copy is made at build time)."""
+    assert not PACKAGE_PROFILES.exists(), f"{PACKAGE_PROFILES}: remove it (setup.py makes it in the wheel)"
+    names = {p.name for p in REPO_PROFILES.glob("*.toml")}
+    if shutil.which("git") and (REPO / ".git").exists():
+        tracked = subprocess.run(["git", "ls-files", "*.toml"], cwd=REPO, capture_output=True,
+                                 text=True, check=True).stdout.split()
+        copies = [t for t in tracked if Path(t).name in names and Path(t).parent.name != "export_profiles"]
+        assert copies == [], f"tracked copies of built-in profiles outside export_profiles/: {copies}"
+
+
+@pytest.mark.slow
+def test_a_non_editable_wheel_carries_exactly_export_profiles(tmp_path: Path) -> None:
+    """`pip wheel .` (setup.py's build step) packages export_profiles/*.toml, byte for byte, as
+    phoneprice_edge/export/profiles/, which profile.profiles_dir() reads in an installed wheel."""
+    build = tmp_path / "src"
+    shutil.copytree(REPO, build, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "build", "runs", "*.egg-info", "cpp_runtime", "__pycache__", "tests",
+        "benchmarks", "docs"))
+    r = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
+                        "-w", str(tmp_path / "whl"), str(build)], capture_output=True, text=True,
+                       env={"PE_SKIP_NATIVE": "1", "PATH": "/usr/bin:/bin",
+                            "PIP_DISABLE_PIP_VERSION_CHECK": "1"}, timeout=600)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    (whl,) = (tmp_path / "whl").glob("*.whl")
+    with zipfile.ZipFile(whl) as z:
+        packed = {Path(n).name: z.read(n) for n in z.namelist()
+                  if n.startswith("phoneprice_edge/export/profiles/")}
+    assert packed == {p.name: p.read_bytes() for p in REPO_PROFILES.glob("*.toml")}
+
+
+def test_every_target_has_a_builtin_profile() -> None:
+    """A target without a built-in profile would have no parity test (tests/export/
+    test_profile_parity.py is parametrized over the built-in profiles)."""
+    shipped = {p.target for p in builtin_profiles()}
+    assert shipped == set(TARGETS), f"targets without a built-in profile: {set(TARGETS) - shipped}"
 
 
 @pytest.mark.parametrize("name", sorted(TARGETS))

@@ -1,8 +1,9 @@
-"""What every exporter receives: the run, the loaded model and rows, the profile, calibration rows."""
+"""The exporter contract: what every exporter receives (ExportInputs) and returns (ExportOutput)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -14,23 +15,31 @@ if TYPE_CHECKING:
     from phoneprice_edge.export.profile import ExportProfile
 
 
-@dataclass
-class ExportContext:
-    """Inputs of one export; exporters write only inside out_dir and return the file names."""
+@dataclass(frozen=True)
+class ExportInputs:
+    """Inputs of one export; an exporter writes only inside out_dir."""
 
     run_dir: Path
     checkpoint: Path
-    loaded: LoadedModel
+    loaded: LoadedModel  # int8: the int8-ready copy (export/int8_prep.py)
     profile: ExportProfile
     out_dir: Path
     calib_x: np.ndarray
     train_x: np.ndarray  # the run's data/train.npz and data/val.npz features, already loaded
     val_x: np.ndarray
-    # Facts an exporter wants recorded in the manifest (opset, inference precision, GPU, ...).
-    manifest_extra: dict[str, Any] | None = None
+    defer_build: bool = False  # --defer-build: a deferrable target writes its build recipe
 
-    def record(self, **facts: Any) -> None:
-        """Add facts to the manifest this export will get."""
-        if self.manifest_extra is None:
-            self.manifest_extra = {}
-        self.manifest_extra.update(facts)
+
+@dataclass(frozen=True)
+class ExportOutput:
+    """What an exporter wrote and the facts its manifest gets."""
+
+    files: tuple[str, ...]  # names of the artifact files in out_dir
+    facts: Mapping[str, Any] = field(default_factory=dict)  # manifest fields (opset aside)
+    opset: int | None = None  # the ONNX opset, for ONNX-based artifacts
+    fmt: str | None = None  # the manifest's format when it is not the target's (a build recipe)
+    host_extra: Mapping[str, Any] | None = None  # build-host facts (the GPU that built an engine)
+    deferred: bool = False  # a build recipe instead of the model: no reload check at export
+
+
+Exporter = Callable[[ExportInputs], ExportOutput]

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from phoneprice_edge.errors import ExportError, UsageError
-from phoneprice_edge.export.base import ExportContext
+from phoneprice_edge.export.base import ExportInputs, ExportOutput
 from phoneprice_edge.export.cpp_pem import (
     Op,
     Program,
@@ -22,7 +22,6 @@ from phoneprice_edge.export.cpp_pem import (
 )
 from phoneprice_edge.export.cpp_static import make_static
 from phoneprice_edge.io_utils import atomic_write_bytes, atomic_write_text
-from phoneprice_edge.targets import LAYER_ROLES
 
 PEM_FILE = "model.pem"
 HEADER_FILE = "model_pem.h"
@@ -30,10 +29,6 @@ ACTIVATION_QUANT = "dynamic symmetric per row (scale = max|x|/127), int32 accumu
 ACTIVATION_QUANT_SPLIT = ("dynamic per row, two-pass split (coarse + residual), int8: symmetric "
                           "per row (scale = max|x|/127), the residual quantized the same way, both "
                           "through the same int8 weights, int32 accumulation")
-# The layers the int8 mode keeps fp32 unless the profile's [cpp] int8_keep_fp32 says otherwise:
-# every role (the one reading the standardised input and those producing the logits), as the
-# other int8 targets do.
-DEFAULT_KEEP_FP32 = LAYER_ROLES
 _ELEMENTWISE = ("relu", "gelu", "layernorm")
 # Opset of the ONNX graph the lowering reads (torch's dynamo default): Gelu is an ONNX op from
 # opset 20 on; below it the exporter decomposes GELU into Erf, which the lowering does not take.
@@ -254,7 +249,7 @@ def _check_lowering(model: Any, program: Program, x: np.ndarray) -> float:
     return float(np.abs(run_reference(program, x) - ref).max())
 
 
-def export_cpp(ctx: ExportContext) -> list[str]:
+def export_cpp(ctx: ExportInputs) -> ExportOutput:
     """Write model.pem and model_pem.h into ctx.out_dir; return their names."""
     precision = ctx.profile.precision
     if precision not in ("fp32", "int8"):
@@ -273,25 +268,18 @@ def export_cpp(ctx: ExportContext) -> list[str]:
     atomic_write_bytes(Path(ctx.out_dir) / PEM_FILE, data)
     atomic_write_text(Path(ctx.out_dir) / HEADER_FILE, header_source(data))
     version = int.from_bytes(data[8:12], "little")
-    ctx.record(pem_format_version=version, pem_ops=[op.kind for op in program.ops],
-               pem_bytes=len(data), **facts)
-    return [PEM_FILE, HEADER_FILE]
+    facts = {"pem_format_version": version, "pem_ops": [op.kind for op in program.ops],
+             "pem_bytes": len(data), **facts}
+    return ExportOutput((PEM_FILE, HEADER_FILE), facts)
 
 
-def _int8_policy(ctx: ExportContext, program: Program) -> tuple[Program, dict[str, Any]]:
-    """Apply [cpp] int8_keep_fp32, activation_split and activation_scheme to the program's DENSE
-    ops; return the program to write and the manifest facts."""
-    keep = ctx.profile.option("int8_keep_fp32", list(DEFAULT_KEEP_FP32))
-    if not isinstance(keep, list) or not all(isinstance(k, str) for k in keep):
-        raise UsageError(f"[cpp] int8_keep_fp32 must be a list of layer names, got {keep!r}")
-    from phoneprice_edge.targets import TARGETS
-
-    split = ctx.profile.option("activation_split", TARGETS["cpp"].int8_split_default)
-    if not isinstance(split, bool):
-        raise UsageError(f"[cpp] activation_split must be true or false, got {split!r}")
-    scheme = ctx.profile.option("activation_scheme", "dynamic")
-    if scheme not in ("dynamic", "static"):
-        raise UsageError(f"[cpp] activation_scheme must be 'dynamic' or 'static', got {scheme!r}")
+def _int8_policy(ctx: ExportInputs, program: Program) -> tuple[Program, dict[str, Any]]:
+    """Apply [cpp] int8_keep_fp32, activation_split and activation_scheme (checked against the
+    option table when the profile was read; defaults there: every role kept fp32, split on,
+    dynamic) to the program's DENSE ops; return the program to write and the manifest facts."""
+    keep = ctx.profile.option("int8_keep_fp32")
+    split = ctx.profile.option("activation_split")
+    scheme = ctx.profile.option("activation_scheme")
     layers = set_int8_keep_fp32(program, keep)
     n_int8 = sum(rec["weights"] == "int8" for rec in layers)
     facts: dict[str, Any] = {"int8_keep_fp32": keep, "activation_scheme": scheme, "layer_precisions": layers,
@@ -313,7 +301,7 @@ def _int8_policy(ctx: ExportContext, program: Program) -> tuple[Program, dict[st
                      "activation_quantization": (act + " at int8 layers") if n_int8 else "none"}
 
 
-def _static_calibration_rows(ctx: ExportContext) -> np.ndarray:
+def _static_calibration_rows(ctx: ExportInputs) -> np.ndarray:
     """Up to STATIC_CALIB_ROWS training rows, evenly spaced (deterministic)."""
     x = np.asarray(ctx.train_x, dtype=np.float32)
     if len(x) == 0:

@@ -48,20 +48,6 @@ SEARCH_EVALS = 4_000  # at most this many candidate levels are scored: the defau
 # ~3.2k (6 sweeps over its 268 searchable weights); larger models get a partial first sweep
 
 
-def activation_split(profile: Any) -> bool:
-    """The profile's activation_split, else its target's default (every int8 target and the
-    preparation read it through here, so they never disagree)."""
-    from phoneprice_edge.targets import TARGETS
-
-    return bool(profile.option("activation_split", TARGETS[profile.target].int8_split_default))
-
-
-def activation_levels(profile: Any) -> int:
-    """uint8 levels a static target spreads a calibrated range over (the profile's
-    activation_levels, default 255; 127 keeps u8 x s8 pairs inside int16)."""
-    return int(profile.option("activation_levels", 255))
-
-
 def prepare_int8(model: TabularClassifier, rows: np.ndarray, activations: Activations = "static",
                  split: bool = True, sweeps: int = 6,
                  act_levels: int = 255) -> tuple[TabularClassifier, dict[str, Any]]:

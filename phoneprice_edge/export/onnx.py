@@ -12,7 +12,7 @@ import torch
 
 from phoneprice_edge.errors import ExportError
 from phoneprice_edge.export import quiet
-from phoneprice_edge.export.base import ExportContext
+from phoneprice_edge.export.base import ExportInputs, ExportOutput
 
 INPUT_NAME = "input"
 OUTPUT_NAME = "logits"
@@ -74,52 +74,48 @@ def io_spec(n_features: int, n_classes: int) -> tuple[list[dict[str, Any]], list
             [{"name": OUTPUT_NAME, "shape": [None, n_classes], "dtype": "float32"}])
 
 
-def write_fp32_onnx(ctx: ExportContext, path: Path) -> None:
-    """The fp32 ONNX of the context's model, checked."""
-    cfg = ctx.loaded.config
-    torch_to_onnx(ctx.loaded.model, cfg.in_features, path, ctx.profile.opset,
-                  ctx.profile.option("exporter", "dynamo"))
+def write_fp32_onnx(inp: ExportInputs, path: Path) -> None:
+    """The fp32 ONNX of the inputs' model, checked."""
+    cfg = inp.loaded.config
+    torch_to_onnx(inp.loaded.model, cfg.in_features, path, inp.profile.opset,
+                  inp.profile.option("exporter"))
     check_onnx(path, cfg.in_features, cfg.num_classes)
 
 
-def write_onnx_for_precision(ctx: ExportContext, path: Path,
-                             quantize_bias: bool = True,
-                             activation_symmetric: bool | None = None) -> dict[str, Any]:
-    """fp32, fp16 (float32 I/O) or int8 (static QDQ) ONNX at path; returns manifest facts."""
+def write_onnx_for_precision(inp: ExportInputs, path: Path,
+                             quantize_bias: bool = True) -> dict[str, Any]:
+    """fp32, fp16 (float32 I/O) or int8 (static QDQ) ONNX at path; returns manifest facts. The
+    int8 settings are the profile's [onnx] options (fixed ones for targets reusing this writer)."""
     from phoneprice_edge.export import quantize
-    from phoneprice_edge.export.int8_prep import activation_levels, activation_split
 
-    cfg = ctx.loaded.config
-    prec = ctx.profile.precision
-    facts: dict[str, Any] = {"opset": ctx.profile.opset}
-    if prec == "fp32":
-        write_fp32_onnx(ctx, path)
+    cfg = inp.loaded.config
+    prof = inp.profile
+    facts: dict[str, Any] = {}
+    if prof.precision == "fp32":
+        write_fp32_onnx(inp, path)
         return facts
     fp32 = path.with_name(path.stem + ".fp32.tmp.onnx")
     try:
-        write_fp32_onnx(ctx, fp32)
-        if prec == "fp16":
+        write_fp32_onnx(inp, fp32)
+        if prof.precision == "fp16":
             facts["fp16"] = quantize.onnx_to_fp16(fp32, path)
         else:
-            calib = ctx.profile.calibration
+            calib = prof.calibration
             assert calib is not None  # guaranteed by profile validation
             facts["quantization"] = quantize.onnx_static_qdq(
-                fp32, path, ctx.calib_x, method=calib.method,
-                per_channel=bool(ctx.profile.option("per_channel", True)),
-                quantize_bias=quantize_bias,
-                activation_symmetric=bool(ctx.profile.option("activation_symmetric", False))
-                if activation_symmetric is None else activation_symmetric,
-                keep_input_layers_float=bool(ctx.profile.option("keep_input_layers_float", False)),
-                float_outputs=bool(ctx.profile.option("float_outputs", False)),
-                split=activation_split(ctx.profile), act_levels=activation_levels(ctx.profile))
+                fp32, path, inp.calib_x, method=calib.method,
+                per_channel=prof.option("per_channel"), quantize_bias=quantize_bias,
+                activation_symmetric=prof.option("activation_symmetric"),
+                keep_input_layers_float=prof.option("keep_input_layers_float"),
+                float_outputs=prof.option("float_outputs"),
+                split=prof.option("activation_split"), act_levels=prof.option("activation_levels"))
     finally:
         fp32.unlink(missing_ok=True)
     check_onnx(path, cfg.in_features, cfg.num_classes)
     return facts
 
 
-def export_onnx(ctx: ExportContext) -> list[str]:
-    """Exporter for target 'onnx': writes model.onnx in ctx.out_dir."""
-    facts = write_onnx_for_precision(ctx, ctx.out_dir / ONNX_FILE)
-    ctx.record(**facts)
-    return [ONNX_FILE]
+def export_onnx(inp: ExportInputs) -> ExportOutput:
+    """Exporter for target 'onnx': writes model.onnx in inp.out_dir."""
+    facts = write_onnx_for_precision(inp, inp.out_dir / ONNX_FILE)
+    return ExportOutput((ONNX_FILE,), facts, opset=inp.profile.opset)

@@ -7,14 +7,14 @@ from typing import Any
 from phoneprice_edge.backends.common import vendor
 from phoneprice_edge.errors import BackendUnavailable, ExportError
 from phoneprice_edge.export import quiet
-from phoneprice_edge.export.base import ExportContext
+from phoneprice_edge.export.base import ExportInputs, ExportOutput
 from phoneprice_edge.export.onnx import write_fp32_onnx
 
 XML_FILE = "model.xml"
 BIN_FILE = "model.bin"
 
 
-def export_openvino(ctx: ExportContext) -> list[str]:
+def export_openvino(ctx: ExportInputs) -> ExportOutput:
     """Exporter for target 'openvino': model.xml + model.bin in ctx.out_dir.
 
     The inference precision the artifact is validated with (default f32: the CPU plugin would
@@ -26,11 +26,11 @@ def export_openvino(ctx: ExportContext) -> list[str]:
         return _export(ctx)
 
 
-def _export(ctx: ExportContext) -> list[str]:
+def _export(ctx: ExportInputs) -> ExportOutput:
     ov = vendor("openvino", "openvino")
     prec = ctx.profile.precision
-    facts: dict[str, Any] = {"opset": ctx.profile.opset}
-    qdq = prec == "int8" and ctx.profile.option("quantizer", "nncf") == "onnx-qdq"
+    facts: dict[str, Any] = {}
+    qdq = prec == "int8" and ctx.profile.option("quantizer") == "onnx-qdq"
     onnx_path = ctx.out_dir / "fp32.tmp.onnx"
     qdq_path = ctx.out_dir / "int8.tmp.onnx"
     try:
@@ -47,13 +47,12 @@ def _export(ctx: ExportContext) -> list[str]:
         facts["fp16"] = _fp16_weights(ov, model)
     ov.save_model(model, str(ctx.out_dir / XML_FILE), compress_to_fp16=False)
     facts["openvino"] = {
-        "device": ctx.profile.option("device", "CPU"),
-        "inference_precision": ctx.profile.option("inference_precision", "f32"),
+        "device": ctx.profile.option("device"),
+        "inference_precision": ctx.profile.option("inference_precision"),
         "weights": {"fp32": "f32", "fp16": "f16 except fp16.fp32_constants",
                     "int8": "int8 (ONNX QDQ -> FakeQuantize)" if qdq else "int8 (NNCF)"}[prec],
     }
-    ctx.record(**facts)
-    return [XML_FILE, BIN_FILE]
+    return ExportOutput((XML_FILE, BIN_FILE), facts, opset=ctx.profile.opset)
 
 
 _ELEMENTWISE = {"Multiply", "Add", "Subtract", "Divide"}
@@ -118,7 +117,7 @@ def _first_layer(model: Any) -> list[str]:
     return []
 
 
-def _qdq_int8(ctx: ExportContext, fp32_path: Any, out_path: Any) -> dict[str, Any]:
+def _qdq_int8(ctx: ExportInputs, fp32_path: Any, out_path: Any) -> dict[str, Any]:
     """int8 as a QDQ ONNX (the onnx-int8 recipe: ONNX Runtime's static quantizer on the
     calibration rows, per-channel int8 weights, uint8 activations, optional residual split) that
     OpenVINO's ONNX frontend reads as FakeQuantize nodes and its CPU plugin runs in int8.
@@ -129,19 +128,18 @@ def _qdq_int8(ctx: ExportContext, fp32_path: Any, out_path: Any) -> dict[str, An
     avoided it too but cost 2 of 400 validation rows on the built-in data; 7-bit activations lose
     nothing measurable thanks to the residual pass."""
     from phoneprice_edge.export import quantize
-    from phoneprice_edge.export.int8_prep import activation_levels, activation_split
 
     calib = ctx.profile.calibration
     assert calib is not None  # guaranteed by profile validation
     facts = quantize.onnx_static_qdq(
         fp32_path, out_path, ctx.calib_x, method=calib.method,
-        per_channel=bool(ctx.profile.option("per_channel", True)), activation_symmetric=False,
-        quantize_bias=False, float_outputs=True, split=activation_split(ctx.profile),
-        act_levels=activation_levels(ctx.profile))
+        per_channel=ctx.profile.option("per_channel"), activation_symmetric=False,
+        quantize_bias=False, float_outputs=True, split=ctx.profile.option("activation_split"),
+        act_levels=ctx.profile.option("activation_levels"))
     return {"quantizer": "onnx-qdq", **facts}
 
 
-def _nncf_int8(ctx: ExportContext, model: Any) -> tuple[Any, dict[str, Any]]:
+def _nncf_int8(ctx: ExportInputs, model: Any) -> tuple[Any, dict[str, Any]]:
     """NNCF post-training quantization of the OpenVINO model on the calibration rows.
 
     Kept float (ignored scope): the node that produces the logits (the wide path's Add; NNCF
@@ -161,11 +159,11 @@ def _nncf_int8(ctx: ExportContext, model: Any) -> tuple[Any, dict[str, Any]]:
 
     x = ctx.calib_x
     batches = [x[i:i + 1] for i in range(len(x))]
-    preset_name = ctx.profile.option("preset", "mixed")
+    preset_name = ctx.profile.option("preset")
     preset = {"performance": nncf.QuantizationPreset.PERFORMANCE,
               "mixed": nncf.QuantizationPreset.MIXED}[preset_name]
     last = model.outputs[0].get_node().input_value(0).get_node().get_friendly_name()
-    keep = [last] + (_first_layer(model) if ctx.profile.option("keep_first_float", True) else [])
+    keep = [last] + (_first_layer(model) if ctx.profile.option("keep_first_float") else [])
     # True min/max over all rows: NNCF's default estimator averages per-sample extremes, which
     # for one-row samples clips the activation ranges (measured: 31 max abs error vs 0.9).
     adv = AdvancedQuantizationParameters(

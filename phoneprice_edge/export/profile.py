@@ -9,9 +9,11 @@ from typing import Any
 from phoneprice_edge.artifact.folder import check_profile_name
 from phoneprice_edge.errors import ConfigError
 from phoneprice_edge.io_utils import read_toml
-from phoneprice_edge.targets import PRECISIONS, TARGETS, Target
+from phoneprice_edge.targets import PRECISIONS, TARGETS, Option, Target
 
 DEFAULT_OPSET = 20
+# The built-in profiles have one tracked copy, the checkout's export_profiles/; a wheel carries
+# them as phoneprice_edge/export/profiles/ (copied by setup.py's build step, never tracked).
 PACKAGE_PROFILES = Path(__file__).resolve().parent / "profiles"
 REPO_PROFILES = Path(__file__).resolve().parents[2] / "export_profiles"
 
@@ -71,15 +73,19 @@ class ExportProfile:
     calibration: Calibration | None = None
     tolerance: Tolerance = field(default_factory=Tolerance)
     benchmark_batch_sizes: tuple[int, ...] = (1, 64, 1024)
-    options: dict[str, Any] = field(default_factory=dict)  # the target's own section, validated
+    options: dict[str, Any] = field(default_factory=dict)  # the keys the profile set, validated
     source: str = ""
 
     @property
     def spec(self) -> Target:
         return TARGETS[self.target]
 
-    def option(self, key: str, default: Any = None) -> Any:
-        return self.options.get(key, default)
+    def option(self, key: str) -> Any:
+        """The profile's value of the target option `key`, else its default from the target's
+        option table (targets.py; fixed options always give the table's value)."""
+        spec = self.spec.option_spec(key)
+        value = spec.default if spec.fixed else self.options.get(key, spec.default)
+        return list(value) if isinstance(value, list) else value
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -128,8 +134,8 @@ def parse_profile(data: dict[str, Any], name: str, source: str = "<profile>") ->
     if not bsz or any(not isinstance(b, int) or b < 1 for b in bsz):
         raise bad(f"benchmark.batch_sizes must be positive integers, got {list(bsz)}")
     options: dict[str, Any] = {}
-    for sec, table in spec.options.items():
-        options.update(_check_section(data.get(sec, {}), sec, table, bad))
+    for sec, table in spec.settable().items():
+        options.update(_check_options(data.get(sec, {}), sec, table, bad))
     opset = data.get("opset", DEFAULT_OPSET)
     if not isinstance(opset, int) or isinstance(opset, bool) or not 13 <= opset <= 23:
         raise bad(f"opset must be an integer in 13..23, got {opset!r}")
@@ -163,6 +169,24 @@ def _check_section(table: Any, section: str, allowed: dict[str, Any], bad: Any) 
     return out
 
 
+def _check_options(table: Any, section: str, allowed: dict[str, Option],
+                   bad: Any) -> dict[str, Any]:
+    """A target section against its option table (type, choices, range): the values it sets."""
+    if not isinstance(table, dict):
+        raise bad(f"[{section}] must be a table")
+    unknown = sorted(set(table) - set(allowed))
+    if unknown:
+        hint = ", ".join(sorted(allowed)) or "none"
+        raise bad(f"unknown key(s) {', '.join(f'{section}.{k}' for k in unknown)} (allowed: {hint})")
+    out: dict[str, Any] = {}
+    for key, value in table.items():
+        try:
+            out[key] = allowed[key].check(value)
+        except ValueError as exc:
+            raise bad(f"{section}.{key} = {value!r}: must be {exc}") from None
+    return out
+
+
 def _calibration(data: dict[str, Any], table: dict[str, Any], spec: Target, precision: str,
                  bad: Any) -> Calibration | None:
     if precision != "int8" or not spec.calibration_methods:
@@ -186,9 +210,13 @@ def load_profile_file(path: str | Path) -> ExportProfile:
 
 
 def profiles_dir() -> Path:
-    """The repo's export_profiles/ when running from a checkout, else the packaged copies."""
-    return REPO_PROFILES if REPO_PROFILES.is_dir() and any(REPO_PROFILES.glob("*.toml")) \
-        else PACKAGE_PROFILES
+    """The checkout's export_profiles/ (source tree, editable install), else the wheel's copy;
+    ConfigError when neither holds a profile (an install built without them)."""
+    for d in (REPO_PROFILES, PACKAGE_PROFILES):
+        if d.is_dir() and any(d.glob("*.toml")):
+            return d
+    raise ConfigError(f"no built-in export profiles found (looked in {REPO_PROFILES} and "
+                      f"{PACKAGE_PROFILES}); reinstall phoneprice_edge or pass --profile FILE")
 
 
 def builtin_profile_names() -> list[str]:

@@ -21,7 +21,7 @@ from phoneprice_edge.errors import (
     ExportError,
     PEError,
 )
-from phoneprice_edge.export.base import ExportContext
+from phoneprice_edge.export.base import ExportInputs, ExportOutput
 from phoneprice_edge.export.golden_rows import GoldenOptions, write_golden
 from phoneprice_edge.export.manifest import write_manifest
 from phoneprice_edge.export.profile import ExportProfile, check_profile_name
@@ -93,22 +93,25 @@ def export_profile(run_dir: str | Path, profile: ExportProfile, defer_build: boo
     tmp = Path(tempfile.mkdtemp(prefix=f".{profile.name}.pid{os.getpid()}.", suffix=".tmp",
                                 dir=final.parent))
     try:
-        ctx = ExportContext(run_dir=run_dir, checkpoint=paths["checkpoint"], loaded=loaded,
-                            profile=profile, out_dir=tmp, calib_x=calib_x, train_x=train_x,
-                            val_x=val_x)
-        if defer_build:
-            ctx.record(deferred_build=True)
+        inputs = ExportInputs(run_dir=run_dir, checkpoint=paths["checkpoint"], loaded=loaded,
+                              profile=profile, out_dir=tmp, calib_x=calib_x, train_x=train_x,
+                              val_x=val_x, defer_build=defer_build)
+        out = TARGETS[profile.target].load_exporter()(inputs)
+        if not isinstance(out, ExportOutput):
+            raise ExportError(f"{profile.target} exporter returned {type(out).__name__}, "
+                              "not an ExportOutput")
+        files = list(out.files)
+        facts: dict[str, Any] = {"deferred_build": True} if out.deferred else {}
         if prep is not None:
-            ctx.record(int8_prep=prep)
-        files = list(TARGETS[profile.target].load_exporter()(ctx))
+            facts["int8_prep"] = prep
+        facts.update(out.facts)
         record = write_golden(tmp, golden, reference, loaded.schema, profile, val_x)
         if record is not None:
             files.append(record["file"])
-            ctx.record(golden=record)
-        _write(ctx, files, paths["checkpoint"])
+            facts["golden"] = record
+        _write(inputs, out, files, facts)
         _record_int8_share(tmp)
-        deferred = bool((ctx.manifest_extra or {}).get("deferred_build"))
-        if not deferred:
+        if not out.deferred:
             reload_check(tmp, val_x[:7], loaded.config.num_classes)
         _replace_dir(tmp, final)
     finally:
@@ -116,7 +119,7 @@ def export_profile(run_dir: str | Path, profile: ExportProfile, defer_build: boo
             shutil.rmtree(tmp, ignore_errors=True)
     size = sum((final / f).stat().st_size for f in files)
     return ExportResult(profile.name, profile.target, profile.precision, final, tuple(files),
-                        size, deferred)
+                        size, out.deferred)
 
 
 def export_all(run_dir: str | Path, profiles: list[ExportProfile], defer_build: bool = False,
@@ -142,13 +145,13 @@ def int8_ready(loaded: LoadedModel, profile: ExportProfile, train_x: np.ndarray,
     """The checkpoint's model made int8-ready (export/int8_prep.py) on every training row
     outside the validation split, for the profile's int8 scheme (the target's activation
     quantization, activation_split, activation_levels)."""
-    from phoneprice_edge.export.int8_prep import activation_levels, activation_split, prepare_int8
+    from phoneprice_edge.export.int8_prep import prepare_int8
     from phoneprice_edge.export.quantize import calibration_rows
 
     rows = calibration_rows(train_x, val_x, len(train_x), 0)
     model, facts = prepare_int8(loaded.model, rows, TARGETS[profile.target].int8_activations,
-                                split=activation_split(profile),
-                                act_levels=activation_levels(profile))
+                                split=profile.option("activation_split"),
+                                act_levels=profile.option("activation_levels"))
     return replace(loaded, model=model), facts
 
 
@@ -161,21 +164,21 @@ def _calibration(profile: ExportProfile, train_x: np.ndarray, val_x: np.ndarray)
     return calibration_rows(train_x, val_x, calib.samples, calib.seed)
 
 
-def _write(ctx: ExportContext, files: list[str], checkpoint: Path) -> dict[str, Any]:
+def _write(inp: ExportInputs, out: ExportOutput, files: list[str],
+           facts: dict[str, Any]) -> dict[str, Any]:
+    """manifest.json from the exporter's output and the runner's own facts."""
     from phoneprice_edge.export.onnx import io_spec
 
-    cfg = ctx.loaded.config
+    cfg = inp.loaded.config
     inputs, outputs = io_spec(cfg.in_features, cfg.num_classes)
-    extra = dict(ctx.manifest_extra or {})
-    opset = extra.pop("opset", None)
-    host_extra = extra.pop("host_extra", None)
-    target = TARGETS[ctx.profile.target]
-    return write_manifest(ctx.out_dir, target=target.name, precision=ctx.profile.precision,
-                          fmt=extra.pop("format", target.fmt), files=files, inputs=inputs,
-                          outputs=outputs, schema=ctx.loaded.schema.to_dict(),
-                          source_checkpoint_sha256=sha256_file(checkpoint), opset=opset,
-                          profile=ctx.profile.to_dict(), host_extra=host_extra,
-                          extra={"profile_name": ctx.profile.name, **extra})
+    target = TARGETS[inp.profile.target]
+    return write_manifest(inp.out_dir, target=target.name, precision=inp.profile.precision,
+                          fmt=out.fmt or target.fmt, files=files, inputs=inputs,
+                          outputs=outputs, schema=inp.loaded.schema.to_dict(),
+                          source_checkpoint_sha256=sha256_file(inp.checkpoint), opset=out.opset,
+                          profile=inp.profile.to_dict(),
+                          host_extra=dict(out.host_extra) if out.host_extra else None,
+                          extra={"profile_name": inp.profile.name, **facts})
 
 
 def _record_int8_share(artifact_dir: Path) -> None:

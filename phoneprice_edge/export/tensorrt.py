@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from phoneprice_edge.errors import BackendUnavailable, ExportError, UsageError
-from phoneprice_edge.export.base import ExportContext
+from phoneprice_edge.errors import BackendUnavailable, ExportError
+from phoneprice_edge.export.base import ExportInputs, ExportOutput
 from phoneprice_edge.export.onnx import INPUT_NAME, ONNX_FILE, write_onnx_for_precision
 from phoneprice_edge.export.profile import ExportProfile
 from phoneprice_edge.export.tensorrt_engine import ENGINE_FILE, SCRIPT_FILE, gpu_facts
@@ -22,7 +22,6 @@ TRT_OPS = frozenset({"Add", "Sub", "Mul", "Div", "Gemm", "MatMul", "Relu", "Gelu
                      "LayerNormalization", "BatchNormalization", "Identity", "Cast",
                      "QuantizeLinear", "DequantizeLinear", "Constant", "Reshape", "Flatten"})
 QUANTIZED_CONSUMERS = ("Gemm", "MatMul")
-MAX_OPTIMIZATION_LEVEL = 5  # IBuilderConfig.builder_optimization_level / trtexec: 0..5
 
 
 @dataclass(frozen=True)
@@ -44,21 +43,19 @@ class BuilderSettings:
 
 
 def builder_settings(profile: ExportProfile, n_features: int) -> BuilderSettings:
-    """Translate an export profile into builder settings (pure; testable without TensorRT)."""
+    """Translate an export profile into builder settings (pure; testable without TensorRT). The
+    values were checked against the option table (targets.py) when the profile was read."""
     b = profile.batch
-    level = profile.option("builder_optimization_level")
-    if level is not None and not 0 <= level <= MAX_OPTIMIZATION_LEVEL:
-        raise UsageError(f"[tensorrt] builder_optimization_level must be 0..{MAX_OPTIMIZATION_LEVEL}, "
-                         f"got {level}")
     return BuilderSettings(
         input_name=INPUT_NAME, min_shape=(b.min, n_features), opt_shape=(b.opt, n_features),
         max_shape=(b.max, n_features), fp16=profile.precision in ("fp16", "int8"),
         int8=profile.precision == "int8",
-        workspace_bytes=int(profile.option("workspace_mb", 1024)) << 20,
-        timing_cache=str(profile.option("timing_cache", "timing.cache")),
+        workspace_bytes=profile.option("workspace_mb") << 20,
+        timing_cache=profile.option("timing_cache"),
         device_name=profile.option("device_name"),
         compute_capability=profile.option("compute_capability"),
-        build_on_device=bool(profile.option("build_on_device", False)), optimization_level=level)
+        build_on_device=profile.option("build_on_device"),
+        optimization_level=profile.option("builder_optimization_level"))
 
 
 def trtexec_command(s: BuilderSettings, onnx: str = ONNX_FILE, engine: str = ENGINE_FILE) -> list[str]:
@@ -127,35 +124,34 @@ def check_trt_friendly(model: Any, int8: bool) -> None:
                 raise ExportError(f"int8 ONNX: {node.name} quantizes to a type other than int8")
 
 
-def export_tensorrt(ctx: ExportContext) -> list[str]:
-    """Exporter for target 'tensorrt': model.onnx + model.plan, or model.onnx + build_engine.sh."""
+def export_tensorrt(inp: ExportInputs) -> ExportOutput:
+    """Exporter for target 'tensorrt': model.onnx + model.plan, or (inp.defer_build) model.onnx
+    + build_engine.sh, a deferred artifact."""
     import onnx
 
-    cfg = ctx.loaded.config
-    onnx_path = ctx.out_dir / ONNX_FILE
-    facts = write_onnx_for_precision(
-        ctx, onnx_path, quantize_bias=False, activation_symmetric=True) if ctx.profile.precision == "int8" else \
-        _fp32_onnx(ctx, onnx_path)
-    check_trt_friendly(onnx.load(str(onnx_path)), ctx.profile.precision == "int8")
-    s = builder_settings(ctx.profile, cfg.in_features)
-    facts["tensorrt_build"] = {"trtexec": trtexec_command(s), "target_device": s.device_name,
-                               "target_compute_capability": s.compute_capability}
-    if (ctx.manifest_extra or {}).get("deferred_build"):
-        atomic_write_text(ctx.out_dir / SCRIPT_FILE, build_script(s))
-        (ctx.out_dir / SCRIPT_FILE).chmod(0o755)
-        ctx.record(**facts, format="onnx+trtexec-recipe")
-        return [ONNX_FILE, SCRIPT_FILE]
-    gpu = build_engine(onnx_path, ctx.out_dir / ENGINE_FILE, s, ctx.out_dir)
-    ctx.record(**facts, tensorrt=gpu, host_extra={"gpu": gpu})
-    return [ONNX_FILE, ENGINE_FILE, s.timing_cache]  # every file in the folder is listed
-
-
-def _fp32_onnx(ctx: ExportContext, path: Path) -> dict[str, Any]:
-    """fp16 engines are built from the fp32 ONNX with the FP16 builder flag."""
     from phoneprice_edge.export.onnx import write_fp32_onnx
 
-    write_fp32_onnx(ctx, path)
-    return {"opset": ctx.profile.opset}
+    cfg = inp.loaded.config
+    onnx_path = inp.out_dir / ONNX_FILE
+    int8 = inp.profile.precision == "int8"
+    if int8:  # the QDQ ONNX: symmetric int8 activations (fixed [tensorrt] options), float biases
+        facts = write_onnx_for_precision(inp, onnx_path, quantize_bias=False)
+    else:  # fp16 engines are built from the fp32 ONNX with the FP16 builder flag
+        write_fp32_onnx(inp, onnx_path)
+        facts = {}
+    check_trt_friendly(onnx.load(str(onnx_path)), int8)
+    s = builder_settings(inp.profile, cfg.in_features)
+    facts["tensorrt_build"] = {"trtexec": trtexec_command(s), "target_device": s.device_name,
+                               "target_compute_capability": s.compute_capability}
+    if inp.defer_build:
+        atomic_write_text(inp.out_dir / SCRIPT_FILE, build_script(s))
+        (inp.out_dir / SCRIPT_FILE).chmod(0o755)
+        return ExportOutput((ONNX_FILE, SCRIPT_FILE), facts, opset=inp.profile.opset,
+                            fmt="onnx+trtexec-recipe", deferred=True)
+    gpu = build_engine(onnx_path, inp.out_dir / ENGINE_FILE, s, inp.out_dir)
+    # every file in the folder is listed (the timing cache too)
+    return ExportOutput((ONNX_FILE, ENGINE_FILE, s.timing_cache), {**facts, "tensorrt": gpu},
+                        opset=inp.profile.opset, host_extra={"gpu": gpu})
 
 
 def configure(config: Any, trt: Any, s: BuilderSettings) -> None:

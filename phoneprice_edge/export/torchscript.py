@@ -7,12 +7,12 @@ import copy
 import torch
 
 from phoneprice_edge.errors import ExportError
-from phoneprice_edge.export.base import ExportContext
+from phoneprice_edge.export.base import ExportInputs, ExportOutput
 
 TS_FILE = "model.pt"
 
 
-def export_torchscript(ctx: ExportContext) -> list[str]:
+def export_torchscript(ctx: ExportInputs) -> ExportOutput:
     """Exporter for target 'torchscript': writes model.pt (torch.jit) in ctx.out_dir.
 
     torch.jit is deprecated in favour of torch.export; it stays a target because libtorch C++
@@ -22,7 +22,7 @@ def export_torchscript(ctx: ExportContext) -> list[str]:
     quant: dict[str, object] = {}
     if ctx.profile.precision == "int8":
         model, quant = _static_int8(ctx, model)
-    method = ctx.profile.option("method", "trace")
+    method = ctx.profile.option("method")
     example = torch.as_tensor(ctx.calib_x[:8]) if len(ctx.calib_x) else \
         torch.zeros(8, ctx.loaded.config.in_features)
     try:
@@ -34,22 +34,20 @@ def export_torchscript(ctx: ExportContext) -> list[str]:
     path = ctx.out_dir / TS_FILE
     scripted.save(str(path))
     _check_reload(model, path, example)
-    facts = {"torchscript": {"method": method, "torch": torch.__version__}}
+    facts: dict[str, object] = {"torchscript": {"method": method, "torch": torch.__version__}}
     if quant:
         facts["quantization"] = quant
-    ctx.record(**facts)
-    return [TS_FILE]
+    return ExportOutput((TS_FILE,), facts)
 
 
-def _static_int8(ctx: ExportContext, model: torch.nn.Module) -> tuple[torch.nn.Module, dict]:
+def _static_int8(ctx: ExportInputs, model: torch.nn.Module) -> tuple[torch.nn.Module, dict]:
     """Static int8 calibrated on every training row outside the validation split (the profile's
     64 example rows would clip the ranges: measured max abs 10 instead of 0.35)."""
-    from phoneprice_edge.export.int8_prep import activation_split
     from phoneprice_edge.export.quantize import calibration_rows, torch_static_int8
 
     calib = calibration_rows(ctx.train_x, ctx.val_x, len(ctx.train_x), 0)
-    keep = list(ctx.profile.option("int8_keep_fp32", []))
-    return torch_static_int8(model, keep, calib, split=activation_split(ctx.profile))
+    return torch_static_int8(model, ctx.profile.option("int8_keep_fp32"), calib,
+                             split=ctx.profile.option("activation_split"))
 
 
 def _check_reload(model: torch.nn.Module, path: object, example: torch.Tensor) -> None:

@@ -67,8 +67,8 @@ def _check_int8(run_dir: Path) -> None:
     from phoneprice_edge.export.cpp_pem import SPLIT
 
     profile = profile_for("cpp", "int8")
-    keep = profile.option("int8_keep_fp32", ["first", "last", "wide"])
-    split = profile.option("activation_split", True)
+    keep = profile.option("int8_keep_fp32")
+    split = profile.option("activation_split")
     out = export_profile(run_dir, profile).out_dir
     m = verify_artifact(out).to_dict()
     assert m["precision"] == "int8" and m["int8_keep_fp32"] == keep
@@ -269,17 +269,18 @@ def test_split_bit_on_fp32_dense_is_refused(pe_lib, tmp_path: Path) -> None:
 
 
 def test_activation_split_option() -> None:
-    """[cpp] activation_split: default on, false leaves one pass, anything else refused; the
-    manifest facts say which."""
+    """[cpp] activation_split: default on, false leaves one pass, anything else refused when the
+    profile is read; the manifest facts say which."""
     from types import SimpleNamespace
 
-    from phoneprice_edge.errors import ConfigError, UsageError
+    from phoneprice_edge.errors import ConfigError
     from phoneprice_edge.export.cpp import _int8_policy
     from phoneprice_edge.export.profile import parse_profile
 
     def policy(**opts: object) -> tuple[dict, list[bool]]:
         prog = random_program((8,))
-        ctx = SimpleNamespace(profile=SimpleNamespace(option=lambda k, d=None: opts.get(k, d)))
+        prof = parse_profile({"target": "cpp", "precision": "int8", "cpp": opts}, name="t")
+        ctx = SimpleNamespace(profile=prof)
         _, facts = _int8_policy(ctx, prog)  # type: ignore[arg-type]
         return facts, [op.split for op in prog.ops if op.kind == "dense"]
 
@@ -292,7 +293,7 @@ def test_activation_split_option() -> None:
     assert "split" not in facts["activation_quantization"] and "per row" in facts["activation_quantization"]
     facts, split = policy(int8_keep_fp32=["wide"])
     assert split == [True, True, False]
-    with pytest.raises(UsageError, match="activation_split"):
+    with pytest.raises(ConfigError, match="activation_split = 'yes': must be true or false"):
         policy(activation_split="yes")
     p = parse_profile({"target": "cpp", "precision": "int8", "cpp": {"activation_split": False}}, name="t")
     assert p.option("activation_split") is False

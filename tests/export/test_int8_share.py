@@ -174,7 +174,7 @@ TOTAL = sum(i * o for i, o in SHAPES)  # 288
 def _options(target: str) -> set[str]:
     from phoneprice_edge.targets import TARGETS
 
-    return set(TARGETS[target].options.get(target, {}))
+    return set(TARGETS[target].settable().get(target, {}))
 
 
 _CALIB = {"calibration": {"samples": 512, "method": "minmax"}}

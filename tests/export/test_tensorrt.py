@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import onnx
 import pytest
 
-from phoneprice_edge.errors import ArtifactError, ExportError, UsageError
+from phoneprice_edge.errors import ArtifactError, ConfigError, ExportError
 from phoneprice_edge.export.manifest import read_manifest
 from phoneprice_edge.export.profile import ExportProfile, load_profile, profiles_dir
 from phoneprice_edge.export.runner import export_profile
@@ -72,8 +72,8 @@ def test_builder_optimization_level_reaches_trtexec_and_the_builder_config(tmp_p
     config = FakeConfig()
     configure(config, trt, default)
     assert not hasattr(config, "builder_optimization_level")
-    with pytest.raises(UsageError, match="builder_optimization_level must be 0..5"):
-        builder_settings(_with_level(tmp_path, 6), 20)
+    with pytest.raises(ConfigError, match=r"builder_optimization_level = 6: must be an integer in 0\.\.5"):
+        _with_level(tmp_path, 6)  # refused when the profile is read, before any work
 
 
 @pytest.mark.slow
