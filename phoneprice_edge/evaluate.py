@@ -1,4 +1,4 @@
-"""Evaluation: metrics (scikit-learn), metrics.json, report.md and plots for a run, a file or an artifact."""
+"""Evaluation: metrics (numpy, scikit-learn's formulas), metrics.json, report.md and plots for a run, a file or an artifact."""
 
 from __future__ import annotations
 
@@ -36,33 +36,14 @@ def compute_metrics(y_true: np.ndarray, logits: np.ndarray, classes: list[str]) 
 
 
 def metrics_from_prob(y_true: np.ndarray, prob: np.ndarray, classes: list[str]) -> dict[str, Any]:
-    """compute_metrics on class probabilities already computed (softmax of the logits)."""
-    from sklearn import metrics as skm
+    """compute_metrics on class probabilities already computed (softmax of the logits).
 
-    y_true = np.asarray(y_true, dtype=np.int64)
-    labels = list(range(len(classes)))
-    pred = prob.argmax(axis=1)
-    out: dict[str, Any] = {"n": int(y_true.size), "accuracy": float(skm.accuracy_score(y_true, pred))}
-    for avg in ("macro", "weighted"):
-        p, r, f, _ = skm.precision_recall_fscore_support(y_true, pred, labels=labels, average=avg,
-                                                         zero_division=0)
-        out.update({f"{avg}_precision": float(p), f"{avg}_recall": float(r), f"{avg}_f1": float(f)})
-    out["auc_ovr_macro"] = _auc(y_true, prob, labels)
-    out["confusion_matrix"] = skm.confusion_matrix(y_true, pred, labels=labels).tolist()
-    out["report"] = skm.classification_report(y_true, pred, labels=labels, target_names=classes,
-                                              output_dict=True, zero_division=0)
-    return out
+    numpy (phoneprice_edge.metrics: scikit-learn's formulas, the same floats), so that neither
+    `pe train` nor `pe eval` pays for importing scikit-learn here.
+    """
+    from phoneprice_edge.metrics import classification_metrics
 
-
-def _auc(y_true: np.ndarray, prob: np.ndarray, labels: list[int]) -> float | None:
-    """One-vs-rest macro ROC AUC; None when a class is absent (AUC undefined)."""
-    from sklearn.metrics import roc_auc_score
-
-    if len(np.unique(y_true)) < len(labels):
-        return None
-    if len(labels) == 2:
-        return float(roc_auc_score(y_true, prob[:, 1]))
-    return float(roc_auc_score(y_true, prob, multi_class="ovr", average="macro", labels=labels))
+    return classification_metrics(y_true, prob, classes)
 
 
 @dataclass

@@ -37,18 +37,34 @@ def holdout(y: np.ndarray, train_frac: float = 0.8, seed: int = 42) -> tuple[np.
 
 
 def kfold(y: np.ndarray, k: int = 5, seed: int = 42) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Stratified k-fold (shuffled with an int seed): a list of (train_idx, val_idx) pairs."""
-    from sklearn.model_selection import StratifiedKFold
+    """Stratified k-fold (shuffled with an int seed): a list of (train_idx, val_idx) pairs.
 
+    The same folds as scikit-learn's `StratifiedKFold(k, shuffle=True, random_state=seed)` (its
+    algorithm, in numpy: scikit-learn stays out of the training process; tests/data compare the
+    two): classes numbered by first appearance, each class's fold numbers dealt round-robin over
+    the sorted labels, then shuffled by one `RandomState(seed)` class after class.
+    """
     if int(k) < 2:
         raise UsageError(f"k-fold needs k >= 2, got {k}")
+    k = int(k)
     y = _labels(y)
-    classes, counts = np.unique(y, return_counts=True)
+    classes, first, inverse, counts = np.unique(y, return_index=True, return_inverse=True,
+                                                return_counts=True)
     small = [f"{c.item()!r} ({n})" for c, n in zip(classes, counts, strict=True) if n < k]
     if small:
         raise DataError(f"{k}-fold needs at least {k} rows per class; too few in class(es) {', '.join(small)}")
-    skf = StratifiedKFold(n_splits=int(k), shuffle=True, random_state=int(seed))
-    return [(tr.astype(np.int64), va.astype(np.int64)) for tr, va in skf.split(np.zeros(y.size), y)]
+    encoded = np.unique(first, return_inverse=True)[1][inverse.reshape(-1)]  # by first appearance
+    order = np.sort(encoded)
+    n_classes = classes.size
+    allocation = np.asarray([np.bincount(order[i::k], minlength=n_classes) for i in range(k)])
+    rng = np.random.RandomState(int(seed))
+    test_folds = np.empty(y.size, dtype=np.int32)
+    for c in range(n_classes):
+        folds_for_class = np.arange(k).repeat(allocation[:, c])
+        rng.shuffle(folds_for_class)
+        test_folds[encoded == c] = folds_for_class
+    indices = np.arange(y.size, dtype=np.int64)
+    return [(indices[test_folds != i], indices[test_folds == i]) for i in range(k)]
 
 
 def fit_scaler(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
