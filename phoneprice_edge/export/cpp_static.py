@@ -39,9 +39,16 @@ def requant_pair(m_real: float) -> tuple[int, int]:
 
 
 def _scales(a: np.ndarray, levels: int) -> np.ndarray:
-    """Per-column scale max|a| / levels over the calibration rows (1.0 where the column is 0)."""
+    """Per-column scale max|a| / levels over the calibration rows; 0 where the column is 0 on
+    every row (a dead ReLU unit, a constant feature): see _live and _static_dense."""
     amax = np.abs(np.nan_to_num(a.astype(np.float64))).max(axis=0)
-    return np.where(amax > 0, amax / levels, 1.0)
+    return amax / levels
+
+
+def _live(s: np.ndarray) -> np.ndarray:
+    """Scales usable as kernel scales: a column that was 0 on every calibration row gets 1.0 (its
+    readers' weights for it are 0, so what the kernel puts there never counts)."""
+    return np.where(s > 0, s, 1.0)
 
 
 def _op_inputs(program, x: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
@@ -99,7 +106,7 @@ def make_static(program, calib_x: np.ndarray):
             if op.src not in quant:
                 s = _scales(ins[i], S8_MAX)
                 new.append(Op("quantize", op.src, n_slots, op.in_dim, op.in_dim,
-                              {"inv_scale": (1.0 / s).astype(np.float32)}))
+                              {"inv_scale": (1.0 / _live(s)).astype(np.float32)}))
                 quant[op.src], n_slots = (n_slots, s), n_slots + 1
             (src, s_in), zp = quant[op.src], ZERO_POINT
         fuse = _fuse_relu(ops, i, int8_at)
@@ -118,6 +125,9 @@ def make_static(program, calib_x: np.ndarray):
 def _static_dense(op, src: int, s_in: np.ndarray, zp: int, s_out: np.ndarray | None):
     """The DENSE with input scales s_in folded into per-channel int8 weights, int32 bias and
     either (M, n) requantisation pairs to uint8 (s_out given) or float dequantisation scales."""
+    # an input column that was 0 on every calibration row (a dead ReLU unit: scale 0) contributes
+    # nothing: its weights are dropped, else a stand-in scale would set the channel's weight scale
+    # and leave the live columns a few levels (the trained default model: logits off by ~2)
     w = op.params["weight"].astype(np.float64) * s_in[None, :]
     amax = np.abs(w).max(axis=1)
     sw = np.where(amax > 0, amax / S8_MAX, 1.0)
@@ -135,7 +145,7 @@ def _static_dense(op, src: int, s_in: np.ndarray, zp: int, s_out: np.ndarray | N
                           f"the int32 accumulator next to its sums")
     p = {"q": q.astype(np.int8), "bias_q": bias.astype(np.int32)}
     if s_out is not None:
-        p["requant"] = np.array([requant_pair(float(m)) for m in sw / s_out], np.int32)
+        p["requant"] = np.array([requant_pair(float(m)) for m in sw / _live(s_out)], np.int32)
     else:
         p["dequant"] = sw.astype(np.float32)
     return dataclasses.replace(op, src=src, params=p, static=True, relu_u8=s_out is not None, split=False)
