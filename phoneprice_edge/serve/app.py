@@ -13,6 +13,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
+from starlette.types import Receive, Scope, Send
 
 from phoneprice_edge import __version__
 from phoneprice_edge.serve import schemas
@@ -91,7 +93,7 @@ def create_app(model: ServedModel | ModelHolder, settings: ServeSettings | None 
                               f"{first.manifest.get('precision')}; hot-reloadable). Errors are JSON: "
                               "{error: {code, message, issues: [{index, field, message}]}}.")
     _add_error_handlers(app, metrics)
-    _add_routes(app, holder, settings, sink, metrics, state)
+    work = _add_routes(app, holder, settings, sink, metrics, state)
     _add_reload_route(app, reloader, settings)
     add_docs(app)
     if settings.api_key:
@@ -103,9 +105,11 @@ def create_app(model: ServedModel | ModelHolder, settings: ServeSettings | None 
                            allow_methods=["GET", "POST"], allow_headers=["*"],
                            expose_headers=["X-Request-ID", ROWS_HEADER, CLASSES_HEADER,
                                            MODEL_HEADER, WARNINGS_HEADER])
+    # CORS must see every response, so with it on /v1/predict goes through the framework route
+    direct = {} if settings.cors_origins else {"/v1/predict": work.asgi}
     app.add_middleware(ServiceMiddleware, metrics=metrics, routes=ROUTES,
                        timeout_s=settings.request_timeout_s, api_key=settings.api_key,
-                       access_log=access_log)
+                       access_log=access_log, direct_posts=direct)
     app.state.metrics = metrics
     app.state.sink = sink
     app.state.holder = holder
@@ -155,6 +159,30 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+async def receive_body(receive: Receive, content_length: str | None, limit: int) -> bytes:
+    """read_body on the bare ASGI receive channel (the same 413s; a client that disconnects
+    raises Starlette's ClientDisconnect, as request.body() does)."""
+    if content_length is not None and content_length.isdigit() and int(content_length) > limit:
+        raise _too_large(limit)
+    chunks, size = [], 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.request":
+            chunk = message.get("body", b"")
+            if content_length is None:
+                size += len(chunk)
+                if size > limit:
+                    raise _too_large(limit)
+            if not message.get("more_body", False):
+                if not chunks:
+                    return chunk
+                chunks.append(chunk)
+                return b"".join(chunks)
+            chunks.append(chunk)
+        elif message["type"] == "http.disconnect":
+            raise ClientDisconnect()
+
+
 def _unsupported(content_type: str | None) -> RequestRejected:
     got = f"got {content_type[:100]!r}" if content_type else "none given"
     return RequestRejected(415, "unsupported_media_type", [Issue(
@@ -194,11 +222,91 @@ def _views(settings: ServeSettings) -> Any:
     return view
 
 
+class _Predict:
+    """The work of POST /v1/predict, shared by the FastAPI route (which documents it, and serves
+    it when CORS is on) and the direct ASGI handler that answers it otherwise."""
+
+    def __init__(self, holder: ModelHolder, settings: ServeSettings, sink: PredictionSink,
+                 metrics: Metrics) -> None:
+        self.holder = holder
+        self.limit = settings.max_body_bytes
+        self.sink = None if isinstance(sink, NullSink) else sink
+        self.metrics = metrics
+        self.classes = holder.current.classes
+        self.view = _views(settings)
+
+    @staticmethod
+    def kind(content_type: str | None) -> str:
+        """'json' or 'binary', or a 415 RequestRejected (before the body is read)."""
+        kind = body_kind(content_type)
+        if kind is None:
+            raise _unsupported(content_type)
+        return kind
+
+    def answer(self, kind: str, body: bytes, accept: str | None,
+               state: dict[str, Any]) -> tuple[str, dict[str, str] | None, bytes]:
+        """(media type, extra headers, body) of the 200 response; RequestRejected for a 4xx."""
+        holder = self.holder
+        model = holder.acquire()
+        try:
+            served = self.view(model)
+            v = (served.validator.binary(body) if kind == "binary"
+                 else served.validator.validate_body(body))
+            probs, idx = model.predict(v.x)
+        finally:
+            holder.release(model)
+        rid = state["request_id"]
+        n = state["rows"] = len(idx)
+        self.metrics.predicted(idx, len(v.warnings))
+        if self.sink is not None:
+            self.sink.submit(PredictionBatch(v.x, probs, idx, model.model_id, time.time(), rid))
+        if wants_binary(accept):
+            return BINARY_TYPE, {ROWS_HEADER: str(n), CLASSES_HEADER: str(len(self.classes)),
+                                 MODEL_HEADER: model.model_id,
+                                 WARNINGS_HEADER: str(len(v.warnings))}, encode_predictions(
+                                     probs, idx)
+        classes = self.classes
+        preds = [{"class_index": k, "class_name": classes[k], "probabilities": p}
+                 for k, p in zip(idx.tolist(), probs.tolist(), strict=True)]
+        return JSON_TYPE, None, dumps({"request_id": rid, "model": served.ref, "classes": classes,
+                                       "predictions": preds,
+                                       "warnings": [w.to_dict() for w in v.warnings]})
+
+    async def asgi(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """POST /v1/predict as a plain ASGI app: the route's checks, answers and errors (a
+        RequestRejected is counted and answered as the app's handler does; anything else
+        propagates to the app's 500 handler), without the framework's routing and dependency
+        machinery, which cost more than validating and scoring one record."""
+        content_type = accept = length = None
+        for name, value in scope["headers"]:  # the first of each, as Starlette's Headers.get
+            if name == b"content-type":
+                if content_type is None:
+                    content_type = value.decode("latin-1")
+            elif name == b"accept":
+                if accept is None:
+                    accept = value.decode("latin-1")
+            elif name == b"content-length" and length is None:
+                length = value.decode("latin-1")
+        status = 200
+        try:
+            kind = self.kind(content_type)
+            body = await receive_body(receive, length, self.limit)
+            media, extra, out = self.answer(kind, body, accept, scope["state"])
+        except RequestRejected as exc:
+            self.metrics.error(exc.code)
+            status, media, extra, out = exc.status, JSON_TYPE, None, dumps(exc.to_dict())
+        headers = [(b"content-length", str(len(out)).encode()), (b"content-type", media.encode())]
+        if extra:
+            headers += [(k.encode(), v.encode("latin-1")) for k, v in extra.items()]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": out})
+
+
 def _add_routes(app: FastAPI, holder: ModelHolder, settings: ServeSettings, sink: PredictionSink,
-                metrics: Metrics, state: dict[str, Any]) -> None:
-    classes = holder.current.classes
+                metrics: Metrics, state: dict[str, Any]) -> _Predict:
     body_doc = schemas.request_body_schema(holder.current.schema, settings)
-    view = _views(settings)
+    work = _Predict(holder, settings, sink, metrics)
+    view = work.view
 
     @app.post("/v1/predict", tags=["predict"], openapi_extra={"requestBody": body_doc},
               responses={200: schemas.PREDICT_200, **schemas.ERRORS})
@@ -207,28 +315,11 @@ def _add_routes(app: FastAPI, holder: ModelHolder, settings: ServeSettings, sink
         binary float32 rows (application/octet-stream, fastest); Accept: application/octet-stream
         asks for a binary response."""
         headers = request.headers
-        kind = body_kind(headers.get("content-type"))
-        if kind is None:
-            raise _unsupported(headers.get("content-type"))
-        body = await read_body(request, settings.max_body_bytes)
-        with holder.lease() as model:
-            served = view(model)
-            v = (served.validator.binary(body) if kind == "binary"
-                 else served.validator.validate_body(body))
-            probs, idx = model.predict(v.x)
-        rid = request.state.request_id
-        request.state.rows = len(idx)
-        metrics.predicted(idx, len(v.warnings))
-        sink.submit(PredictionBatch(v.x, probs, idx, model.model_id, time.time(), rid))
-        if wants_binary(headers.get("accept")):
-            return Response(encode_predictions(probs, idx), media_type=BINARY_TYPE, headers={
-                ROWS_HEADER: str(len(idx)), CLASSES_HEADER: str(len(classes)),
-                MODEL_HEADER: model.model_id, WARNINGS_HEADER: str(len(v.warnings))})
-        preds = [{"class_index": k, "class_name": classes[k], "probabilities": p}
-                 for k, p in zip(idx.tolist(), probs.tolist(), strict=True)]
-        return json_response({"request_id": rid, "model": served.ref, "classes": classes,
-                              "predictions": preds,
-                              "warnings": [w.to_dict() for w in v.warnings]})
+        kind = work.kind(headers.get("content-type"))
+        body = await read_body(request, work.limit)
+        media, extra, out = work.answer(kind, body, headers.get("accept"),
+                                        request.scope.setdefault("state", {}))
+        return Response(out, media_type=media, headers=extra)
 
     @app.get("/v1/model", tags=["model"], response_model=schemas.ModelInfo,
              responses={401: schemas.ERRORS[401]})
@@ -255,6 +346,8 @@ def _add_routes(app: FastAPI, holder: ModelHolder, settings: ServeSettings, sink
     async def prometheus() -> Response:
         """Prometheus metrics: requests, errors, latency, batch sizes, predictions per class."""
         return Response(metrics.render(), media_type=CONTENT_TYPE)
+
+    return work
 
 
 def _add_reload_route(app: FastAPI, reloader: Reloader | None, settings: ServeSettings) -> None:

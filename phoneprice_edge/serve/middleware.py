@@ -53,11 +53,16 @@ class AccessLog:
 
 
 class ServiceMiddleware:
-    """Wraps the app: X-Request-ID, API key check, request timeout (504), metrics, access log."""
+    """Wraps the app: X-Request-ID, API key check, request timeout (504), metrics, access log.
+
+    direct_posts: POST paths answered by a plain ASGI handler instead of the wrapped app (the hot
+    route skips the framework's routing; everything above stays the same for it)."""
 
     def __init__(self, app: ASGIApp, *, metrics: Metrics, routes: set[str], timeout_s: float,
-                 api_key: str | None = None, access_log: AccessLog | None = None) -> None:
+                 api_key: str | None = None, access_log: AccessLog | None = None,
+                 direct_posts: dict[str, ASGIApp] | None = None) -> None:
         self.app = app
+        self.direct_posts = direct_posts or {}
         self.metrics = metrics
         self.routes = routes
         self.timeout_s = timeout_s
@@ -92,8 +97,11 @@ class ServiceMiddleware:
                 await _send_error(send_wrapper, 401, "unauthorized",
                                   "missing or wrong API key (X-API-Key or Authorization: Bearer)")
                 return
+            app = self.app
+            if scope["method"] == "POST" and not scope.get("root_path"):
+                app = self.direct_posts.get(path, app)
             async with asyncio.timeout(self.timeout_s):
-                await self.app(scope, receive, send_wrapper)
+                await app(scope, receive, send_wrapper)
         except TimeoutError:
             if not started:
                 await _send_error(send_wrapper, 504, "timeout",

@@ -36,15 +36,21 @@ class ModelHolder:
     @contextlib.contextmanager
     def lease(self) -> Iterator[ServedModel]:
         """The current model, kept open until the block ends."""
-        with self._lock:
-            model = self._current
-            self._leases[id(model)] += 1
+        model = self.acquire()
         try:
             yield model
         finally:
-            self._release(model)
+            self.release(model)
 
-    def _release(self, model: ServedModel) -> None:
+    def acquire(self) -> ServedModel:
+        """The current model, kept open until release(model) (lease() without the generator)."""
+        with self._lock:
+            model = self._current
+            self._leases[id(model)] += 1
+        return model
+
+    def release(self, model: ServedModel) -> None:
+        """End a lease taken with acquire(); a retired model is closed after its last one."""
         with self._lock:
             key = id(model)
             self._leases[key] -= 1

@@ -328,3 +328,30 @@ def test_docs_page_says_so_when_the_assets_are_missing(served: ServedModel,
         assert r.status_code == 200 and "fastapi-offline" in r.text and "/openapi.json" in r.text
         assert "https://" not in r.text
         assert c.get("/docs/assets/swagger-ui-bundle.js").status_code == 404
+
+
+def test_direct_predict_path_answers_as_the_framework_route(served: ServedModel) -> None:
+    """/v1/predict is answered by a plain ASGI handler unless CORS is on (then by the FastAPI
+    route): both give the same bodies, statuses, headers and metrics for good and bad requests."""
+    good = json.dumps({"records": [good_record(served)]}).encode()
+    bad = json.dumps({"records": [good_record(served, ram=float("nan"))]}).encode()
+    rec = good_record(served)
+    rows = np.array([[rec[n] for n in served.schema.feature_names]] * 2, dtype="<f4").tobytes()
+    cases = [(good, JSON), (bad, JSON), (b"{", JSON), (good, {"Content-Type": "text/plain"}),
+             (b"x" * 70_000, JSON), (rows, {"Content-Type": "application/octet-stream",
+                                           "Accept": "application/octet-stream"})]
+    answers = []
+    for cors in ((), ("https://example.org",)):
+        settings = ServeSettings(max_body_bytes=64 * 1024, cors_origins=cors)
+        with TestClient(create_app(served, settings)) as c:
+            got = []
+            for body, headers in cases:
+                r = c.post("/v1/predict", content=body, headers={**headers, "X-Request-ID": "r1"})
+                keep = {k: v for k, v in r.headers.items() if k.startswith(("x-", "content-"))}
+                got.append((r.status_code, keep, r.content))
+            metrics = [line for line in c.get("/metrics").text.splitlines()
+                       if line.startswith(("pe_http_requests_total", "pe_predict_errors_total",
+                                           "pe_predict_rows_total", "pe_predictions_total"))]
+            answers.append((got, metrics))
+    assert [s for s, _, _ in answers[0][0]] == [200, 422, 400, 415, 413, 200]
+    assert answers[0] == answers[1]
