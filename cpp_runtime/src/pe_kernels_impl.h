@@ -219,11 +219,91 @@ PE_INLINE void f32_tile_512(size_t in, size_t out, const float* x, size_t xs, co
   f32_rows_512<R>(in, out, xd, wt, bias, y, ys, accumulate);
 }
 
+// Batches of kPrepackRows rows and more (below that the per-call conversion costs more than it
+// saves): the weights pre-converted to double once per call (a column chunk
+// of at most kWdMax doubles at a time, each row of the chunk padded to a multiple of 8 with
+// zeros), then register blocks of 8 rows x C zmm (C = 3, 2, 1: 24, 16, 8 outputs; a last block
+// of 1-7 outputs masked): per input, C weight loads and 8 broadcasts feed 8C FMAs, and no
+// conversion is left in the loop. The same sums in the same order as above, so the same bits.
+constexpr size_t kWdMax = 4096;  // 32 KiB
+constexpr size_t kPrepackRows = 128;
+
+template <size_t R, size_t C, bool kTail>
+PE_INLINE void f32_block_pd(size_t in, size_t ldw, const double* xd, const double* wd, const float* bias,
+                            size_t nb, float* y, size_t ys, bool accumulate) {
+  const __mmask8 kt = static_cast<__mmask8>(kTail ? (1u << nb) - 1 : 0xffu);
+  __m512d a[R][C];
+  for (size_t c = 0; c < C; ++c) {
+    const __m512d b = !bias ? _mm512_setzero_pd()
+                      : kTail ? _mm512_cvtps_pd(_mm256_maskz_loadu_ps(kt, bias + 8 * c))
+                              : _mm512_cvtps_pd(_mm256_loadu_ps(bias + 8 * c));
+    for (size_t r = 0; r < R; ++r) a[r][c] = b;
+  }
+  for (size_t i = 0; i < in; ++i) {
+    __m512d w[C];
+    for (size_t c = 0; c < C; ++c) w[c] = _mm512_load_pd(wd + i * ldw + 8 * c);
+    for (size_t r = 0; r < R; ++r) {
+      const __m512d xv = _mm512_set1_pd(xd[r * in + i]);
+      for (size_t c = 0; c < C; ++c) a[r][c] = _mm512_fmadd_pd(xv, w[c], a[r][c]);
+    }
+  }
+  for (size_t r = 0; r < R; ++r)
+    for (size_t c = 0; c < C; ++c) {
+      float* yr = y + r * ys + 8 * c;
+      const __m256 v = _mm512_cvtpd_ps(a[r][c]);
+      if (kTail) {
+        _mm256_mask_storeu_ps(yr, kt, accumulate ? _mm256_add_ps(_mm256_maskz_loadu_ps(kt, yr), v) : v);
+      } else {
+        _mm256_storeu_ps(yr, accumulate ? _mm256_add_ps(_mm256_loadu_ps(yr), v) : v);
+      }
+    }
+}
+
+// R rows (inputs in xd, double) x the cw outputs of one pre-converted chunk (wd, row stride ldw).
+template <size_t R>
+PE_INLINE void f32_chunk_pd(size_t in, size_t cw, size_t ldw, const double* xd, const double* wd,
+                            const float* bias, float* y, size_t ys, bool accumulate) {
+  size_t o = 0;
+  for (; o + 24 <= cw; o += 24)
+    f32_block_pd<R, 3, false>(in, ldw, xd, wd + o, bias ? bias + o : nullptr, 24, y + o, ys, accumulate);
+  if (o + 16 <= cw) {
+    f32_block_pd<R, 2, false>(in, ldw, xd, wd + o, bias ? bias + o : nullptr, 16, y + o, ys, accumulate);
+    o += 16;
+  }
+  if (o + 8 <= cw) {
+    f32_block_pd<R, 1, false>(in, ldw, xd, wd + o, bias ? bias + o : nullptr, 8, y + o, ys, accumulate);
+    o += 8;
+  }
+  if (o < cw)
+    f32_block_pd<R, 1, true>(in, ldw, xd, wd + o, bias ? bias + o : nullptr, cw - o, y + o, ys, accumulate);
+}
+
 void dense_f32_512(size_t rows, size_t in, size_t out, const float* x, size_t xs, const float* wt,
                    const float* bias, float* y, size_t ys, bool accumulate) {
   if (in > kXdMax) return dense_f32(rows, in, out, x, xs, wt, bias, y, ys, accumulate);
+  constexpr size_t R = 8;
   size_t r = 0;
-  for (; r + 8 <= rows; r += 8) f32_tile_512<8>(in, out, x + r * xs, xs, wt, bias, y + r * ys, ys, accumulate);
+  if (rows >= kPrepackRows) {
+    alignas(64) double wd[kWdMax];
+    alignas(64) double xd[R * kXdMax];
+    const size_t full = in * ((out + 7) & ~size_t(7)) <= kWdMax ? out : (kWdMax / in) & ~size_t(7);
+    for (size_t c0 = 0; c0 < out; c0 += full) {
+      const size_t cw = out - c0 < full ? out - c0 : full, ldw = (cw + 7) & ~size_t(7);
+      for (size_t i = 0; i < in; ++i) {
+        const float* __restrict w = wt + i * out + c0;
+        double* __restrict d = wd + i * ldw;
+        for (size_t j = 0; j < cw; ++j) d[j] = double(w[j]);
+        for (size_t j = cw; j < ldw; ++j) d[j] = 0.0;
+      }
+      for (r = 0; r + R <= rows; r += R) {
+        for (size_t k = 0; k < R; ++k)
+          for (size_t i = 0; i < in; ++i) xd[k * in + i] = double(x[(r + k) * xs + i]);
+        f32_chunk_pd<R>(in, cw, ldw, xd, wd, bias ? bias + c0 : nullptr, y + r * ys + c0, ys, accumulate);
+      }
+    }
+  } else {
+    for (; r + R <= rows; r += R) f32_tile_512<R>(in, out, x + r * xs, xs, wt, bias, y + r * ys, ys, accumulate);
+  }
   for (; r < rows; ++r) f32_tile_512<1>(in, out, x + r * xs, xs, wt, bias, y + r * ys, ys, accumulate);
 }
 #define PE_DENSE_F32 dense_f32_512
