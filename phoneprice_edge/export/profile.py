@@ -146,13 +146,18 @@ def parse_profile(data: dict[str, Any], name: str, source: str = "<profile>") ->
                          tolerance=tol, benchmark_batch_sizes=bsz, options=options, source=source)
 
 
-def _check_section(table: Any, section: str, allowed: dict[str, Any], bad: Any) -> dict[str, Any]:
+def _known_keys_only(table: Any, section: str, allowed: dict[str, Any], bad: Any) -> None:
+    """Refuse a section that is not a table or sets a key outside `allowed`."""
     if not isinstance(table, dict):
         raise bad(f"[{section}] must be a table")
     unknown = sorted(set(table) - set(allowed))
     if unknown:
         hint = ", ".join(sorted(allowed)) or "none"
         raise bad(f"unknown key(s) {', '.join(f'{section}.{k}' for k in unknown)} (allowed: {hint})")
+
+
+def _check_section(table: Any, section: str, allowed: dict[str, Any], bad: Any) -> dict[str, Any]:
+    _known_keys_only(table, section, allowed, bad)
     out: dict[str, Any] = {}
     for key, value in table.items():
         want = allowed[key]
@@ -172,12 +177,7 @@ def _check_section(table: Any, section: str, allowed: dict[str, Any], bad: Any) 
 def _check_options(table: Any, section: str, allowed: dict[str, Option],
                    bad: Any) -> dict[str, Any]:
     """A target section against its option table (type, choices, range): the values it sets."""
-    if not isinstance(table, dict):
-        raise bad(f"[{section}] must be a table")
-    unknown = sorted(set(table) - set(allowed))
-    if unknown:
-        hint = ", ".join(sorted(allowed)) or "none"
-        raise bad(f"unknown key(s) {', '.join(f'{section}.{k}' for k in unknown)} (allowed: {hint})")
+    _known_keys_only(table, section, allowed, bad)
     out: dict[str, Any] = {}
     for key, value in table.items():
         try:
