@@ -202,11 +202,11 @@ def test_sigterm_during_training_gives_the_resume_hint_and_resumes(tmp_path: Pat
                                                                    data_csv: Path) -> None:
     run = tmp_path / "run"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen([str(Path(sys.executable).parent / "pe-train"), "--data", str(data_csv), "--out", str(run), "-q", "--epochs", "400",
+    proc = subprocess.Popen([str(Path(sys.executable).parent / "pe-train"), "--data", str(data_csv), "--out", str(run), "-q", "--epochs", "5000",
                              "--set", "hidden_dims=[8]", "--set", 'feature_select="none"'],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     deadline = time.time() + 120
-    while not (run / "history.jsonl").is_file() and time.time() < deadline and proc.poll() is None:
+    while not (run / "checkpoints" / "last.pt").is_file() and time.time() < deadline and proc.poll() is None:
         time.sleep(0.1)
     time.sleep(0.5)
     proc.send_signal(signal.SIGTERM)

@@ -16,6 +16,7 @@ import torch
 from artifact import make_onnx_artifact
 from fastapi.testclient import TestClient
 
+from phoneprice_edge.errors import BackendClosed
 from phoneprice_edge.checkpoint import save_checkpoint
 from phoneprice_edge.model import ModelConfig, TabularClassifier
 from phoneprice_edge.monitor.registry import Registry
@@ -189,7 +190,7 @@ def test_a_retired_model_stays_open_until_its_last_request_ends(exports: list[Pa
         assert holder.current is new and holder.retired_open() == 1
         old.predict(torch.zeros(1, PHONE_SCHEMA.n_features).numpy())  # still usable
     assert holder.retired_open() == 0
-    with pytest.raises(TypeError):  # closed once the lease ended
+    with pytest.raises(BackendClosed):  # closed once the lease ended
         old.predict(torch.zeros(1, PHONE_SCHEMA.n_features).numpy())
     holder.close()
 
