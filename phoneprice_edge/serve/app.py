@@ -145,42 +145,30 @@ async def _flush_every(access_log: AccessLog, seconds: float) -> None:
 
 async def read_body(request: Request, limit: int) -> bytes:
     """The request body, refused with 413 as soon as it is known to exceed limit bytes."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise _too_large(limit)
-    if declared is not None:
-        return await request.body()
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise _too_large(limit)
-        chunks.append(chunk)
-    return b"".join(chunks)
+    return await receive_body(request.receive, request.headers.get("content-length"), limit)
 
 
 async def receive_body(receive: Receive, content_length: str | None, limit: int) -> bytes:
-    """read_body on the bare ASGI receive channel (the same 413s; a client that disconnects
-    raises Starlette's ClientDisconnect, as request.body() does)."""
+    """The body from the ASGI receive channel: 413 when the declared length exceeds limit, or
+    (no length declared) as soon as the bytes read do; a client that disconnects raises
+    Starlette's ClientDisconnect, as request.body() does."""
     if content_length is not None and content_length.isdigit() and int(content_length) > limit:
         raise _too_large(limit)
     chunks, size = [], 0
     while True:
         message = await receive()
-        if message["type"] == "http.request":
-            chunk = message.get("body", b"")
-            if content_length is None:
-                size += len(chunk)
-                if size > limit:
-                    raise _too_large(limit)
-            if not message.get("more_body", False):
-                if not chunks:
-                    return chunk
-                chunks.append(chunk)
-                return b"".join(chunks)
-            chunks.append(chunk)
-        elif message["type"] == "http.disconnect":
+        if message["type"] == "http.disconnect":
             raise ClientDisconnect()
+        if message["type"] != "http.request":
+            continue
+        chunk = message.get("body", b"")
+        if content_length is None:
+            size += len(chunk)
+            if size > limit:
+                raise _too_large(limit)
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 def _unsupported(content_type: str | None) -> RequestRejected:

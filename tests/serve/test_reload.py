@@ -16,8 +16,8 @@ import torch
 from artifact import make_onnx_artifact
 from fastapi.testclient import TestClient
 
-from phoneprice_edge.errors import BackendClosed
 from phoneprice_edge.checkpoint import save_checkpoint
+from phoneprice_edge.errors import BackendClosed
 from phoneprice_edge.model import ModelConfig, TabularClassifier
 from phoneprice_edge.monitor.registry import Registry
 from phoneprice_edge.schema import PHONE_SCHEMA
