@@ -272,7 +272,8 @@ TARGETS: dict[str, Target] = {
             "activation_levels": _fixed(_ONNX["activation_levels"], 255)}},
         int8_activations="dynamic",
         runtime="[cpp_runtime/](cpp_runtime/README.md)",
-        notes="`model.pem` + `model_pem.h`, C and C++ APIs, no dependencies",
+        notes="`model.pem` + `model_pem.h`, C and C++ APIs, no dependencies; int8: per-channel "
+              "int8 weights, activations quantized per row at run time (no calibration)",
     ),
 }
 
