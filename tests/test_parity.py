@@ -8,12 +8,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from profile_cases import cannot_run_here
 
 from phoneprice_edge.cli.parity import cmd as parity_cmd
 from phoneprice_edge.export.manifest import read_manifest
-from phoneprice_edge.export.profile import Tolerance, load_profile
+from phoneprice_edge.export.profile import (
+    Tolerance,
+    builtin_profile_names,
+    load_profile,
+)
 from phoneprice_edge.export.runner import export_profile
 from phoneprice_edge.parity import check_parity, compare, diff_stats
+from phoneprice_edge.targets import TARGETS
 
 CLI_KEYS = {"passed", "max_abs_diff", "max_rel_diff", "top1_agreement", "accuracy_reference",
             "accuracy_candidate", "batch_invariant"}
@@ -42,7 +48,7 @@ def test_int8_is_judged_by_agreement_not_absolute_error() -> None:
 
 
 def test_passing_artifact_writes_reports(synth_run: Path) -> None:
-    art = export_profile(synth_run, load_profile("onnx-fp32")).out_dir
+    art = exported(synth_run, "onnx-fp32")
     res = CliRunner().invoke(parity_cmd, ["--run", str(synth_run), "--artifact", str(art)],
                              standalone_mode=False)
     assert res.exception is None and res.return_value == 0, res.output
@@ -67,8 +73,47 @@ def test_artifact_of_another_model_fails(synth_run: Path, tmp_path_factory: pyte
     assert res.return_value == 1 and "FAIL" in res.output
 
 
-@pytest.mark.parametrize("profile", ["onnx-int8", "openvino-int8", "torchscript-int8",
-                                     "onnx-fp16", "openvino-fp16", "openvino-fp32"])
-def test_reduced_precision_profiles_pass_on_synthetic_run(synth_run: Path, profile: str) -> None:
-    rep = check_parity(synth_run, export_profile(synth_run, load_profile(profile)).out_dir)
+_EXPORTED: dict[tuple[Path, str], Path] = {}
+
+
+def exported(run: Path, name: str) -> Path:
+    """The profile's export folder in run, exported once per test session."""
+    if (run, name) not in _EXPORTED:
+        _EXPORTED[(run, name)] = export_profile(run, load_profile(name)).out_dir
+    return _EXPORTED[(run, name)]
+
+
+@pytest.mark.parametrize("profile", builtin_profile_names())
+def test_builtin_profile_passes_parity_on_synthetic_run(synth_run: Path, profile: str) -> None:
+    """Every profile in export_profiles/ (a new one gets this test by being there)."""
+    prof = load_profile(profile)
+    why = cannot_run_here(prof)
+    if why:
+        pytest.skip(f"{profile}: {why}")
+    device = "cuda" if TARGETS[prof.target].needs_gpu else "cpu"
+    rep = check_parity(synth_run, exported(synth_run, profile), device=device)
     assert rep.passed, rep.failures
+
+
+def untested(profiles: list[str]) -> tuple[list[str], list[str]]:
+    """(built-in profiles not in profiles, targets that no profile in profiles exports to)."""
+    targets = {load_profile(n).target for n in profiles}
+    return (sorted(set(builtin_profile_names()) - set(profiles)),
+            [t for t in TARGETS if t not in targets])
+
+
+def test_every_builtin_profile_and_target_has_a_parity_test() -> None:
+    (mark,) = [m for m in test_builtin_profile_passes_parity_on_synthetic_run.pytestmark
+               if m.name == "parametrize"]
+    profiles, targets = untested(list(mark.args[1]))
+    assert not profiles, (f"built-in profile(s) without a parity test: {', '.join(profiles)} "
+                          "(parametrize over builtin_profile_names())")
+    assert not targets, (f"target(s) {', '.join(targets)} have no built-in profile, so no parity "
+                         "test: add export_profiles/<target>-<precision>.toml")
+
+
+def test_the_coverage_check_names_what_is_missing() -> None:
+    assert untested(builtin_profile_names()) == ([], [])
+    profiles, targets = untested(["onnx-fp32", "cpp-int8"])
+    assert "tensorrt-fp16" in profiles and "onnx-fp32" not in profiles
+    assert targets == [t for t in TARGETS if t not in ("onnx", "cpp")]

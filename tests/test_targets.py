@@ -13,21 +13,19 @@ import pytest
 from phoneprice_edge.export.profile import (
     PACKAGE_PROFILES,
     REPO_PROFILES,
-    builtin_profiles,
+    builtin_profile_names,
+    load_profile,
     profile_for,
 )
 from phoneprice_edge.targets import TARGETS, cuda_available
 
-REQUIRED = {"torchscript-fp32", "torchscript-int8", "onnx-fp32", "onnx-fp16", "onnx-int8",
-            "openvino-fp32", "openvino-fp16", "openvino-int8", "tensorrt-fp16", "tensorrt-int8",
-            "jetson-orin-tensorrt-fp16", "cpp-fp32", "cpp-int8"}
 
-
-def test_every_required_profile_ships_and_validates() -> None:
-    profiles = {p.name: p for p in builtin_profiles()}
-    assert REQUIRED <= set(profiles)
-    for p in profiles.values():
-        assert p.precision in TARGETS[p.target].precisions
+@pytest.mark.parametrize("name", builtin_profile_names())
+def test_every_builtin_profile_validates(name: str) -> None:
+    """Each profile in export_profiles/ (which ones ship is pinned by the README's target table,
+    tests/test_readme_targets.py); tests/test_parity.py runs each through parity."""
+    p = load_profile(name)
+    assert p.name == name and p.precision in TARGETS[p.target].precisions
 
 
 REPO = Path(__file__).resolve().parents[1]
@@ -63,13 +61,6 @@ def test_a_non_editable_wheel_carries_exactly_export_profiles(tmp_path: Path) ->
         packed = {Path(n).name: z.read(n) for n in z.namelist()
                   if n.startswith("phoneprice_edge/export/profiles/")}
     assert packed == {p.name: p.read_bytes() for p in REPO_PROFILES.glob("*.toml")}
-
-
-def test_every_target_has_a_builtin_profile() -> None:
-    """A target without a built-in profile would have no parity test (tests/export/
-    test_profile_parity.py is parametrized over the built-in profiles)."""
-    shipped = {p.target for p in builtin_profiles()}
-    assert shipped == set(TARGETS), f"targets without a built-in profile: {set(TARGETS) - shipped}"
 
 
 @pytest.mark.parametrize("name", sorted(TARGETS))

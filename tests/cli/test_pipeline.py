@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from profile_cases import runnable_here
 
 REPO = Path(__file__).resolve().parents[2]
 PE = Path(sys.executable).with_name("pe")
@@ -25,8 +26,10 @@ def test_pipeline_writes_every_stage_output(tmp_path: Path) -> None:
                 "bench/report.md", "bench/latency.png"):
         assert (run / rel).exists(), rel
     exported = sorted(p.name for p in (run / "export").iterdir())
-    for name in ("onnx-fp32", "onnx-int8", "openvino-fp32", "torchscript-fp32", "cpp-fp32"):
-        assert name in exported
+    runnable, skipped = runnable_here()  # every built-in profile this host can run
+    assert exported == sorted(runnable), proc.stdout[-3000:]
+    for name, why in skipped.items():
+        assert f"   {name}: skipped ({why})" in proc.stdout.splitlines()
     for name in exported:
         rep = json.loads((run / "parity" / f"{name}.json").read_text())
         assert rep["passed"] is True, (name, rep)
