@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,11 +10,15 @@ from typing import Any
 import click
 
 from phoneprice_edge.cli.common import CONTEXT
+from phoneprice_edge.export.stages import ARTIFACT_STAGES, StagePlan, run_stages
+
+__all__ = ["STAGES", "PipelineContext", "run_stages"]
 
 
 @dataclass
 class PipelineContext:
-    """What the stages share: options, the run folder, and results earlier stages leave for later ones."""
+    """What the stages share: options, the run folder, the plan of the stages after training
+    (every built-in profile this host can run), and results earlier stages leave for later ones."""
 
     run_dir: Path
     data: str | None
@@ -23,6 +26,7 @@ class PipelineContext:
     config: str | None
     quiet: bool
     results: dict[str, Any] = field(default_factory=dict)
+    plan: StagePlan = field(default_factory=StagePlan.every_builtin)
 
     def say(self, text: str) -> None:
         click.echo(text)
@@ -70,44 +74,13 @@ def stage_evaluate(ctx: PipelineContext) -> None:
     ctx.say(f"plots:  {res.out_dir / 'plots'}/")
 
 
-# (name, function); stages that live in their area's module are named "module:function".
+# data, train, evaluate, then the stage sequence retraining runs too (export/stages.py).
 STAGES: list[tuple[str, Stage]] = [
     ("data", stage_data),
     ("train", stage_train),
     ("evaluate", stage_evaluate),
-    ("export", lambda ctx: _stage("phoneprice_edge.export.stages:stage_export", ctx)),
-    ("parity", lambda ctx: _stage("phoneprice_edge.export.stages:stage_parity", ctx)),
-    ("bench", lambda ctx: _stage("phoneprice_edge.export.bench_stage:stage_bench", ctx)),
+    *ARTIFACT_STAGES,
 ]
-
-
-def _stage(spec: str, ctx: PipelineContext) -> None:
-    """Run a stage function that lives in its area's module ("module:function")."""
-    import importlib
-
-    module, _, name = spec.partition(":")
-    getattr(importlib.import_module(module), name)(ctx)
-
-
-def run_stages(ctx: PipelineContext, stages: list[tuple[str, Stage]] | None = None) -> None:
-    """Run each stage in order, announcing it; an exception stops the pipeline.
-
-    A failed check that later stages can still run past (parity: the benchmark still tells the
-    user what each artifact costs) is kept in ctx.results["failures"] and raised at the end.
-    """
-    from phoneprice_edge.errors import ParityFailure
-
-    for name, stage in stages or STAGES:
-        t0 = time.perf_counter()
-        ctx.say(f"== {name}")
-        try:
-            stage(ctx)
-        except ParityFailure as exc:
-            ctx.results.setdefault("failures", []).append(str(exc))
-            ctx.say(f"   FAILED: {exc}")
-        ctx.say(f"   ({name}: {time.perf_counter() - t0:.1f} s)")
-    if ctx.results.get("failures"):
-        raise ParityFailure("; ".join(ctx.results["failures"]))
 
 
 @click.command(context_settings=CONTEXT)
@@ -127,5 +100,5 @@ def cmd(data: str | None, out: str | None, config: str | None, epochs: int | Non
     from phoneprice_edge.cli.train import default_out
 
     ctx = PipelineContext(Path(out or default_out("pipeline")), data, epochs, config, quiet)
-    run_stages(ctx)
+    run_stages(ctx, STAGES)
     ctx.say(f"done: {ctx.run_dir}")

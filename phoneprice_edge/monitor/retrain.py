@@ -5,13 +5,22 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from phoneprice_edge.errors import PEError, UsageError
+from phoneprice_edge.errors import ParityFailure, PEError, UsageError
+from phoneprice_edge.export.bench_stage import bench_artifacts
+from phoneprice_edge.export.stages import (
+    ARTIFACT_STAGES,
+    Stage,
+    StagePlan,
+    StageRun,
+    artifact_dirs,
+    run_stages,
+)
 from phoneprice_edge.io_utils import atomic_write_json
 from phoneprice_edge.monitor import stages as S
 from phoneprice_edge.monitor.registry import Registry
@@ -39,14 +48,20 @@ class RetrainOptions:
     seed: int = 0                       # training seed and the holdout split's
 
 
-@dataclass
+@dataclass(frozen=True)
 class Stages:
-    """The stage functions (library defaults); each reads and writes run folders."""
+    """The stage functions (library defaults), each reading and writing run folders: train the
+    candidate, then the stage sequence `pe pipeline` runs after training (export/stages.py)."""
 
     train: Callable[..., Path] = S.train_candidate
-    export: Callable[[Path, list[str]], list[Path]] = S.export_stage
-    parity: Callable[[Path, Path], dict[str, Any]] = S.parity_stage
-    bench: Callable[..., dict[str, Any]] = S.bench_stage
+    artifacts: tuple[tuple[str, Stage], ...] = tuple(ARTIFACT_STAGES)
+
+    def with_stage(self, name: str, stage: Stage) -> Stages:
+        """These stages with the one called name (export, parity, bench) replaced."""
+        if name not in dict(self.artifacts):
+            raise KeyError(f"no stage {name!r}")
+        return replace(self, artifacts=tuple((n, stage if n == name else s)
+                                             for n, s in self.artifacts))
 
 
 def decide(champion_acc: float, candidate_acc: float, parity: list[dict[str, Any]],
@@ -97,45 +112,52 @@ def _candidate_accuracy(out: Path, test_xy: tuple[np.ndarray, np.ndarray]) -> fl
     return float(acc) if isinstance(acc, int | float) else S.evaluate(out, *test_xy)
 
 
-def _champion(opts: RetrainOptions, reg: Registry | None, stages: Stages, echo: Echo) -> Path:
+def _champion(opts: RetrainOptions, plan: StagePlan, reg: Registry | None, stages: Stages,
+              echo: Echo) -> Path:
     """The champion run folder; an empty registry is seeded with --run (exported first if needed)."""
     if reg is None:
         return opts.run
     v = reg.champion()
     if v is None:
-        missing = [p for p in opts.profiles if not (opts.run / "export" / p / "manifest.json").is_file()]
+        missing = tuple(p for p in plan.profiles
+                        if not (opts.run / "export" / p.name / "manifest.json").is_file())
         if missing:
-            echo(f"exporting the current run for {', '.join(missing)}")
-            stages.export(opts.run, missing)
+            echo(f"exporting the current run for {', '.join(p.name for p in missing)}")
+            export = dict(stages.artifacts)["export"]
+            export(StageRun(opts.run, replace(plan, profiles=missing), echo=echo))
         v = reg.register(opts.run, note="seeded from --run")
         reg.promote(v, reason="first champion (seeded from --run)")
         echo(f"registry seeded: {v} is the champion")
     return reg.path(v)
 
 
-def _gates(out: Path, champion: Path, opts: RetrainOptions, stages: Stages,
+_LABELS = {"bench": "benchmark"}
+
+
+def _gates(out: Path, champion: Path, plan: StagePlan, stages: Stages,
            echo: Echo) -> tuple[list[dict[str, Any]], dict[str, Any], list[str]]:
-    parity: list[dict[str, Any]] = []
-    bench: dict[str, Any] = {}
+    """The stage sequence on the candidate (the bench only after every parity check passed),
+    then the champion's artifacts timed the same way: (parity records, latencies, errors)."""
+    ctx = StageRun(out, plan, echo=echo)
     errors: list[str] = []
     try:
-        echo(f"export: {', '.join(opts.profiles)}")
-        artifacts = stages.export(out, list(opts.profiles))
+        run_stages(ctx, stages.artifacts)
+    except ParityFailure:
+        pass  # decide() names every failed artifact from the parity records
     except PEError as exc:
-        return parity, bench, [f"export failed: {exc}"]
-    for art in artifacts:
-        rep = stages.parity(out, art)
-        if "error" in rep:  # no report was written by the parity stage
-            atomic_write_json(out / "parity" / f"{art.name}.json", rep)
-        parity.append(rep)
-        echo(f"parity {art.name}: {'passed' if rep.get('passed') else 'FAILED'}")
-    if opts.bench and all(p.get("passed") for p in parity):
+        label = _LABELS.get(ctx.results.get("failed_stage", ""), ctx.results.get("failed_stage"))
+        msg = str(exc)
+        errors.append(msg if msg.startswith(f"{label} failed") else f"{label} failed: {msg}")
+    parity: list[dict[str, Any]] = list(ctx.results.get("parity", []))
+    bench: dict[str, Any] = {}
+    if "bench" in ctx.results and plan.bench is not None:
         try:
-            cand = stages.bench(out, artifacts)
-            champ_arts = [champion / "export" / a.name for a in artifacts
+            champ_arts = [champion / "export" / a.name for a in artifact_dirs(ctx)
                           if (champion / "export" / a.name / "manifest.json").is_file()]
-            champ = stages.bench(champion, champ_arts, write=False) if champ_arts else None
-            bench = {"candidate_p50_us": S.p50_batch1(cand), "champion_p50_us": S.p50_batch1(champ)}
+            champ = bench_artifacts(champion, champ_arts, plan.bench, skip_unavailable=False,
+                                    write=False)[0].to_dict() if champ_arts else None
+            bench = {"candidate_p50_us": S.p50_batch1(ctx.results["bench"].to_dict()),
+                     "champion_p50_us": S.p50_batch1(champ)}
             echo(f"bench: candidate {bench['candidate_p50_us']} us, champion {bench['champion_p50_us']} us (batch 1, p50)")
         except PEError as exc:
             errors.append(f"benchmark failed: {exc}")
@@ -148,8 +170,11 @@ def retrain(opts: RetrainOptions, stages: Stages | None = None, echo: Echo | Non
     echo = echo or (lambda s: None)
     if not 0.0 < opts.holdout_frac < 1.0:
         raise UsageError(f"--holdout-frac must lie strictly between 0 and 1, got {opts.holdout_frac}")
+    # every --profile read and checked runnable here before any work (a bad name: exit 2)
+    plan = StagePlan.checked(opts.profiles, bench=S.RETRAIN_BENCH if opts.bench else None,
+                             bench_after_failed_parity=False)
     reg = Registry(opts.registry) if opts.registry else None
-    champion = _champion(opts, reg, stages, echo)
+    champion = _champion(opts, plan, reg, stages, echo)
     schema = FeatureSchema.load(champion / "schema.json")
     new_xy, test_xy = _split(opts, schema)
     out = opts.out or opts.run.parent / f"{opts.run.name}-retrain-{time.strftime('%Y%m%d-%H%M%S')}"
@@ -160,7 +185,7 @@ def retrain(opts: RetrainOptions, stages: Stages | None = None, echo: Echo | Non
                                 seed=opts.seed))
     champ_acc, cand_acc = S.evaluate(champion, *test_xy), _candidate_accuracy(out, test_xy)
     echo(f"held-out accuracy ({len(test_xy[0])} rows): champion {champ_acc:.4f}, candidate {cand_acc:.4f}")
-    parity, bench, errors = _gates(out, champion, opts, stages, echo)
+    parity, bench, errors = _gates(out, champion, plan, stages, echo)
     ok, reasons = decide(champ_acc, cand_acc, parity, opts.accuracy_tolerance,
                          (bench.get("champion_p50_us"), bench.get("candidate_p50_us")),
                          opts.max_latency_ratio, errors)

@@ -1,4 +1,5 @@
-"""Retraining stages: train a candidate, export it, check parity, benchmark; each reads/writes run folders."""
+"""Retraining's own stage (train a candidate run folder) and its gates' settings; export, parity
+and bench are the stage sequence of export/stages.py."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ from typing import Any
 
 import numpy as np
 
+from phoneprice_edge.bench.timing import TimingPlan
 from phoneprice_edge.checkpoint import load_model
 from phoneprice_edge.config import TrainConfig, load_train_config
-from phoneprice_edge.errors import PEError
+from phoneprice_edge.export.stages import BenchPlan
 from phoneprice_edge.io_utils import atomic_write_json
 from phoneprice_edge.monitor.reference import build_reference, load_npz
 
@@ -82,40 +84,9 @@ def evaluate(run_dir: Path, X: np.ndarray, y: np.ndarray) -> float:
     return float((predict_logits(model, X).argmax(1) == np.asarray(y)).mean())
 
 
-def export_stage(run_dir: Path, profiles: list[str]) -> list[Path]:
-    """Export every profile into RUN_DIR/export/<profile>/ through the export library."""
-    from phoneprice_edge.export.profile import load_profile
-    from phoneprice_edge.export.runner import export_profile
-
-    return [export_profile(run_dir, load_profile(p)).out_dir for p in profiles]
-
-
-def parity_stage(run_dir: Path, artifact_dir: Path) -> dict[str, Any]:
-    """Check parity (phoneprice_edge.parity) and save its report; any error is a failed check."""
-    from phoneprice_edge.parity import check_parity, save_report
-
-    try:
-        rep = check_parity(run_dir, artifact_dir)
-    except PEError as exc:
-        return {"artifact": str(artifact_dir), "passed": False, "error": str(exc)}
-    save_report(run_dir, artifact_dir, rep)
-    return {"artifact": str(artifact_dir), **rep.to_dict()}
-
-
-def bench_stage(run_dir: Path, artifacts: list[Path], batch_sizes: tuple[int, ...] = (1, 64),
-                min_time_s: float = 0.2, write: bool = True) -> dict[str, Any]:
-    """A short latency sweep (bench library), written to RUN_DIR/bench/ when write; returns the report."""
-    from phoneprice_edge.bench.harness import BenchConfig
-    from phoneprice_edge.bench.report import write_report
-    from phoneprice_edge.bench.run import run_bench
-    from phoneprice_edge.bench.timing import TimingPlan
-
-    cfg = BenchConfig(run_dir=run_dir, artifacts=list(artifacts), batch_sizes=batch_sizes,
-                      plan=TimingPlan(min_iters=50, min_time_s=min_time_s), overhead=False)
-    report = run_bench(cfg).to_dict()
-    if write:
-        write_report(report, run_dir / "bench")
-    return report
+# retraining's bench: a short latency sweep of the candidate (and the champion, not written)
+RETRAIN_BENCH = BenchPlan(batch_sizes=(1, 64), timing=TimingPlan(min_iters=50, min_time_s=0.2),
+                          reference=False, overhead=False)
 
 
 def p50_batch1(report: dict[str, Any] | None) -> float | None:

@@ -15,6 +15,7 @@ from phoneprice_edge.cli.common import entry
 from phoneprice_edge.cli.monitor import cmd
 from phoneprice_edge.data import synth_phone
 from phoneprice_edge.export.manifest import read_manifest, update_manifest
+from phoneprice_edge.export.stages import StageRun, artifact_dirs, stage_export
 from phoneprice_edge.io_utils import sha256_file
 from phoneprice_edge.monitor import stages as S
 from phoneprice_edge.monitor.registry import Registry, current_artifact
@@ -78,13 +79,13 @@ def test_shifted_data_promotes_a_better_model(setup: tuple[Path, Path], tmp_path
     assert (tmp_path / "cand" / "bench" / "report.json").is_file()
 
 
-def corrupting_export(run_dir: Path, profiles: list[str]) -> list[Path]:
-    """The real exporter, then one weight of the ONNX graph perturbed (manifest re-hashed, so it loads)."""
+def corrupting_export(ctx: StageRun) -> None:
+    """The real export stage, then one weight of the ONNX graph perturbed (manifest re-hashed, so it loads)."""
     import onnx
     from onnx import numpy_helper
 
-    arts = S.export_stage(run_dir, profiles)
-    for art in arts:
+    stage_export(ctx)
+    for art in artifact_dirs(ctx):
         m = read_manifest(art).to_dict()
         name = next(n for n in m["files"] if n.endswith(".onnx"))
         model = onnx.load(str(art / name))
@@ -94,7 +95,6 @@ def corrupting_export(run_dir: Path, profiles: list[str]) -> list[Path]:
         init.CopyFrom(numpy_helper.from_array(arr, init.name))
         onnx.save(model, str(art / name))
         update_manifest(art, files={**m["files"], name: sha256_file(art / name)})
-    return arts
 
 
 @pytest.mark.slow
@@ -102,7 +102,7 @@ def test_candidate_failing_parity_is_refused(setup: tuple[Path, Path], tmp_path:
     run, new = setup
     reg = tmp_path / "reg"
     res = retrain(RetrainOptions(run=run, data=str(new), registry=reg, out=tmp_path / "cand", train_overrides=FAST,
-                                 bench=False), stages=Stages(export=corrupting_export))
+                                 bench=False), stages=Stages().with_stage("export", corrupting_export))
     assert not res["promoted"] and res["candidate_accuracy"] > res["champion_accuracy"]
     assert any("parity failed for onnx-fp32" in r for r in res["reasons"])
     (rep,) = res["parity"]
@@ -154,3 +154,30 @@ def test_candidate_is_a_trainer_run_folder(small_run: Path, tmp_path: Path, full
     assert m["retrain"]["mode"] == ("full" if full else "incremental")
     assert (m["retrain"]["init_from"] is None) == full
     assert 0.0 <= m["heldout_accuracy"] <= 1.0 and "confusion_matrix" in m
+
+
+def test_profiles_are_checked_before_any_work(setup: tuple[Path, Path], tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str],
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bad --profile stops retraining before the registry, the split or training: exit 2 for an
+    unknown name, 1 for a target this host cannot export (its reason named)."""
+    from phoneprice_edge.targets import TARGETS
+
+    run, new = setup
+    monkeypatch.setattr(S, "train_candidate", lambda *a, **k: pytest.fail("trained"))
+    args = ["retrain", "--run", str(run), "--data", str(new), "--registry", str(tmp_path / "reg"),
+            "--out", str(tmp_path / "cand")]
+    with pytest.raises(SystemExit) as exc:
+        entry(cmd)([*args, "--profile", "onnx-fp32", "--profile", "no-such-profile"])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and "unknown export profile 'no-such-profile'" in err
+    assert "Traceback" not in err
+    assert not (tmp_path / "reg").exists() and not (tmp_path / "cand").exists()
+    why = TARGETS["tensorrt"].unavailable_reason("fp16")
+    if why is None:
+        return
+    with pytest.raises(SystemExit) as exc:
+        entry(cmd)([*args, "--profile", "tensorrt-fp16"])
+    err = capsys.readouterr().err
+    assert exc.value.code == 1 and f"cannot export tensorrt-fp16: {why}" in err
+    assert not (tmp_path / "reg").exists() and not (tmp_path / "cand").exists()

@@ -65,11 +65,12 @@ def pg_url() -> Iterator[str]:
 @pytest.fixture(scope="module")
 def exported_run(small_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A copy of the small run with a real ONNX export (the model the server serves)."""
-    from phoneprice_edge.monitor.stages import export_stage
+    from phoneprice_edge.export.profile import load_profile
+    from phoneprice_edge.export.runner import export_profile
 
     run = tmp_path_factory.mktemp("pgrun") / "run"
     shutil.copytree(small_run, run)
-    export_stage(run, [PROFILE])
+    export_profile(run, load_profile(PROFILE))
     return run
 
 
