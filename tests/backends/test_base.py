@@ -11,13 +11,10 @@ from artifact_factory import make_manifest
 from phoneprice_edge.backends.base import Backend
 from phoneprice_edge.backends.registry import load_backend
 from phoneprice_edge.errors import BackendClosed, PEError
-from phoneprice_edge.export.profile import load_profile
+from phoneprice_edge.export.profile import profile_for
 from phoneprice_edge.export.reference import load_reference
 from phoneprice_edge.export.runner import export_profile
 from phoneprice_edge.targets import TARGETS
-
-RUNNABLE = {"onnx": "onnx-fp32", "openvino": "openvino-fp32", "torchscript": "torchscript-fp32",
-            "cpp": "cpp-fp32"}
 
 
 def _assert_closed_refuses(b: Backend, x: np.ndarray) -> None:
@@ -31,15 +28,18 @@ def _assert_closed_refuses(b: Backend, x: np.ndarray) -> None:
     assert isinstance(info.value, PEError) and info.value.exit_code == 1
 
 
-@pytest.mark.parametrize("target", sorted(RUNNABLE))
+@pytest.mark.parametrize("target", sorted(TARGETS))
 def test_a_closed_backend_raises_backend_closed(synth_run: Path, target: str) -> None:
-    reason = TARGETS[target].unavailable_reason()
+    """Every target's backend, on its default built-in profile (fp32 where one ships)."""
+    profile = profile_for(target)
+    reason = TARGETS[target].unavailable_reason(profile.precision)
     if reason is not None:
-        pytest.skip(reason)
-    art = export_profile(synth_run, load_profile(RUNNABLE[target])).out_dir
+        pytest.skip(f"{target}: {reason}")
+    art = export_profile(synth_run, profile).out_dir
+    device = "cuda" if TARGETS[target].needs_gpu else "cpu"
     x = np.zeros((3, 20), np.float32)
-    _assert_closed_refuses(load_backend(art), x)
-    with load_backend(art) as b:  # the context manager closes it too
+    _assert_closed_refuses(load_backend(art, device), x)
+    with load_backend(art, device) as b:  # the context manager closes it too
         pass
     with pytest.raises(BackendClosed):
         b.run(x)
