@@ -36,7 +36,7 @@ from torch import nn
 
 from phoneprice_edge.model import TabularClassifier
 
-Activations = Literal["static", "dynamic"]
+Activations = Literal["static", "dynamic", "cpp_static"]
 MAX_SEARCH_WEIGHTS = 50_000  # larger models get round-to-nearest only (the search is O(weights))
 # The search objective (_objective). Measured on the default recipe, real and built-in data:
 # plain squared logit error kept 8 of 1600 training rows flipped; margin-weighted error, 2-4.
@@ -79,8 +79,8 @@ def prepare_int8(model: TabularClassifier, rows: np.ndarray, activations: Activa
         near = _near_boundary(teacher)
         flips, searched = _search(sim, xn, xn[near], teacher[near], pruned, sweeps)
     else:
-        for w in sim.weights:
-            q, s = _grid(w)
+        for k, w in enumerate(sim.weights):
+            q, s = sim.grid(k)
             w[...] = q * s
     after = _sq_err(sim, xn, teacher)
     sim.run(xn, quant=False)
@@ -92,7 +92,8 @@ def prepare_int8(model: TabularClassifier, rows: np.ndarray, activations: Activa
         "rows": int(len(x)), "rows_source": "training rows outside the validation split",
         "simulated_activations": activations, "activation_split": bool(split),
         "weight_levels": f"-{QMAX}..{QMAX} per output channel",
-        "activation_levels": f"0..{act_levels}" if activations == "static" else "-127..127 per row",
+        "activation_levels": {"static": f"0..{act_levels}", "dynamic": "-127..127 per row",
+                              "cpp_static": "-128..127 per input feature, 0..255 per channel after a ReLU"}[activations],
         "input_ranges": {"features": int(x.shape[1]), "mapped_to": [-1.0, 1.0]},
         "cross_layer_equalisation": pairs,
         "rounding_search": {"enabled": bool(do_search), "sweeps": int(sweeps),
@@ -225,6 +226,9 @@ class _Sim:
         # position in ops of each body/head Linear (by weight index)
         self.pos = {p: j for j, (kind, p) in enumerate(self.ops) if kind == "linear"}
         self.ranges: list[tuple[float, float]] = []
+        self.colmax: list[np.ndarray] = []  # per Linear: max |input| per column (cpp_static)
+        self.u8 = {p: j >= 2 and self.ops[j - 1][0] == "relu" and self.ops[j - 2][0] == "linear"
+                   for j, (kind, p) in enumerate(self.ops) if kind == "linear"}
         self.on_grid = False  # weights already on their int8 grid (no rounding needed)
         self.xq: list[np.ndarray] = []  # per Linear: its quantized input (last run)
         self.y: list[np.ndarray] = []  # per Linear: its output (last run)
@@ -246,6 +250,12 @@ class _Sim:
         if self.mode == "dynamic":
             hc = _row_sym(h)
             return hc + _row_sym(h - hc) if self.split else hc
+        if self.mode == "cpp_static":
+            s = self.in_scales(k)
+            live = np.where(s > 0, s, 1.0)
+            if self.u8.get(k, False):  # requantised to uint8 by the DENSE before (ReLU folded)
+                return np.clip(np.floor(h / live + 0.5), 0, 255) * s
+            return np.clip(np.rint(h / live), -128, 127) * s  # QUANTIZE: int8 per feature
         lo, hi = min(self.ranges[k][0], 0.0), max(self.ranges[k][1], 0.0)
         s = max((hi - lo) / self.levels, 1e-12)
         hc = _uint8(h, s, round(-lo / s))
@@ -255,11 +265,29 @@ class _Sim:
         # quantized as uint8 with zero point 0 (quantize.split_activations)
         return hc + _uint8(h - hc + s / 2, s / self.levels, 0) - s / 2
 
+    def in_scales(self, k: int) -> np.ndarray:
+        """cpp_static: the per-column scales of Linear k's input (max / 255 for a uint8 input
+        after a folded ReLU, max |x| / 127 for a QUANTIZE op; 0 for a column 0 on every row)."""
+        return self.colmax[k] / (255.0 if self.u8.get(k, False) else 127.0)
+
+    def grid(self, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(integer levels, step per weight) of Linear k on its int8 grid: per output channel of
+        W, or (cpp_static) of W with the input scales folded in, as export/cpp_static.py builds
+        it (a column whose input scale is 0 gets level 0)."""
+        w = self.weights[k]
+        if self.mode != "cpp_static":
+            q, s = _grid(w)
+            return q, np.broadcast_to(s, w.shape)
+        s_in = self.in_scales(k)[None, :]
+        q, sw = _grid(w * s_in)
+        step = np.divide(sw, s_in, out=np.zeros(w.shape), where=s_in > 0)
+        return np.where(s_in > 0, q, 0.0), step
+
     def _weight(self, k: int) -> np.ndarray:
         w = self.weights[k]
         if self.on_grid:
             return w
-        q, s = _grid(w)
+        q, s = self.grid(k)
         return q * s
 
     def _linear(self, k: int, h: np.ndarray, quant: bool, record: bool = True) -> np.ndarray:
@@ -270,6 +298,7 @@ class _Sim:
             y = xq @ self._weight(k).T
         else:
             self.ranges.append((float(h.min()), float(h.max())))
+            self.colmax[k] = np.abs(h).max(0)
             xq, y = h, h @ self.weights[k].T
         if self.biases[k] is not None:
             y = y + self.biases[k]
@@ -295,9 +324,9 @@ class _Sim:
 
     def run(self, x: np.ndarray, quant: bool = True) -> np.ndarray:
         """Logits; quant=False runs the float model and records each Linear's input range."""
-        if not quant:
-            self.ranges = []
         n = len(self.weights)
+        if not quant:
+            self.ranges, self.colmax = [], [np.zeros(0)] * n
         self.xq, self.y = [np.zeros(0)] * n, [np.zeros(0)] * n
         z = (x - self.mean) / self.std
         self.trunk = self._after(0, z, quant, True)
@@ -378,8 +407,9 @@ def _search(sim: _Sim, calib: np.ndarray, x: np.ndarray, teacher: np.ndarray,
     """Weights start on the nearest grid point; sweep over them, moving a weight one level up
     or down where that lowers the objective on x. The element that fixes a channel's scale
     (|level| = 127) and pruned inputs stay. Returns (weights changed, weights tried)."""
-    for w in sim.weights:
-        q, s = _grid(w)
+    sim.run(calib, quant=False)  # input scales (cpp_static) of the float weights
+    for k, w in enumerate(sim.weights):
+        q, s = sim.grid(k)
         w[...] = q * s
     objective = _objective(teacher)
     changed = tried = evals = 0
@@ -391,19 +421,20 @@ def _search(sim: _Sim, calib: np.ndarray, x: np.ndarray, teacher: np.ndarray,
         before = changed
         tried = 0
         for k, (w, zero) in enumerate(zip(sim.weights, pruned, strict=True)):
-            q, s = _grid(w)
-            for o, i in zip(*np.nonzero(~zero & (np.abs(q) < QMAX)), strict=True):
+            q, s = sim.grid(k)
+            q = q.copy()
+            for o, i in zip(*np.nonzero(~zero & (np.abs(q) < QMAX) & (s > 0)), strict=True):
                 tried += 1
                 if evals >= SEARCH_EVALS:
                     break
                 for step in (1.0, -1.0):
                     evals += 1
-                    loss = objective(sim.run_changed(k, int(o), int(i), step * s[o, 0]))
+                    loss = objective(sim.run_changed(k, int(o), int(i), step * s[o, i]))
                     if loss < base * (1 - 1e-9):
                         base, changed = loss, changed + 1
                         q[o, i] += step
-                        w[o, i] = q[o, i] * s[o, 0]
-                        sim.accept(k, int(o), int(i), step * s[o, 0])
+                        w[o, i] = q[o, i] * s[o, i]
+                        sim.accept(k, int(o), int(i), step * s[o, i])
                         break
         sim.on_grid = False
         if changed == before or evals >= SEARCH_EVALS:

@@ -149,8 +149,12 @@ def int8_ready(loaded: LoadedModel, profile: ExportProfile, train_x: np.ndarray,
     from phoneprice_edge.export.quantize import calibration_rows
 
     rows = calibration_rows(train_x, val_x, len(train_x), 0)
-    model, facts = prepare_int8(loaded.model, rows, TARGETS[profile.target].int8_activations,
-                                split=profile.option("activation_split"),
+    scheme = TARGETS[profile.target].int8_activations
+    if scheme == "dynamic" and profile.option("activation_scheme") == "static":
+        scheme, split = "cpp_static", False  # the C++ runtime's calibrated scheme (export/cpp_static.py)
+    else:
+        split = profile.option("activation_split")
+    model, facts = prepare_int8(loaded.model, rows, scheme, split=split,
                                 act_levels=profile.option("activation_levels"))
     return replace(loaded, model=model), facts
 

@@ -170,3 +170,35 @@ def test_static_export_profile(pe_lib, variant_run: Path) -> None:
         got = b.run(x)
     agree = float((got.argmax(1) == ref.argmax(1)).mean())
     assert agree >= 0.99, agree
+
+
+def test_rounding_search_simulates_the_static_runtime(pe_lib, variant_run: Path) -> None:
+    """int8_prep's cpp_static simulator (what the rounding search scores) computes what the C++
+    runtime computes for a static export: the same input scales, weight grid and uint8 hidden
+    units, so its logits match the runtime's to rounding ties and their top-1 agrees."""
+    from phoneprice_edge.backends.registry import load_backend
+    from phoneprice_edge.checkpoint import load_model
+    from phoneprice_edge.export import int8_prep
+    from phoneprice_edge.export.manifest import verify_artifact
+    from phoneprice_edge.export.profile import profile_for
+    from phoneprice_edge.export.runner import export_profile, load_split
+
+    base = profile_for("cpp", "int8")
+    profile = dataclasses.replace(base, options={**base.options, "activation_scheme": "static",
+                                                 "int8_keep_fp32": []})
+    out = export_profile(variant_run, profile).out_dir
+    tx, _ = load_split(variant_run / "data" / "train.npz")
+    vx, _ = load_split(variant_run / "data" / "val.npz")
+    model, facts = int8_prep.prepare_int8(load_model(variant_run / "checkpoints" / "best_model.pt").model,
+                                          tx.astype(np.float64), "cpp_static", split=False)
+    assert facts["simulated_activations"] == "cpp_static"
+    assert verify_artifact(out).to_dict()["int8_prep"]["simulated_activations"] == "cpp_static"
+    sim = int8_prep._Sim(model.double(), "cpp_static", False)
+    sim.run(tx.astype(np.float64), quant=False)
+    want = sim.run(vx.astype(np.float64))
+    with load_backend(out) as b:
+        got = b.run(vx).astype(np.float64)
+    scale = np.abs(want).max()
+    err = np.abs(got - want).max(1)
+    assert np.median(err) < 1e-4 * scale, (np.median(err), scale)
+    assert (got.argmax(1) == want.argmax(1)).mean() >= 0.995
