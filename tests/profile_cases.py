@@ -3,24 +3,14 @@
 from __future__ import annotations
 
 from phoneprice_edge.export.profile import ExportProfile, builtin_profiles
-from phoneprice_edge.targets import TARGETS
+from phoneprice_edge.export.runner import unavailable_reason
 
 
 def cannot_run_here(profile: ExportProfile) -> str | None:
-    """Why this host cannot export and run a profile (None when it can): the target's own check
-    (tensorrt: no NVIDIA GPU / TensorRT; cpp: libpe_runtime.so not built), or an engine that must
-    be built on another GPU (build_on_device)."""
-    reason = TARGETS[profile.target].unavailable_reason(profile.precision)
-    if reason or not (profile.target == "tensorrt" and profile.option("build_on_device")):
-        return reason
-    import torch
-
-    here = "{}.{}".format(*torch.cuda.get_device_capability())
-    want = profile.option("compute_capability")
-    if want and here != want:
-        return (f"built on {profile.option('device_name')} only (compute capability {want}); "
-                f"this GPU is {here}")
-    return None
+    """Why this host cannot export and run a profile (None when it can): the exporter's own check
+    (tensorrt: no NVIDIA GPU / TensorRT; cpp: libpe_runtime.so not built; an engine that must be
+    built on another GPU)."""
+    return unavailable_reason(profile)
 
 
 def runnable_here() -> tuple[list[str], dict[str, str]]:

@@ -61,9 +61,28 @@ def load_split(path: Path) -> tuple[np.ndarray, np.ndarray]:
         raise DataError(f"{path}: not a readable split file ({exc})") from None
 
 
+def unavailable_reason(profile: ExportProfile, defer_build: bool = False) -> str | None:
+    """Why this host cannot export the profile (None when it can): the target's own check, or a
+    build_on_device TensorRT profile for another GPU than this one (--defer-build writes its
+    build script for the device instead)."""
+    reason = TARGETS[profile.target].unavailable_reason(profile.precision, defer_build)
+    if reason or defer_build or profile.target != "tensorrt" or not profile.option("build_on_device"):
+        return reason
+    want = profile.option("compute_capability")
+    if not want:
+        return None
+    import torch
+
+    here = "{}.{}".format(*torch.cuda.get_device_capability())
+    if here == want:
+        return None
+    return (f"built on {profile.option('device_name')} only (compute capability {want}); "
+            f"this GPU is {torch.cuda.get_device_name()} ({here})")
+
+
 def check_runnable(profile: ExportProfile, defer_build: bool = False) -> None:
     """BackendUnavailable (before any work) when this host cannot export the profile."""
-    reason = TARGETS[profile.target].unavailable_reason(profile.precision, defer_build)
+    reason = unavailable_reason(profile, defer_build)
     if reason:
         hint = " (or pass --defer-build to write the ONNX and a build script)" \
             if TARGETS[profile.target].deferrable and not defer_build else ""
@@ -129,7 +148,7 @@ def export_all(run_dir: str | Path, profiles: list[ExportProfile], defer_build: 
     message)); a PEError fails that profile only. iterate wraps the runnable list (progress bar)."""
     runnable, skipped = [], []
     for p in profiles:
-        reason = TARGETS[p.target].unavailable_reason(p.precision, defer_build)
+        reason = unavailable_reason(p, defer_build)
         (skipped.append((p.name, reason)) if reason else runnable.append(p))
     results, failed = [], []
     for p in iterate(runnable):

@@ -74,3 +74,29 @@ def test_a_profile_this_host_cannot_run_is_skipped_or_an_error(run: Path) -> Non
     with pytest.raises(ExportError, match=r"export failed for tensorrt-fp16: cannot export"):
         run_stages(ctx, ARTIFACT_STAGES)
     assert ctx.results["failed_stage"] == "export" and "parity" not in ctx.results
+
+
+def test_build_on_device_profile_for_another_gpu_is_skipped(monkeypatch, tmp_path) -> None:
+    """On a TensorRT host whose GPU is not the profile's device (no such host here: TensorRT and
+    the GPU are stood in for), a build_on_device profile is skipped by export_all with its reason
+    and refused before any work by a single export; --defer-build exports it (the build script
+    runs on the device)."""
+    import torch
+
+    from phoneprice_edge.errors import BackendUnavailable
+    from phoneprice_edge.export import runner
+    from phoneprice_edge.targets import Target
+
+    prof = load_profile("jetson-orin-tensorrt-fp16")
+    monkeypatch.setattr(Target, "unavailable_reason", lambda self, precision="fp32", defer_build=False: None)
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: (9, 0))
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda device=None: "NVIDIA H200")
+    why = runner.unavailable_reason(prof)
+    assert why == "built on NVIDIA Jetson Orin only (compute capability 8.7); this GPU is NVIDIA H200 (9.0)"
+    assert runner.unavailable_reason(prof, defer_build=True) is None
+    results, skipped, failed = runner.export_all(tmp_path, [prof])
+    assert (results, failed) == ([], []) and skipped == [(prof.name, why)]
+    with pytest.raises(BackendUnavailable, match="Jetson Orin only"):
+        runner.check_runnable(prof)
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: (8, 7))
+    assert runner.unavailable_reason(prof) is None
