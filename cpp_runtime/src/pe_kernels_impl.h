@@ -543,10 +543,7 @@ PE_INLINE uint32_t load_u32(const void* p) {
   }
 }
 
-#if defined(PE_DENSE_Q_VNNI)
-// AVX-512 VNNI: vpdpbusd adds four uint8 x int8 products into each int32 lane without saturation,
-// the same integers as the portable loop. 16-output blocks in zmm, 4-wide blocks (and a masked
-// 1-3 tail) in xmm; rows in register blocks of 4 sharing each weight load.
+#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__)
 // dense_q_emit for 16 outputs in one zmm, the same integer and float operations vectorised: each
 // (M, n) pair is one 64-bit lane (M low, n high); vpmuldq multiplies acc by M exactly in 64 bits.
 PE_INLINE void emit16(size_t o0, __m512i a, const int32_t* requant, const float* dequant, void* yrow,
@@ -570,6 +567,12 @@ PE_INLINE void emit16(size_t o0, __m512i a, const int32_t* requant, const float*
   }
 }
 
+#endif
+
+#if defined(PE_DENSE_Q_VNNI)
+// AVX-512 VNNI: vpdpbusd adds four uint8 x int8 products into each int32 lane without saturation,
+// the same integers as the portable loop. 16-output blocks in zmm, 4-wide blocks (and a masked
+// 1-3 tail) in xmm; rows in register blocks of 4 sharing each weight load.
 template <size_t R>
 PE_INLINE void dense_q_rows(size_t in, size_t out, const uint8_t* x, size_t xs, const int8_t* wq,
                             const int32_t* bias, const int32_t* requant, const float* dequant, void* y,

@@ -1,5 +1,6 @@
 // Part of pe_kernels_impl.h (included there, inside its namespaces, where __AVX2__ is defined and
-// AVX-512 VNNI is not: the avx2 and avx512 levels): the static int8 DENSE with AVX2.
+// AVX-512 VNNI is not: the avx2 and avx512 levels): the static int8 DENSE with vpmaddwd, in ymm
+// (avx2) and, at the avx512 level (AVX-512 BW), 16-output blocks in zmm first.
 //
 // Exact integer arithmetic, so the same int32 sums as the portable loop and vpdpbusd: the uint8
 // activations and the int8 weights are widened to int16 (zero- and sign-extension) and vpmaddwd
@@ -53,12 +54,45 @@ PE_INLINE void emit8(size_t o0, __m256i a, const int32_t* requant, const float* 
   _mm_storel_epi64(reinterpret_cast<__m128i*>(static_cast<uint8_t*>(yrow) + o0), b);
 }
 
+#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__)
+#define PE_Q_ZMM 1
+// The 2 x 16 int32 sums (zmm: 8 outputs x 2 input pairs each) -> 16 outputs' int32, in order.
+PE_INLINE __m512i sum16(__m512i a0, __m512i a1) {
+  const __m512i s0 = _mm512_add_epi32(a0, _mm512_srli_epi64(a0, 32));  // even lanes: the outputs
+  const __m512i s1 = _mm512_add_epi32(a1, _mm512_srli_epi64(a1, 32));
+  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  return _mm512_permutex2var_epi32(s0, even, s1);
+}
+#else
+#define PE_Q_ZMM 0
+#endif
+
 // R rows (activations widened in xw: R x groups 64-bit lanes) x all outputs.
 template <size_t R>
 PE_INLINE void dense_q_rows_avx2(size_t groups, size_t out, const int64_t* xw, const int8_t* wq,
                                  const int32_t* bias, const int32_t* requant, const float* dequant, void* y,
                                  size_t ys, bool accumulate) {
   size_t o0 = 0;
+#if PE_Q_ZMM
+  for (; o0 + 16 <= out; o0 += 16) {
+    __m512i a[R][2];
+    for (size_t r = 0; r < R; ++r) a[r][0] = a[r][1] = _mm512_setzero_si512();
+    for (size_t g = 0; g < groups; ++g) {
+      const int8_t* w = wq + (g * out + o0) * 4;
+      const __m512i w0 = _mm512_cvtepi8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w)));
+      const __m512i w1 = _mm512_cvtepi8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + 32)));
+      for (size_t r = 0; r < R; ++r) {
+        const __m512i xv = _mm512_set1_epi64(xw[r * groups + g]);
+        a[r][0] = _mm512_add_epi32(a[r][0], _mm512_madd_epi16(xv, w0));
+        a[r][1] = _mm512_add_epi32(a[r][1], _mm512_madd_epi16(xv, w1));
+      }
+    }
+    const __m512i b = _mm512_loadu_si512(bias + o0);
+    for (size_t r = 0; r < R; ++r)
+      emit16(o0, _mm512_add_epi32(sum16(a[r][0], a[r][1]), b), requant, dequant, row_ptr(y, r, ys, requant),
+             accumulate);
+  }
+#endif
   for (; o0 + 8 <= out; o0 += 8) {
     __m256i a[R][2];
     for (size_t r = 0; r < R; ++r) a[r][0] = a[r][1] = _mm256_setzero_si256();
