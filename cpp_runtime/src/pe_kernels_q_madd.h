@@ -1,21 +1,23 @@
-// Part of pe_kernels_impl.h (included there, inside its namespaces, where __AVX2__ is defined and
-// AVX-512 VNNI is not: the avx2 and avx512 levels): the static int8 DENSE with vpmaddwd, in ymm
-// (avx2) and, at the avx512 level (AVX-512 BW), 16-output blocks in zmm first.
+// Part of pe_kernels_impl.h (included there, inside its namespaces, on x86-64 where AVX-512 VNNI
+// is not compiled: the baseline, avx2 and avx512 levels): the static int8 DENSE with pmaddwd, in
+// xmm (baseline, SSE2), ymm (avx2) and, at the avx512 level (AVX-512 BW), 16-output blocks in zmm
+// first.
 //
 // Exact integer arithmetic, so the same int32 sums as the portable loop and vpdpbusd: the uint8
-// activations and the int8 weights are widened to int16 (zero- and sign-extension) and vpmaddwd
+// activations and the int8 weights are widened to int16 (zero- and sign-extension) and pmaddwd
 // multiplies them and adds adjacent pairs into int32 (|x * w| <= 255 * 128, a pair's sum far from
-// the int32 limits; vpmaddubsw is not used: its int16 pair sums saturate for these ranges). Each
+// the int32 limits; pmaddubsw is not used: its int16 pair sums saturate for these ranges). Each
 // row's activations are widened once (a group of 4 inputs = one 64-bit lane of four int16,
-// broadcast per group); each group's 8 weights x 4 inputs are widened once per register block of
-// rows. The lanes hold (output, input pair) partial sums; one vphaddd and a permute per 8 outputs
-// give the outputs' sums, to which the bias is added (int32 addition: any order, the same bits).
-// The output stage is dense_q_emit's, vectorised: int64 acc * M + 2^(n-1), an arithmetic shift
-// by n, clamp to [0, 255]; with AVX2 (no vpsravq) a negative sum is clamped to 0 first and the
-// shift of the non-negative rest is logical, the same value.
+// broadcast per group); each group's weights are widened once per register block of rows. The
+// lanes hold (output, input pair) partial sums; a horizontal add of the pairs gives the outputs'
+// sums, to which the bias is added (int32 addition: any order, the same bits). The output stage
+// is dense_q_emit's (vectorised for AVX2: int64 acc * M + 2^(n-1), an arithmetic shift by n,
+// clamp to [0, 255]; with no vpsravq a negative sum is clamped to 0 first and the shift of the
+// non-negative rest is logical, the same value).
 
 constexpr size_t kQxMax = 2048;  // inputs per row widened on the stack; wider layers: portable loop
 
+#if defined(__AVX2__)
 // The 4 x 8 int32 sums -> 8 outputs' int32, in order: a0 = outputs 0-3, a1 = 4-7, lanes
 // (o, inputs 0-1), (o, inputs 2-3).
 PE_INLINE __m256i sum8(__m256i a0, __m256i a1) {
@@ -172,3 +174,91 @@ void dense_q_avx2(size_t rows, size_t in, size_t out, const uint8_t* x, size_t x
     dense_q_rows_avx2<1>(groups, out, xw, wq, bias, requant, dequant, row_ptr(y, r, ys, requant), ys, accumulate);
   }
 }
+#define PE_DENSE_Q_MADD dense_q_avx2
+#else  // SSE2 (every x86-64): 4-output blocks in xmm, the output stage dense_q_emit's own
+
+// Row r's round4(in) activation bytes -> groups 64-bit lanes of four int16 (zero-extended).
+PE_INLINE void widen_row(size_t groups, const uint8_t* x, int64_t* xw) {
+  const __m128i z = _mm_setzero_si128();
+  size_t g = 0;
+  for (; g + 4 <= groups; g += 4) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(x + 4 * g));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(xw + g), _mm_unpacklo_epi8(v, z));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(xw + g + 2), _mm_unpackhi_epi8(v, z));
+  }
+  for (; g < groups; ++g) {
+    int32_t v;
+    std::memcpy(&v, x + 4 * g, 4);
+    _mm_storel_epi64(reinterpret_cast<__m128i*>(xw + g), _mm_unpacklo_epi8(_mm_cvtsi32_si128(v), z));
+  }
+}
+
+// Sign-extends the 16 weight bytes of 4 outputs: outputs 0-1 in lo, 2-3 in hi (int16).
+PE_INLINE void widen_w(__m128i w, __m128i* lo, __m128i* hi) {
+  const __m128i s = _mm_cmpgt_epi8(_mm_setzero_si128(), w);
+  *lo = _mm_unpacklo_epi8(w, s);
+  *hi = _mm_unpackhi_epi8(w, s);
+}
+
+// (o0 i01, o0 i23, o1 i01, o1 i23), (o2 .., o3 ..) -> o0 o1 o2 o3.
+PE_INLINE __m128i sum4(__m128i a, __m128i b) {
+  const __m128 fa = _mm_castsi128_ps(a), fb = _mm_castsi128_ps(b);
+  return _mm_add_epi32(_mm_castps_si128(_mm_shuffle_ps(fa, fb, _MM_SHUFFLE(2, 0, 2, 0))),
+                       _mm_castps_si128(_mm_shuffle_ps(fa, fb, _MM_SHUFFLE(3, 1, 3, 1))));
+}
+
+template <size_t R>
+PE_INLINE void dense_q_rows_sse2(size_t groups, size_t out, const int64_t* xw, const int8_t* wq,
+                                 const int32_t* bias, const int32_t* requant, const float* dequant, void* y,
+                                 size_t ys, bool accumulate) {
+  for (size_t o0 = 0; o0 < out; o0 += 4) {  // the last block possibly 1-3 wide
+    const size_t nb = out - o0 < 4 ? out - o0 : 4;
+    __m128i a[R][2];
+    for (size_t r = 0; r < R; ++r) a[r][0] = a[r][1] = _mm_setzero_si128();
+    for (size_t g = 0; g < groups; ++g) {
+      const int8_t* w = wq + (g * out + o0) * 4;
+      __m128i wv;
+      if (nb == 4) {
+        wv = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w));
+      } else {
+        alignas(16) int8_t t[16] = {};
+        std::memcpy(t, w, 4 * nb);
+        wv = _mm_load_si128(reinterpret_cast<const __m128i*>(t));
+      }
+      __m128i w0, w1;
+      widen_w(wv, &w0, &w1);
+      for (size_t r = 0; r < R; ++r) {
+        const __m128i xv = _mm_set1_epi64x(xw[r * groups + g]);
+        a[r][0] = _mm_add_epi32(a[r][0], _mm_madd_epi16(xv, w0));
+        a[r][1] = _mm_add_epi32(a[r][1], _mm_madd_epi16(xv, w1));
+      }
+    }
+    for (size_t r = 0; r < R; ++r) {
+      alignas(16) int32_t acc[4];
+      _mm_store_si128(reinterpret_cast<__m128i*>(acc), sum4(a[r][0], a[r][1]));
+      for (size_t j = 0; j < nb; ++j) acc[j] += bias[o0 + j];
+      dense_q_emit(o0, nb, acc, requant, dequant, row_ptr(y, r, ys, requant), accumulate);
+    }
+  }
+  for (size_t r = 0; r < R; ++r) dense_q_pad(out, requant, row_ptr(y, r, ys, requant));
+}
+
+void dense_q_sse2(size_t rows, size_t in, size_t out, const uint8_t* x, size_t xs, const int8_t* wq,
+                  const int32_t* bias, const int32_t* requant, const float* dequant, void* y, size_t ys,
+                  bool accumulate) {
+  if (in > kQxMax) return dense_q_portable(rows, in, out, x, xs, wq, bias, requant, dequant, y, ys, accumulate);
+  constexpr size_t R = 4;
+  const size_t groups = round4(in) / 4;
+  alignas(16) int64_t xw[R * kQxMax / 4];
+  size_t r = 0;
+  for (; r + R <= rows; r += R) {
+    for (size_t k = 0; k < R; ++k) widen_row(groups, x + (r + k) * xs, xw + k * groups);
+    dense_q_rows_sse2<R>(groups, out, xw, wq, bias, requant, dequant, row_ptr(y, r, ys, requant), ys, accumulate);
+  }
+  for (; r < rows; ++r) {
+    widen_row(groups, x + r * xs, xw);
+    dense_q_rows_sse2<1>(groups, out, xw, wq, bias, requant, dequant, row_ptr(y, r, ys, requant), ys, accumulate);
+  }
+}
+#define PE_DENSE_Q_MADD dense_q_sse2
+#endif
