@@ -98,7 +98,7 @@ def table(name: str, runs: list[dict]) -> list[str]:
              "|---|---|" + "---|" * len(batches)]
     for e, p in engines:
         lines.append(f"| {e} | {p} | " + " | ".join(f"{rows.get((e, p, b), float('nan')):.3f}" for b in batches) + " |")
-    return lines + [""] + ratios(runs, batches) + [""]
+    return lines + [""] + ratios(runs, batches)[0] + [""]
 
 
 def run_ratios(rows: dict, b: int) -> dict[str, float]:
@@ -116,11 +116,12 @@ def run_ratios(rows: dict, b: int) -> dict[str, float]:
     return out
 
 
-def ratios(runs: list[dict], batches: list[int]) -> list[str]:
+def ratios(runs: list[dict], batches: list[int]) -> tuple[list[str], int | None]:
     """The goals' ratios per batch size, each the median over the runs of the ratio within a run:
     core / fastest hand loop (batch 1 <= 1.3), ONNX Runtime / core (batch 1024 >= 1: the core's
     throughput at least ONNX Runtime's), int8 / fp32 (< 1 at 64 and 1024, <= 1.2 at batch 1); then
-    the smallest batch from which int8 is faster (at it and every larger one measured)."""
+    the smallest batch from which int8 is faster (at it and every larger one measured), also
+    returned (None: not faster at the largest batch)."""
     out, pays = [], None
     for b in batches:
         per_run = [run_ratios(r, b) for r in runs]
@@ -136,7 +137,7 @@ def ratios(runs: list[dict], batches: list[int]) -> list[str]:
         out.append(f"- batch {b}: " + "; ".join(f"{k} = {v:.2f}x" for k, v in med.items()))
     out.append(f"- int8 pays from batch {pays} on (of {', '.join(map(str, batches))})" if pays
                else "- int8 is not faster than fp32 at the largest batch measured")
-    return out
+    return out, pays
 
 
 def level_table(name: str, by_level: dict[str, list[dict]]) -> list[str]:
@@ -147,11 +148,11 @@ def level_table(name: str, by_level: dict[str, list[dict]]) -> list[str]:
     for level, runs in by_level.items():
         rows = median_cells(runs)
         batches = sorted({b for _, _, b in rows})
-        rl = ratios(runs, batches)
+        pays = ratios(runs, batches)[1]
         q = {b: statistics.median(run_ratios(r, b)["int8 / fp32"] for r in runs) for b in (1, 64, 1024)}
-        pays = rl[-1].split("pays from batch ")[1].split(" ")[0] if "pays from" in rl[-1] else "never"
         t = [f"{rows[('pe_runtime', p, b)]:.3f}" for b in (1, 64, 1024) for p in ("fp32", "int8")]
-        lines.append(f"| {level} | " + " | ".join(t) + f" | {q[1]:.2f}, {q[64]:.2f}, {q[1024]:.2f} | batch {pays} |")
+        lines.append(f"| {level} | " + " | ".join(t) + f" | {q[1]:.2f}, {q[64]:.2f}, {q[1024]:.2f} | "
+                     + (f"batch {pays} |" if pays else "not at the largest batch |"))
     return lines + [""]
 
 
