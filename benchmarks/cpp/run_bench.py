@@ -1,15 +1,21 @@
 """Times the C++ runtime against two hand-written loops (output- and input-major), ONNX Runtime, OpenVINO and libtorch (C++ APIs).
 
-Usage: .venv/bin/python benchmarks/cpp/run_bench.py   (after scripts/test.d/10-cpp-runtime.sh)
-Writes benchmarks/cpp/results.json and results_tables.md (pasted into results.md). Models: 20-64-4
-and the trainer's default recipe. The int8 file is static int8 on every DENSE (.pem v2),
-calibrated on rows drawn like the timed ones. PE_CPU_DISPATCH caps the kernel level as usual.
+Usage: .venv/bin/python benchmarks/cpp/run_bench.py [--repeats N] [--levels baseline,avx2,avx512,vnni]
+(after scripts/test.d/10-cpp-runtime.sh). Writes benchmarks/cpp/results.json and
+results_tables.md (pasted into results.md). Models: 20-64-4 and the trainer's default recipe. The
+int8 file is static int8 on every DENSE (.pem v2), calibrated on rows drawn like the timed ones.
+Each repeat runs, per model, every engine at the CPU's own kernel level and then the runtime (with
+the hand loops) once per dispatch level (PE_CPU_DISPATCH), the order rotated from one repeat to the
+next so that load from other jobs falls on all of them alike; tables give per-cell medians over the
+repeats, ratios the median of the ratios measured within one run.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -57,63 +63,139 @@ def write_artifacts(cfg: ModelConfig, out: Path) -> dict[str, Path]:
     return paths
 
 
-def run_one(paths: dict[str, Path], out_json: Path) -> dict:
+LEVELS = ("baseline", "avx2", "avx512", "vnni")
+
+
+def run_one(paths: dict[str, Path], out_json: Path, level: str | None) -> dict:
+    """One pe-bench-cpp process: every engine (level None, the CPU's own kernel level) or the
+    runtime and the hand loops only, at PE_CPU_DISPATCH=level."""
     cmd = [str(BUILD / "pe-bench-cpp"), "--pem", str(paths["pem"]), "--pem-int8", str(paths["pem_int8"]),
-           "--onnx", str(paths["onnx"]), "--torchscript", str(paths["torchscript"]),
            "--batches", BATCHES, "--out", str(out_json)]
     env = dict(os.environ, LD_LIBRARY_PATH=str(BUILD / "ort" / "lib"))
-    subprocess.run(cmd, check=True, env=env)
+    if level is None:
+        cmd[-2:-2] = ["--onnx", str(paths["onnx"]), "--torchscript", str(paths["torchscript"])]
+        env.pop("PE_CPU_DISPATCH", None)
+    else:
+        env["PE_CPU_DISPATCH"] = level
+    subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL)
     return json.loads(out_json.read_text())
 
 
-def table(name: str, res: dict) -> list[str]:
-    rows = {(r["engine"], r["precision"], r["batch_size"]): r["p50_us"] for r in res["results"]}
+def cells(res: dict) -> dict:
+    return {(r["engine"], r["precision"], r["batch_size"]): r["p50_us"] for r in res["results"]}
+
+
+def median_cells(runs: list[dict]) -> dict:
+    keys = dict.fromkeys(k for r in runs for k in r)
+    return {k: statistics.median(r[k] for r in runs if k in r) for k in keys}
+
+
+def table(name: str, runs: list[dict]) -> list[str]:
+    rows = median_cells(runs)
     batches = sorted({b for _, _, b in rows})
     engines = list(dict.fromkeys((e, p) for e, p, _ in rows))
     lines = [f"### {name}", "", "| engine | precision | " + " | ".join(f"batch {b} p50 (us)" for b in batches) + " |",
              "|---|---|" + "---|" * len(batches)]
     for e, p in engines:
         lines.append(f"| {e} | {p} | " + " | ".join(f"{rows.get((e, p, b), float('nan')):.3f}" for b in batches) + " |")
-    return lines + [""] + ratios(rows, batches) + [""]
+    return lines + [""] + ratios(runs, batches)[0] + [""]
 
 
-def ratios(rows: dict, batches: list[int]) -> list[str]:
-    """The goals' ratios per batch size: core / fastest hand loop (batch 1 <= 1.3), ONNX Runtime /
-    core (batch 1024 >= 1: the core's throughput at least ONNX Runtime's), int8 / fp32 (< 1 at 64
-    and 1024, <= 1.2 at batch 1); then the smallest batch from which int8 is faster."""
-    out, pays = [], None
-    for b in batches:
-        core, q = rows.get(("pe_runtime", "fp32", b)), rows.get(("pe_runtime", "int8", b))
-        hands = [v for (e, _, bb), v in rows.items() if e.startswith("hand_loop") and bb == b]
-        ort = rows.get(("onnxruntime", "fp32", b))
-        if not core:
-            continue
-        parts = [f"core / fastest hand loop = {core / min(hands):.2f}x"] if hands else []
-        if ort:
-            parts.append(f"ONNX Runtime / core = {ort / core:.2f}x")
-        if q:
-            parts.append(f"int8 / fp32 = {q / core:.2f}x")
-            if q >= core:
-                pays = None  # int8 must be faster at this batch and every larger one
-            elif pays is None:
-                pays = b
-        out.append(f"- batch {b}: " + "; ".join(parts))
-    out.append(f"- int8 pays from batch {pays} on (of {', '.join(map(str, batches))})" if pays
-               else "- int8 is not faster than fp32 at the largest batch measured")
+def run_ratios(rows: dict, b: int) -> dict[str, float]:
+    """One run's goal ratios at batch b: core / fastest hand loop, ONNX Runtime / core, int8 / fp32."""
+    core, q = rows.get(("pe_runtime", "fp32", b)), rows.get(("pe_runtime", "int8", b))
+    hands = [v for (e, _, bb), v in rows.items() if e.startswith("hand_loop") and bb == b]
+    ort = rows.get(("onnxruntime", "fp32", b))
+    out = {}
+    if core and hands:
+        out["core / fastest hand loop"] = core / min(hands)
+    if core and ort:
+        out["ONNX Runtime / core"] = ort / core
+    if core and q:
+        out["int8 / fp32"] = q / core
     return out
 
 
+def ratios(runs: list[dict], batches: list[int]) -> tuple[list[str], int | None]:
+    """The goals' ratios per batch size, each the median over the runs of the ratio within a run:
+    core / fastest hand loop (batch 1 <= 1.3), ONNX Runtime / core (batch 1024 >= 1: the core's
+    throughput at least ONNX Runtime's), int8 / fp32 (< 1 at 64 and 1024, <= 1.2 at batch 1); then
+    the smallest batch from which int8 is faster (at it and every larger one measured), also
+    returned (None: not faster at the largest batch)."""
+    out, pays = [], None
+    for b in batches:
+        per_run = [run_ratios(r, b) for r in runs]
+        names = list(dict.fromkeys(k for d in per_run for k in d))
+        med = {k: statistics.median(d[k] for d in per_run if k in d) for k in names}
+        if not med:
+            continue
+        if "int8 / fp32" in med:
+            if med["int8 / fp32"] >= 1:
+                pays = None  # int8 must be faster at this batch and every larger one
+            elif pays is None:
+                pays = b
+        out.append(f"- batch {b}: " + "; ".join(f"{k} = {v:.2f}x" for k, v in med.items()))
+    out.append(f"- int8 pays from batch {pays} on (of {', '.join(map(str, batches))})" if pays
+               else "- int8 is not faster than fp32 at the largest batch measured")
+    return out, pays
+
+
+def level_table(name: str, by_level: dict[str, list[dict]]) -> list[str]:
+    """Per dispatch level: the runtime's fp32 and int8 medians, int8 / fp32 and where int8 pays."""
+    lines = [f"#### {name}: int8 / fp32 per dispatch level (PE_CPU_DISPATCH)", "",
+             "| level | fp32 b1 | int8 b1 | fp32 b64 | int8 b64 | fp32 b1024 | int8 b1024 | int8/fp32 b1, b64, b1024 | int8 pays from |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for level, runs in by_level.items():
+        rows = median_cells(runs)
+        batches = sorted({b for _, _, b in rows})
+        pays = ratios(runs, batches)[1]
+        q = {b: statistics.median(run_ratios(r, b)["int8 / fp32"] for r in runs) for b in (1, 64, 1024)}
+        t = [f"{rows[('pe_runtime', p, b)]:.3f}" for b in (1, 64, 1024) for p in ("fp32", "int8")]
+        lines.append(f"| {level} | " + " | ".join(t) + f" | {q[1]:.2f}, {q[64]:.2f}, {q[1024]:.2f} | "
+                     + (f"batch {pays} |" if pays else "not at the largest batch |"))
+    return lines + [""]
+
+
+def parse_args() -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeats", type=int, default=5, help="alternating rounds (default 5)")
+    ap.add_argument("--levels", default=",".join(LEVELS), help="dispatch levels timed on their own")
+    a = ap.parse_args()
+    bad = [lv for lv in a.levels.split(",") if lv not in LEVELS]
+    if bad or a.repeats < 1:
+        ap.error(f"unknown level {bad[0]}" if bad else "--repeats must be at least 1")
+    return a
+
+
 def main() -> None:
+    a = parse_args()
     if not (BUILD / "pe-bench-cpp").is_file():
         sys.exit("build first: bash scripts/test.d/10-cpp-runtime.sh")
+    levels = a.levels.split(",")
     results, md = {}, []
     with tempfile.TemporaryDirectory() as tmp:
+        arts = {}
         for name, cfg in models().items():
-            d = Path(tmp) / name
-            d.mkdir()
-            results[name] = run_one(write_artifacts(cfg, d), d / "r.json")
-            md += table(name, results[name])
-            md.insert(len(md) - 1, f"- kernel level (pe_dispatch_level): {results[name].get('dispatch', '?')}")
+            (Path(tmp) / name).mkdir()
+            arts[name] = write_artifacts(cfg, Path(tmp) / name)
+        raw = {name: {"all": [], **{lv: [] for lv in levels}} for name in arts}
+        order = ["all", *levels]
+        for i in range(a.repeats):
+            for name, paths in arts.items():
+                for which in order[i % len(order):] + order[:i % len(order)]:
+                    res = run_one(paths, Path(tmp) / name / "r.json", None if which == "all" else which)
+                    raw[name][which].append(res)
+                    print(f"repeat {i + 1}/{a.repeats} {name} {which}: dispatch {res.get('dispatch')}", file=sys.stderr)
+    for name, runs in raw.items():
+        md += table(name, [cells(r) for r in runs["all"]])
+        md.insert(len(md) - 1, f"- kernel level (pe_dispatch_level): {runs['all'][0].get('dispatch', '?')}; "
+                               f"medians of {a.repeats} alternating runs")
+        got = {}
+        for lv in levels:  # a level above the CPU's runs as the CPU's: listed once, under its real name
+            real = runs[lv][0].get("dispatch", lv)
+            got.setdefault(real, [cells(r) for r in runs[lv]])
+        md += level_table(name, got)
+        results[name] = {"dispatch": runs["all"][0].get("dispatch"), "repeats": a.repeats, "runs": runs}
     atomic_write_json(HERE / "results.json", results)
     atomic_write_text(HERE / "results_tables.md", "\n".join(md))  # pasted into results.md
     print("\n".join(md))

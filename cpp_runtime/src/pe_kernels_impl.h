@@ -34,6 +34,8 @@
 
 #if defined(__AVX512F__) || defined(__AVX2__)
 #include <immintrin.h>
+#elif defined(__SSE2__)
+#include <emmintrin.h>
 #endif
 #if defined(__AVX512VNNI__) && defined(__AVX512VL__)
 #define PE_DENSE_Q_VNNI 1
@@ -439,6 +441,55 @@ void quantize_static_512(size_t rows, size_t dim, const float* x, size_t xs, uin
   }
 }
 #define PE_QUANTIZE_STATIC quantize_static_512
+#elif defined(__AVX2__)
+// AVX2: the same steps 8 lanes at a time (vroundps: the 1.5 * 2^23 trick's result for |v| <= 128),
+// the last dim % 8 elements and the padding as quantize_static.
+void quantize_static_avx2(size_t rows, size_t dim, const float* x, size_t xs, uint8_t* y, size_t ys,
+                          const float* inv_scale) {
+  const __m256 lo = _mm256_set1_ps(-128.0f), hi = _mm256_set1_ps(127.0f);
+  const __m256i zp = _mm256_set1_epi32(128);
+  const size_t d8 = dim & ~size_t(7);
+  for (size_t r = 0; r < rows; ++r) {
+    const float* xr = x + r * xs;
+    uint8_t* yr = y + r * ys;
+    for (size_t i = 0; i < d8; i += 8) {
+      __m256 v = _mm256_mul_ps(_mm256_loadu_ps(xr + i), _mm256_loadu_ps(inv_scale + i));
+      v = _mm256_and_ps(v, _mm256_cmp_ps(v, v, _CMP_ORD_Q));
+      v = _mm256_min_ps(_mm256_max_ps(v, lo), hi);
+      v = _mm256_round_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+      const __m256i q = _mm256_add_epi32(_mm256_cvtps_epi32(v), zp);
+      const __m128i h = _mm_packus_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1));
+      _mm_storel_epi64(reinterpret_cast<__m128i*>(yr + i), _mm_packus_epi16(h, h));
+    }
+    quantize_static(1, dim - d8, xr + d8, xs, yr + d8, ys, inv_scale + d8);  // pads to round4(dim)
+  }
+}
+#define PE_QUANTIZE_STATIC quantize_static_avx2
+#elif defined(__SSE2__)
+// SSE2 (the x86-64 baseline): the same steps 4 lanes at a time, rounding by the same 1.5 * 2^23
+// addition and subtraction, the last dim % 4 elements and the padding as quantize_static.
+void quantize_static_sse2(size_t rows, size_t dim, const float* x, size_t xs, uint8_t* y, size_t ys,
+                          const float* inv_scale) {
+  const __m128 lo = _mm_set1_ps(-128.0f), hi = _mm_set1_ps(127.0f), k = _mm_set1_ps(12582912.0f);
+  const __m128i zp = _mm_set1_epi32(128);
+  const size_t d4 = dim & ~size_t(3);
+  for (size_t r = 0; r < rows; ++r) {
+    const float* xr = x + r * xs;
+    uint8_t* yr = y + r * ys;
+    for (size_t i = 0; i < d4; i += 4) {
+      __m128 v = _mm_mul_ps(_mm_loadu_ps(xr + i), _mm_loadu_ps(inv_scale + i));
+      v = _mm_and_ps(v, _mm_cmpord_ps(v, v));
+      v = _mm_min_ps(_mm_max_ps(v, lo), hi);
+      v = _mm_sub_ps(_mm_add_ps(v, k), k);
+      const __m128i q = _mm_add_epi32(_mm_cvttps_epi32(v), zp);
+      const __m128i h = _mm_packs_epi32(q, q);
+      const int32_t b = _mm_cvtsi128_si32(_mm_packus_epi16(h, h));
+      std::memcpy(yr + i, &b, 4);
+    }
+    quantize_static(1, dim - d4, xr + d4, xs, yr + d4, ys, inv_scale + d4);  // pads to round4(dim)
+  }
+}
+#define PE_QUANTIZE_STATIC quantize_static_sse2
 #else
 #define PE_QUANTIZE_STATIC quantize_static
 #endif
@@ -474,9 +525,9 @@ PE_INLINE void* row_ptr(void* y, size_t r, size_t ys, const int32_t* requant) {
 }
 
 
-#if !defined(PE_DENSE_Q_VNNI)
 // Portable form: 16-output blocks, groups of 4 inputs (the weight layout [in/4][out][4]). With
-// the ARM DSP extension (Cortex-M4/M7, armv7e-m) two SMLADs do a group's four MACs.
+// the ARM DSP extension (Cortex-M4/M7, armv7e-m) two SMLADs do a group's four MACs. The dense_q
+// of the baseline level (and of the others for layers wider than their stack buffers).
 
 PE_INLINE uint32_t ror8(uint32_t v) { return (v >> 8) | (v << 24); }
 
@@ -486,9 +537,9 @@ PE_INLINE uint32_t load_u32(const void* p) {
   return v;
 }
 
-void dense_q(size_t rows, size_t in, size_t out, const uint8_t* x, size_t xs, const int8_t* wq,
-             const int32_t* bias, const int32_t* requant, const float* dequant, void* y, size_t ys,
-             bool accumulate) {
+[[maybe_unused]] void dense_q_portable(size_t rows, size_t in, size_t out, const uint8_t* x, size_t xs,
+                                       const int8_t* wq, const int32_t* bias, const int32_t* requant,
+                                       const float* dequant, void* y, size_t ys, bool accumulate) {
   const size_t groups = round4(in) / 4;
   for (size_t r = 0; r < rows; ++r) {
     const uint8_t* __restrict xr = x + r * xs;
@@ -518,10 +569,8 @@ void dense_q(size_t rows, size_t in, size_t out, const uint8_t* x, size_t xs, co
     dense_q_pad(out, requant, yrow);
   }
 }
-#else
-// AVX-512 VNNI: vpdpbusd adds four uint8 x int8 products into each int32 lane without saturation,
-// the same integers as the portable loop. 16-output blocks in zmm, 4-wide blocks (and a masked
-// 1-3 tail) in xmm; rows in register blocks of 4 sharing each weight load.
+
+#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__)
 // dense_q_emit for 16 outputs in one zmm, the same integer and float operations vectorised: each
 // (M, n) pair is one 64-bit lane (M low, n high); vpmuldq multiplies acc by M exactly in 64 bits.
 PE_INLINE void emit16(size_t o0, __m512i a, const int32_t* requant, const float* dequant, void* yrow,
@@ -545,6 +594,12 @@ PE_INLINE void emit16(size_t o0, __m512i a, const int32_t* requant, const float*
   }
 }
 
+#endif
+
+#if defined(PE_DENSE_Q_VNNI)
+// AVX-512 VNNI: vpdpbusd adds four uint8 x int8 products into each int32 lane without saturation,
+// the same integers as the portable loop. 16-output blocks in zmm, 4-wide blocks (and a masked
+// 1-3 tail) in xmm; rows in register blocks of 4 sharing each weight load.
 template <size_t R>
 PE_INLINE void dense_q_rows(size_t in, size_t out, const uint8_t* x, size_t xs, const int8_t* wq,
                             const int32_t* bias, const int32_t* requant, const float* dequant, void* y,
@@ -604,6 +659,12 @@ void dense_q(size_t rows, size_t in, size_t out, const uint8_t* x, size_t xs, co
   for (; r < rows; ++r)
     dense_q_rows<1>(in, out, x + r * xs, xs, wq, bias, requant, dequant, row_ptr(y, r, ys, requant), ys, accumulate);
 }
+#define PE_DENSE_Q dense_q
+#elif defined(__SSE2__)
+#include "pe_kernels_q_madd.h"  // x86-64 without VNNI: pmaddwd in xmm, ymm or zmm
+#define PE_DENSE_Q PE_DENSE_Q_MADD
+#else
+#define PE_DENSE_Q dense_q_portable
 #endif
 
 void layernorm(size_t rows, size_t dim, const float* x, size_t xs, float* y, size_t ys,
@@ -641,7 +702,7 @@ void gelu(size_t rows, size_t dim, const float* x, size_t xs, float* y, size_t y
 }
 
 const KernelTable kTable = {PE_KNAME, standardize, PE_DENSE_F32, dense_i8, dense_i8_split, quantize_row,
-                            residual_row, PE_QUANTIZE_STATIC, dense_q, layernorm, relu, gelu};
+                            residual_row, PE_QUANTIZE_STATIC, PE_DENSE_Q, layernorm, relu, gelu};
 
 }  // namespace
 }  // namespace PE_KNS

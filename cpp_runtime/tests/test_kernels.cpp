@@ -166,6 +166,27 @@ void test_quantize_static() {
   }
   std::printf("quantize_static: %zu mismatches (%s)\n", bad, pe_k::active().name);
   CHECK(bad == 0);
+  // Every rotation of each row (the halves, clamps, NaN and infinities of row 5 then reach every
+  // vector lane and the scalar tail of a level's kernel): each byte against the formula, padding 0.
+  std::vector<float> xr(dim), inv(dim);
+  std::vector<uint8_t> qa(ys);
+  size_t diff = 0;
+  for (size_t r = 0; r < rows; ++r)
+    for (size_t k = 0; k < dim; ++k) {
+      for (size_t i = 0; i < dim; ++i) xr[i] = x.f[r * dim + (i + k) % dim], inv[i] = F("inv")[(i + k) % dim];
+      std::fill(qa.begin(), qa.end(), 0xAB);
+      pe_k::quantize_static(1, dim, xr.data(), dim, qa.data(), ys, inv.data());
+      bool ok = true;
+      for (size_t i = 0; i < dim; ++i) {
+        float v = xr[i] * inv[i];
+        v = v > 127.0f ? 127.0f : (v < -128.0f ? -128.0f : v);
+        ok &= qa[i] == uint8_t(int(std::nearbyint(v == v ? v : 0.0f)) + 128);
+      }
+      for (size_t i = dim; i < ((dim + 3) & ~size_t(3)); ++i) ok &= qa[i] == 0;
+      diff += !ok;
+    }
+  std::printf("quantize_static rotated: %zu rows wrong\n", diff);
+  CHECK(diff == 0);
 }
 
 // Static int8 DENSE: uint8 outputs and float outputs bit for bit against the integer reference.
@@ -193,6 +214,66 @@ void test_dense_q() {
   expect(ya, "y_acc", 0.0, "dense_q accumulate");
 }
 
+// Static int8 DENSE over many shapes (every block width and tail of each level's kernel, register
+// blocks of rows and their tail, layers past the stack-buffer limit), random uint8 x int8 with the
+// extremes, against the formula of FORMAT.md computed here: uint8 outputs, padding zeroed and the
+// bytes past it untouched; float outputs plain and accumulating, bit for bit.
+void test_dense_q_shapes() {
+  uint64_t st = 0x9E3779B97F4A7C15ull;
+  auto next = [&st]() {
+    st ^= st << 13, st ^= st >> 7, st ^= st << 17;
+    return st;
+  };
+  auto r4 = [](size_t n) { return (n + 3) & ~size_t(3); };
+  size_t cases = 0, bad = 0;
+  for (size_t in : {1, 3, 4, 5, 13, 16, 17, 20, 33, 64, 2049, 2100})
+    for (size_t out : {1, 3, 4, 5, 7, 8, 9, 12, 15, 16, 17, 20, 24, 32, 33, 40})
+      for (size_t rows : {1, 3, 4, 5, 9}) {
+        if (in > 64 && (rows != 5 || out % 4 != 1)) continue;  // the wide layers: a few shapes
+        ++cases;
+        const size_t xs = r4(in) + 4, ys = r4(out) + 8;
+        std::vector<uint8_t> x(rows * xs, 0);
+        std::vector<int8_t> w(r4(in) * out, 0);
+        std::vector<int32_t> bias(out), req(2 * out);
+        std::vector<float> deq(out), y0(rows * out);
+        for (size_t r = 0; r < rows; ++r)
+          for (size_t i = 0; i < in; ++i) x[r * xs + i] = r == 0 ? 255 : uint8_t(next());
+        for (size_t o = 0; o < out; ++o) {
+          for (size_t i = 0; i < in; ++i)
+            w[((i / 4) * out + o) * 4 + i % 4] = o == 0 ? int8_t(-128) : o == 1 ? int8_t(127) : int8_t(next());
+          bias[o] = int32_t(next() % (1u << 21)) - (1 << 20);
+          req[2 * o] = int32_t((1u << 30) + next() % (1u << 30));
+          req[2 * o + 1] = int32_t(31 + next() % 16);
+          deq[o] = float(next() % 10000 + 1) * 1e-6f;
+        }
+        for (float& v : y0) v = float(int32_t(next() % 2001) - 1000) * 0.01f;
+        std::vector<uint8_t> yu(rows * ys, 0xAB);
+        std::vector<float> yf(rows * out), ya(y0);
+        pe_k::dense_q(rows, in, out, x.data(), xs, w.data(), bias.data(), req.data(), nullptr, yu.data(), ys, false);
+        pe_k::dense_q(rows, in, out, x.data(), xs, w.data(), bias.data(), nullptr, deq.data(), yf.data(), out, false);
+        pe_k::dense_q(rows, in, out, x.data(), xs, w.data(), bias.data(), nullptr, deq.data(), ya.data(), out, true);
+        bool ok = true;
+        for (size_t r = 0; r < rows; ++r) {
+          for (size_t o = 0; o < out; ++o) {
+            int64_t acc = bias[o];
+            for (size_t i = 0; i < in; ++i) acc += int64_t(x[r * xs + i]) * w[((i / 4) * out + o) * 4 + i % 4];
+            const int32_t a = int32_t(acc);
+            const int64_t m = req[2 * o], n = req[2 * o + 1];
+            int64_t v = (int64_t(a) * m + (int64_t(1) << (n - 1))) >> n;
+            v = v < 0 ? 0 : (v > 255 ? 255 : v);
+            const float f = float(a) * deq[o], fa = y0[r * out + o] + f;
+            ok &= yu[r * ys + o] == uint8_t(v);
+            ok &= std::memcmp(&yf[r * out + o], &f, 4) == 0 && std::memcmp(&ya[r * out + o], &fa, 4) == 0;
+          }
+          for (size_t o = out; o < ys; ++o) ok &= yu[r * ys + o] == (o < r4(out) ? 0 : 0xAB);
+        }
+        if (!ok) std::fprintf(stderr, "dense_q in=%zu out=%zu rows=%zu: wrong\n", in, out, rows);
+        bad += !ok;
+      }
+  std::printf("dense_q shapes: %zu of %zu wrong (%s)\n", bad, cases, pe_k::active().name);
+  CHECK(cases == 810 && bad == 0);
+}
+
 // $PE_CPU_DISPATCH picks the level (capped to what this CPU runs).
 void test_dispatch() {
   const char* want = std::getenv("PE_CPU_DISPATCH");
@@ -215,6 +296,7 @@ int main(int argc, char** argv) {
   const std::string dir = argv[1], k = argv[2];
   const bool big = k == "dense_i8_split_big";
   if (k == "dispatch") return test_dispatch(), g_failures ? 1 : 0;
+  if (k == "dense_q_shapes") return test_dense_q_shapes(), g_failures ? 1 : 0;
   g = read_golden(dir + "/" + (k == "quantize_row" ? std::string("dense_i8") : k) + ".bin");
   if (k == "standardize") test_standardize();
   else if (k == "dense_f32") test_dense_f32();

@@ -104,12 +104,19 @@ elif ensure_fuzz_toolchain; then
   "$FB/fuzz/pe_fuzz_seeds" "$FB/seeds" "$G/mlp_relu_fp32.pem" "$G/bn_gelu_wide_split.pem" \
     "$G/ln_relu_wide_mixed.pem" "$G/default_int8.pem" >/dev/null || { log "fuzz seeds not written"; exit 1; }
   # Both harnesses, each bounded by PE_FUZZ_SECONDS: the plain loader harness (CRCs as given) and
-  # the one that recomputes the CRCs so that mutations reach the parser.
-  for h in loader crc; do
-    bin=$FB/fuzz/pe_fuzz_loader; [ $h = crc ] && bin=$FB/fuzz/pe_fuzz_loader_crc
-    "$bin" "$FB/corpus-$h" "$FB/seeds" -max_total_time="${PE_FUZZ_SECONDS:-20}" -max_len=8192 \
-      -print_final_stats=1 >"$FB/pe-fuzz-$h.log" 2>&1 || { tail -40 "$FB/pe-fuzz-$h.log" >&2; exit 1; }
-    log "fuzz ($(basename "$bin")): $(grep -E 'stat::number_of_executed_units' "$FB/pe-fuzz-$h.log" | awk '{print $2}') runs, $(grep -oE 'cov: [0-9]+' "$FB/pe-fuzz-$h.log" | tail -1), no crash"
+  # the one that recomputes the CRCs so that mutations reach the parser. A model that loads is run,
+  # so each harness runs again at every lower kernel level (PE_CPU_DISPATCH; a level this CPU lacks
+  # runs as its own), a quarter of the time each, the corpus grown above replayed first.
+  secs=${PE_FUZZ_SECONDS:-20}
+  for lvl in "" baseline avx2 avx512; do
+    t=$secs; [ -n "$lvl" ] && t=$(( (secs + 3) / 4 ))
+    for h in loader crc; do
+      bin=$FB/fuzz/pe_fuzz_loader; [ $h = crc ] && bin=$FB/fuzz/pe_fuzz_loader_crc
+      flog=$FB/pe-fuzz-$h${lvl:+-$lvl}.log
+      PE_CPU_DISPATCH=${lvl:-${PE_CPU_DISPATCH:-}} "$bin" "$FB/corpus-$h" "$FB/seeds" -max_total_time="$t" \
+        -max_len=8192 -print_final_stats=1 >"$flog" 2>&1 || { tail -40 "$flog" >&2; exit 1; }
+      log "fuzz ($(basename "$bin")${lvl:+, PE_CPU_DISPATCH=$lvl}): $(grep -E 'stat::number_of_executed_units' "$flog" | awk '{print $2}') runs, $(grep -oE 'cov: [0-9]+' "$flog" | tail -1), no crash"
+    done
   done
 else
   log "fuzzer skipped: $FUZZ_WHY"

@@ -1,5 +1,6 @@
-"""Writes the Cortex-M4 run's headers: the default recipe's model (run_bench.py's weights) as fp32
-and static int8 .pem bytes, the input rows, and the x86 runtime's FNV-1a hash of their logits."""
+"""Writes the Cortex-M4 run's headers: one of run_bench.py's models (its weights; argv[2] a name
+prefix, default "default": the default recipe) as fp32 and static int8 .pem bytes, the input rows,
+and the x86 runtime's FNV-1a hash of their logits."""
 
 from __future__ import annotations
 
@@ -51,7 +52,11 @@ def main() -> None:
     from phoneprice_edge.model import build_model
 
     out = Path(sys.argv[1])
-    name, cfg = [(k, v) for k, v in run_bench.models().items() if k.startswith("default")][0]
+    want = sys.argv[2] if len(sys.argv) > 2 else "default"
+    found = [(k, v) for k, v in run_bench.models().items() if k.startswith(want)]
+    if not found:
+        sys.exit(f"gen.py: no model named {want}* (have {', '.join(run_bench.models())})")
+    name, cfg = found[0]
     torch.manual_seed(0)
     m = build_model(cfg, torch.rand(20) * 100, torch.rand(20) * 50 + 1)
     with torch.no_grad():

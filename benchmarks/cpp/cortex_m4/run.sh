@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Cortex-M4 instructions per row of the core runtime under QEMU (mps2-an386, -icount shift=0):
-# the default recipe model fp32 (PE_ACCUM_FLOAT=1, float accumulators) and static int8, built
+# the default recipe model (PE_M4_MODEL=mlp_20_64_4: the other run_bench.py model) fp32
+# (PE_ACCUM_FLOAT=1, float accumulators) and static int8, built
 # with arm-none-eabi-gcc (Debian gcc-arm-none-eabi + libnewlib-arm-none-eabi, qemu-system-arm).
 # Prints instructions per row, and whether the int8 logits equal the x86 runtime's bit for bit.
 set -euo pipefail
@@ -9,7 +10,7 @@ ROOT=$PWD
 OUT=${PE_M4_OUT:-$ROOT/cpp_runtime/build/cortex_m4}
 OPT=${PE_M4_OPT:--O2}
 mkdir -p "$OUT"
-PYTHONPATH=$ROOT "$ROOT/.venv/bin/python" benchmarks/cpp/cortex_m4/gen.py "$OUT" >/dev/null
+PYTHONPATH=$ROOT "$ROOT/.venv/bin/python" benchmarks/cpp/cortex_m4/gen.py "$OUT" "${PE_M4_MODEL:-default}" >/dev/null
 FLAGS=(-mcpu=cortex-m4 -mthumb -mfloat-abi=hard -mfpu=fpv4-sp-d16 "$OPT" -ffp-contract=off
        -ffunction-sections -fdata-sections -DPE_ACCUM_FLOAT=1 -Icpp_runtime/include -Icpp_runtime/src)
 SRC=(cpp_runtime/src/pe_loader.cpp cpp_runtime/src/pe_graph.cpp cpp_runtime/src/pe_dispatch.cpp
@@ -31,5 +32,5 @@ for prec in fp32 int8; do
   hash=$(echo "$res" | awk '/logits_fnv1a/ {print $2}')
   text=$(arm-none-eabi-size "$d/fw.elf" | awk 'NR==2 {print $1}')
   same="differs from"; [ "$hash" = "$(cat "$d/x86_hash")" ] && same="bitwise equal to"
-  echo "cortex-m4 $prec ($OPT): $ipr instructions/row; logits $same x86 (hash $hash); text $text bytes"
+  echo "cortex-m4 ${PE_M4_MODEL:-default} $prec ($OPT): $ipr instructions/row; logits $same x86 (hash $hash); text $text bytes"
 done
