@@ -104,7 +104,8 @@ rows = {}
 root = sys.argv[2].rstrip("/") + "/"  # this checkout, wherever it is: paths relative to it
 for (file, line, name), (cc, nc, tt, ct, callers) in st.stats.items():
     rows[f"{file.split('site-packages/')[-1].removeprefix(root)}:{name}"] = ct
-want = ["phoneprice_edge/training/run.py:train_run", "phoneprice_edge/training/stacked.py:run",
+want = ["phoneprice_edge/cli/train.py:cmd", "phoneprice_edge/cli/train.py:load_data",
+        "phoneprice_edge/training/run.py:train_run", "phoneprice_edge/training/stacked.py:run",
         "phoneprice_edge/training/stacked.py:_train_epoch", "phoneprice_edge/training/stacked_model.py:train_step",
         "phoneprice_edge/training/stacked_optim.py:step", "phoneprice_edge/training/stacked.py:validate",
         "phoneprice_edge/training/stacked_io.py:snapshot", "phoneprice_edge/training/stacked_io.py:close",
