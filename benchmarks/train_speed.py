@@ -101,9 +101,11 @@ finally:
 total = time.perf_counter() - t0
 st = pstats.Stats(pr)
 rows = {}
+root = sys.argv[2].rstrip("/") + "/"  # this checkout, wherever it is: paths relative to it
 for (file, line, name), (cc, nc, tt, ct, callers) in st.stats.items():
-    rows[f"{file.split('site-packages/')[-1].split('wt-train/')[-1]}:{name}"] = ct
-want = ["phoneprice_edge/training/run.py:train_run", "phoneprice_edge/training/stacked.py:run",
+    rows[f"{file.split('site-packages/')[-1].removeprefix(root)}:{name}"] = ct
+want = ["phoneprice_edge/cli/train.py:cmd", "phoneprice_edge/cli/train.py:load_data",
+        "phoneprice_edge/training/run.py:train_run", "phoneprice_edge/training/stacked.py:run",
         "phoneprice_edge/training/stacked.py:_train_epoch", "phoneprice_edge/training/stacked_model.py:train_step",
         "phoneprice_edge/training/stacked_optim.py:step", "phoneprice_edge/training/stacked.py:validate",
         "phoneprice_edge/training/stacked_io.py:snapshot", "phoneprice_edge/training/stacked_io.py:close",
@@ -118,7 +120,7 @@ for w in want:
 
 def profile(csv: str) -> list[str]:
     t0 = time.perf_counter()
-    out = subprocess.run([sys.executable, "-c", PROFILE, csv], env=env(), cwd=REPO, check=True,
+    out = subprocess.run([sys.executable, "-c", PROFILE, csv, str(REPO)], env=env(), cwd=REPO, check=True,
                          capture_output=True, text=True).stdout
     wall = time.perf_counter() - t0
     return [f"process wall (with cProfile overhead) {wall:.2f} s", *out.splitlines()]

@@ -78,14 +78,16 @@ class StackedTrainer:
             self.models.append(make_model(mcfg, mean.numpy(), std.numpy(), init_from))
         self.layout = sm.Layout.of(self.models[0])
         self.p = sm.stack_params(self.models, self.layout, device)
-        self.v = sm.views(self.p)
+        self.v = sm.Views.of(self.p, self.layout)
         with torch.no_grad():
             pairs = list(zip(self.models, folds, strict=True))
             self.z = torch.stack([m.standardize(f.x_train) for m, f in pairs]).to(device)
             self.zv = torch.stack([m.standardize(f.x_val) for m, f in pairs]).to(device)
         self.y = torch.stack([f.y_train for f in folds]).to(device)
         self.yv = torch.stack([f.y_val for f in folds]).to(device)
+        self.soft = sm.targets(self.y, mcfg.num_classes, cfg.label_smoothing)  # [K, n, C]
         self.steps_per_epoch = max(1, n_steps(self.z.shape[1], cfg))
+        self._row_offsets = (torch.arange(len(folds)) * self.z.shape[1]).unsqueeze(1).to(device)
         self.optimizer = self._optimizer(cfg)
         k = len(folds)
         self.epoch, self.l1 = 0, cfg.l1_input
@@ -129,36 +131,40 @@ class StackedTrainer:
         self.zv.mul_(m)
 
     # -- one epoch ---------------------------------------------------------------------------
-    def _epoch_rows(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """Every fold's training rows in its own seeded order for this epoch (one gather)."""
-        n = self.z.shape[1]
+    def _epoch_rows(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Every fold's training rows, labels and soft targets in its own seeded order for this epoch.
+
+        The folds' rows are one [K * n] table: fold k's order, offset by k * n, indexes it (a row
+        copy; the targets are those of the labels, computed once).
+        """
+        k, n, f = self.z.shape
         orders = [torch.randperm(n, generator=g) if self.cfg.shuffle else torch.arange(n)
                   for g in self.gens]
-        order = torch.stack(orders).to(self.device)
-        zp = torch.gather(self.z, 1, order.unsqueeze(2).expand(-1, -1, self.z.shape[2]))
-        return zp, torch.gather(self.y, 1, order)
+        flat = torch.stack(orders).to(self.device).add_(self._row_offsets).view(-1)
+        zp = self.z.view(k * n, f).index_select(0, flat).view(k, n, f)
+        tp = self.soft.view(k * n, -1).index_select(0, flat).view(k, n, -1)
+        return zp, self.y.view(k * n).index_select(0, flat).view(k, n), tp
 
+    @torch.no_grad()
     def _train_epoch(self) -> dict[str, list[float]]:
-        cfg, layout, p = self.cfg, self.layout, self.p
-        zp, yp = self._epoch_rows()
-        tp = sm.targets(yp, self.mcfg.num_classes, cfg.label_smoothing)
+        cfg, v, l1 = self.cfg, self.v, self.l1
+        zp, yp, tp = self._epoch_rows()
         bs, steps, n = cfg.batch_size, self.steps_per_epoch, zp.shape[1]
         rows = min(n, steps * bs)
         ones = torch.ones(zp.shape[0], 1, bs, device=self.device)
-        norm = torch.zeros(zp.shape[0], device=self.device)
+        batches = zip(zp[:, :rows].split(bs, 1), tp[:, :rows].split(bs, 1), strict=True)
+        step, last = self.optimizer.step, steps - 1
         outs = []  # each step's logits (fresh tensors): the epoch's training loss and accuracy
-        for s in range(steps):
-            a, b = s * bs, min((s + 1) * bs, n)
-            outs.append(sm.train_step(p, self.v, layout, zp[:, a:b], tp[:, a:b], self.l1,
-                                      ones if b - a == bs else ones[:, :, :b - a]))
-            if s == steps - 1:
+        for s, (zb, tb) in enumerate(batches):
+            outs.append(sm.train_step(v, zb, tb, l1,
+                                      ones if zb.shape[1] == bs else ones[:, :, :zb.shape[1]]))
+            if s == last:
                 norm = self._grad_norms()
-            self.optimizer.step()
-        with torch.no_grad():
-            seen = torch.cat(outs, 1)
-            y = yp[:, :rows]
-            loss_sum = sm.fold_ce(seen, y, cfg.label_smoothing).sum(1)
-            correct = (seen.argmax(2) == y).sum(1)
+            step()
+        seen = torch.cat(outs, 1)
+        y = yp[:, :rows]
+        loss_sum = sm.fold_ce(seen, y, cfg.label_smoothing).sum(1)
+        correct = (seen.argmax(2) == y).sum(1)
         return {"train_loss": (loss_sum / rows).tolist(),
                 "train_accuracy": (correct.double() / rows).tolist(),
                 "grad_norm": norm.tolist(), "rows": [rows]}

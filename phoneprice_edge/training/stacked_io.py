@@ -65,13 +65,30 @@ class FoldCheckpoints:
         # The stacked trainer draws only from the folds' own generators once the models are
         # built, so the global (torch, numpy, python) states are those of now for every epoch.
         self._global_rng = capture_rng(trainer.gens[0])
+        self._copies: list[torch.Tensor] = []  # the snapshot's tensors, reused every epoch
+
+    def _copy_state(self) -> tuple[dict[str, torch.Tensor], list[torch.Tensor]]:
+        """Parameters and optimizer state copied into the reused buffers (one foreach copy).
+
+        A pending snapshot is written or replaced by the next one before the buffers are
+        overwritten, and writing copies each fold's slices, so one set of buffers is enough.
+        """
+        t = self.t
+        src = [*t.p.values(), *t.optimizer.state_tensors()]
+        if [c.shape for c in self._copies] != [v.shape for v in src]:
+            self._copies = [torch.empty_like(v) for v in src]
+        with torch.no_grad():
+            torch._foreach_copy_(self._copies, src)
+        n = len(t.p)
+        return dict(zip(t.p, self._copies[:n], strict=True)), self._copies[n:]
 
     def snapshot(self, stopped_now: list[int]) -> None:
         """Take the state of the epoch just finished; write it when due (and now for stopped folds)."""
         t = self.t
+        params, optim = self._copy_state()
         self._pending = {
-            "params": {n: v.detach().clone() for n, v in t.p.items()},
-            "optimizer": t.optimizer.snapshot(),
+            "params": params,
+            "optimizer": t.optimizer.state_dict(optim),
             "scheduler": t.optimizer.scheduler_state(),
             "rng": _rng_states(t.gens, self._global_rng), "epoch": t.epoch,
             "best": [dict(b) for b in t.best], "stopped": list(t.stopped),

@@ -80,72 +80,96 @@ def _act_backward(grad: torch.Tensor, pre: torch.Tensor, post: torch.Tensor, rel
     return torch.ops.aten.gelu_backward(grad, pre)
 
 
-def views(p: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Views the step reuses (they follow the in-place updates): W^T, bias [K, 1, out] and its grad."""
-    v = {}
-    for name, t in p.items():
-        if name.endswith(".weight"):
-            v[name + ".T"] = t.transpose(1, 2)
-        else:
-            v[name + ".u"], v[name + ".gu"] = t.unsqueeze(1), t.grad.unsqueeze(1)  # type: ignore[union-attr]
-    return v
+@dataclass(frozen=True)
+class Linear:
+    """One stacked Linear as the step uses it: W, W^T, W.grad, bias [K, 1, out] and its grad (views)."""
+
+    w: torch.Tensor
+    wt: torch.Tensor
+    gw: torch.Tensor
+    b: torch.Tensor
+    gb: torch.Tensor
 
 
-@torch.no_grad()
-def train_step(p: dict[str, torch.Tensor], v: dict[str, torch.Tensor], layout: Layout,
-               z: torch.Tensor, t: torch.Tensor, l1: float, ones: torch.Tensor) -> torch.Tensor:
+@dataclass(frozen=True)
+class Views:
+    """The views train_step reuses every step (they follow the in-place updates), built once."""
+
+    hidden: tuple[Linear, ...]
+    head: Linear
+    wide: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None  # W^T, W.grad, W
+    relu: bool
+    inputs: tuple[list[torch.Tensor], list[torch.Tensor]]  # input weights, their grads (L1)
+
+    @classmethod
+    def of(cls, p: dict[str, torch.Tensor], layout: Layout) -> Views:
+        def lin(name: str) -> Linear:
+            w, b = p[f"{name}.weight"], p[f"{name}.bias"]
+            return Linear(w, w.transpose(1, 2), w.grad, b.unsqueeze(1), b.grad.unsqueeze(1))  # type: ignore[arg-type, union-attr]
+
+        wide = None
+        if layout.wide:
+            w = p["wide.weight"]
+            wide = (w.transpose(1, 2), w.grad, w)
+        ws = [p[n] for n in layout.input_names]
+        return cls(tuple(lin(n) for n in layout.hidden), lin("head"), wide, layout.relu,  # type: ignore[arg-type]
+                   (ws, [w.grad for w in ws]))  # type: ignore[misc]
+
+
+def train_step(v: Views, z: torch.Tensor, t: torch.Tensor, l1: float,
+               ones: torch.Tensor) -> torch.Tensor:
     """Forward and backward of every fold's mean cross-entropy on its batch; returns the logits.
 
-    z [K, B, F] standardised rows, t [K, B, C] their soft targets, ones [K, 1, B], v = views(p).
+    z [K, B, F] standardised rows, t [K, B, C] their soft targets, ones [K, 1, B], v = Views.of(p).
     Writes into each parameter's .grad the gradient of (1/B) sum_rows CE, plus l1 * sign(W) for
     the input weights (builders.add_l1_subgradient): autograd's result for the per-fold loss,
-    done by hand in a fixed handful of batched ops.
+    done by hand in a fixed handful of batched ops. No autograd (the stacked parameters do not
+    require gradients); callers run it under torch.no_grad(), once for the whole epoch.
     """
     acts = [(z, z)]  # (pre-activation, output) per hidden layer; the input first
     h = z
-    for name in layout.hidden:
-        pre = torch.baddbmm(v[f"{name}.bias.u"], h, v[f"{name}.weight.T"])
-        h = F.relu(pre) if layout.relu else F.gelu(pre)
+    for lin in v.hidden:
+        pre = torch.baddbmm(lin.b, h, lin.wt)
+        h = torch.relu(pre) if v.relu else F.gelu(pre)
         acts.append((pre, h))
-    logits = torch.baddbmm(v["head.bias.u"], h, v["head.weight.T"])
-    if layout.wide:
-        logits.baddbmm_(z, v["wide.weight.T"])
+    logits = torch.baddbmm(v.head.b, h, v.head.wt)
+    if v.wide is not None:
+        logits.baddbmm_(z, v.wide[0])
     g = torch.softmax(logits, 2).sub_(t)  # d(sum of CE)/d logits
     alpha = 1.0 / z.shape[1]
-    _linear_grads(p, v, "head", g, h, alpha, ones)
-    if layout.wide:
-        _weight_grad(p["wide.weight"], g, z, alpha)
-    nxt = "head"
-    for i in range(len(layout.hidden) - 1, -1, -1):
-        name = layout.hidden[i]
-        g = _act_backward(torch.bmm(g, p[f"{nxt}.weight"]), *acts[i + 1], layout.relu)
-        _linear_grads(p, v, name, g, acts[i][1], alpha, ones)
-        nxt = name
-    _add_l1(p, layout, l1)
+    _linear_grads(v.head, g, h, alpha, ones)
+    if v.wide is not None:
+        _weight_grad(v.wide[1], g, z, alpha)
+    nxt = v.head
+    for i in range(len(v.hidden) - 1, -1, -1):
+        lin = v.hidden[i]
+        g = _act_backward(torch.bmm(g, nxt.w), *acts[i + 1], v.relu)
+        _linear_grads(lin, g, acts[i][1], alpha, ones)
+        nxt = lin
+    if l1 > 0:
+        _add_l1(v.inputs, l1)
     return logits
 
 
-def _weight_grad(w: torch.Tensor, g: torch.Tensor, x: torch.Tensor, alpha: float) -> None:
-    """w.grad = alpha * g^T x, per fold (beta = 0: the old .grad is not read)."""
-    torch.baddbmm(w.grad, g.transpose(1, 2), x, beta=0.0, alpha=alpha, out=w.grad)
+def _weight_grad(gw: torch.Tensor, g: torch.Tensor, x: torch.Tensor, alpha: float) -> None:
+    """W.grad = alpha * g^T x, per fold (beta = 0: the old .grad is not read)."""
+    torch.baddbmm(gw, g.transpose(1, 2), x, beta=0.0, alpha=alpha, out=gw)
 
 
-def _add_l1(p: dict[str, torch.Tensor], layout: Layout, l1: float) -> None:
+def _add_l1(inputs: tuple[list[torch.Tensor], list[torch.Tensor]], l1: float) -> None:
     """grad += l1 * sign(W) for the input weights (builders.add_l1_subgradient).
 
     Added after the products, not through baddbmm's beta: with beta the library may take another
     path for some shapes and stacks, and a fold would then round differently in a stack than alone.
     """
-    if l1 > 0:
-        ws = [p[n] for n in layout.input_names]
-        torch._foreach_add_([w.grad for w in ws], torch._foreach_sign(ws), alpha=l1)  # type: ignore[misc]
+    ws, grads = inputs
+    torch._foreach_add_(grads, torch._foreach_sign(ws), alpha=l1)  # type: ignore[misc]
 
 
-def _linear_grads(p: dict[str, torch.Tensor], v: dict[str, torch.Tensor], name: str,
-                  g: torch.Tensor, x: torch.Tensor, alpha: float, ones: torch.Tensor) -> None:
-    _weight_grad(p[f"{name}.weight"], g, x, alpha)
-    gu = v[f"{name}.bias.gu"]
-    torch.baddbmm(gu, ones, g, beta=0.0, alpha=alpha, out=gu)
+def _linear_grads(lin: Linear, g: torch.Tensor, x: torch.Tensor, alpha: float,
+                  ones: torch.Tensor) -> None:
+    _weight_grad(lin.gw, g, x, alpha)
+    torch.baddbmm(lin.gb, ones, g, beta=0.0, alpha=alpha, out=lin.gb)
 
 
 @torch.no_grad()

@@ -53,10 +53,17 @@ class StackedAdamW:
         self.lr = self.base_lr * self.factor(self.t)
 
     # -- state in torch.optim.AdamW / LambdaLR layout -----------------------------------------
-    def state_dict(self) -> dict[str, Any]:
+    def state_tensors(self) -> list[torch.Tensor]:
+        """Every state tensor (steps, first and second moments), in the order state_dict reads them."""
+        return [*self.steps, *self.exp_avg, *self.exp_avg_sq]
+
+    def state_dict(self, tensors: list[torch.Tensor] | None = None) -> dict[str, Any]:
+        """The state in torch.optim.AdamW's layout; tensors: copies of state_tensors() to use instead."""
+        n = len(self.params)
+        flat = self.state_tensors() if tensors is None else tensors
+        steps, exp_avg, exp_avg_sq = flat[:n], flat[n:2 * n], flat[2 * n:]
         state = {i: {"step": s, "exp_avg": m, "exp_avg_sq": v}
-                 for i, (s, m, v) in enumerate(zip(self.steps, self.exp_avg, self.exp_avg_sq,
-                                                   strict=True))}
+                 for i, (s, m, v) in enumerate(zip(steps, exp_avg, exp_avg_sq, strict=True))}
         groups, i = [], 0
         for params, wd in self.groups:
             groups.append({"lr": self.lr, "betas": BETAS, "eps": EPS, "weight_decay": wd,
@@ -66,12 +73,6 @@ class StackedAdamW:
                            "params": list(range(i, i + len(params)))})
             i += len(params)
         return {"state": state, "param_groups": groups}
-
-    def snapshot(self) -> dict[str, Any]:
-        """state_dict() with its tensors copied (what last.pt will hold for this epoch)."""
-        sd = self.state_dict()
-        sd["state"] = {i: {k: v.clone() for k, v in s.items()} for i, s in sd["state"].items()}
-        return sd
 
     def scheduler_state(self) -> dict[str, Any]:
         return {"base_lrs": [self.base_lr] * len(self.groups), "last_epoch": self.t,

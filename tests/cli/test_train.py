@@ -59,3 +59,30 @@ def test_pipeline_first_stages_default_data(tmp_path: Path,
     assert "result:  usable" in out and "report:" in out
     assert (run / "input" / "phone_synth.csv").is_file()
     assert (run / "report.md").is_file() and (run / "plots" / "roc.png").is_file()
+
+
+def test_gc_paused_restores_the_collector_and_freezes_only_new_imports() -> None:
+    import gc
+    import sys
+
+    from phoneprice_edge.cli.train import gc_paused
+
+    assert gc.isenabled()
+    frozen = gc.get_freeze_count()
+    with gc_paused():
+        assert not gc.isenabled()
+    assert gc.isenabled() and gc.get_freeze_count() == frozen  # nothing imported: nothing frozen
+    sys.modules.pop("colorsys", None)
+    try:
+        with gc_paused():
+            import colorsys  # noqa: F401  (a module not yet imported: the block imports)
+        assert gc.isenabled() and gc.get_freeze_count() > frozen
+    finally:
+        gc.unfreeze()  # back into the collected generations for the rest of the session
+    gc.disable()
+    try:  # a collector the caller had off stays off
+        with gc_paused():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

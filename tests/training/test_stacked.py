@@ -131,4 +131,15 @@ def test_folds_of_unequal_size_train_in_groups(tmp_path: Path, phone) -> None:
     assert all(torch.equal(saved[k], v) for k, v in alone.model.state_dict().items())
     tb = list((tmp_path / "run" / "tb" / "fold_5").glob("events.out.tfevents.*"))
     assert tb and json.loads((tmp_path / "run" / "folds" / "fold_5" / "result.json").read_text())
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(tmp_path / "run" / "tb" / "fold_5"))
+    events.Reload()  # one event per epoch holding every scalar, readable as add_scalar's
+    history = [json.loads(line) for line in
+               (tmp_path / "run" / "folds" / "fold_5" / "history.jsonl").read_text().splitlines()]
+    assert set(events.Tags()["scalars"]) == {"loss/train", "loss/val", "accuracy/train",
+                                             "accuracy/val", "lr", "grad_norm"}
+    for tag, key in (("loss/train", "train_loss"), ("accuracy/val", "val_accuracy"), ("lr", "lr")):
+        got = [(e.step, e.value) for e in events.Scalars(tag)]
+        assert got == [(r["epoch"], pytest.approx(r[key], rel=1e-6)) for r in history], tag
     assert np.isfinite(res.metrics["cv"]["accuracy_mean"])
