@@ -1,7 +1,8 @@
-// Part of pe_kernels_impl.h (included there, inside its namespaces, on x86-64 where AVX-512 VNNI
-// is not compiled: the baseline, avx2 and avx512 levels): the static int8 DENSE with pmaddwd, in
-// xmm (baseline, SSE2), ymm (avx2) and, at the avx512 level (AVX-512 BW), 16-output blocks in zmm
-// first.
+// Part of pe_kernels_impl.h (included there, inside its namespaces, on x86-64): the static int8
+// DENSE with pmaddwd, in xmm (baseline, SSE2), ymm (avx2) and, at the avx512 level (AVX-512 BW),
+// 16-output blocks in zmm first; used for uint8 activations where AVX-512 VNNI is not compiled and
+// for int16 activations (W8A16, format v3) at every level (at the vnni level vpdpwssd fuses the
+// pmaddwd and the add: the same exact int32 sums).
 //
 // Exact integer arithmetic, so the same int32 sums as the portable loop and vpdpbusd: the uint8
 // activations and the int8 weights are widened to int16 (zero- and sign-extension) and pmaddwd
@@ -16,6 +17,14 @@
 // non-negative rest is logical, the same value).
 
 constexpr size_t kQxMax = 2048;  // inputs per row widened on the stack; wider layers: portable loop
+
+#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
+#define PE_MADD512(acc, x, w) _mm512_dpwssd_epi32(acc, x, w)
+#define PE_MADD256(acc, x, w) _mm256_dpwssd_epi32(acc, x, w)
+#else
+#define PE_MADD512(acc, x, w) _mm512_add_epi32(acc, _mm512_madd_epi16(x, w))
+#define PE_MADD256(acc, x, w) _mm256_add_epi32(acc, _mm256_madd_epi16(x, w))
+#endif
 
 #if defined(__AVX2__)
 // The 4 x 8 int32 sums -> 8 outputs' int32, in order: a0 = outputs 0-3, a1 = 4-7, lanes
@@ -37,7 +46,13 @@ PE_INLINE __m256i requant4(__m128i acc, const int32_t* mn_pairs) {
 
 // dense_q_emit for the 8 outputs o0 .. o0 + 8 (sums in a).
 PE_INLINE void emit8(size_t o0, __m256i a, const int32_t* requant, const float* dequant, void* yrow,
-                     bool accumulate) {
+                     bool accumulate, int ob) {
+  if (requant && ob == 16) {  // int16 output (W8A16): the scalar stage
+    alignas(32) int32_t acc[8];
+    _mm256_store_si256(reinterpret_cast<__m256i*>(acc), a);
+    dense_q_emit(o0, 8, acc, requant, dequant, yrow, accumulate, ob);
+    return;
+  }
   if (!requant) {
     float* yr = static_cast<float*>(yrow) + o0;
     __m256 v = _mm256_mul_ps(_mm256_cvtepi32_ps(a), _mm256_loadu_ps(dequant + o0));
@@ -73,7 +88,7 @@ PE_INLINE __m512i sum16(__m512i a0, __m512i a1) {
 template <size_t R>
 PE_INLINE void dense_q_rows_avx2(size_t groups, size_t out, const int64_t* xw, const int8_t* wq,
                                  const int32_t* bias, const int32_t* requant, const float* dequant, void* y,
-                                 size_t ys, bool accumulate) {
+                                 size_t ys, bool accumulate, int ob) {
   size_t o0 = 0;
 #if PE_Q_ZMM
   for (; o0 + 16 <= out; o0 += 16) {
@@ -85,14 +100,14 @@ PE_INLINE void dense_q_rows_avx2(size_t groups, size_t out, const int64_t* xw, c
       const __m512i w1 = _mm512_cvtepi8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + 32)));
       for (size_t r = 0; r < R; ++r) {
         const __m512i xv = _mm512_set1_epi64(xw[r * groups + g]);
-        a[r][0] = _mm512_add_epi32(a[r][0], _mm512_madd_epi16(xv, w0));
-        a[r][1] = _mm512_add_epi32(a[r][1], _mm512_madd_epi16(xv, w1));
+        a[r][0] = PE_MADD512(a[r][0], xv, w0);
+        a[r][1] = PE_MADD512(a[r][1], xv, w1);
       }
     }
     const __m512i b = _mm512_loadu_si512(bias + o0);
     for (size_t r = 0; r < R; ++r)
-      emit16(o0, _mm512_add_epi32(sum16(a[r][0], a[r][1]), b), requant, dequant, row_ptr(y, r, ys, requant),
-             accumulate);
+      emit16(o0, _mm512_add_epi32(sum16(a[r][0], a[r][1]), b), requant, dequant, row_ptr(y, r, ys, requant, ob),
+             accumulate, ob);
   }
 #endif
   for (; o0 + 8 <= out; o0 += 8) {
@@ -104,14 +119,14 @@ PE_INLINE void dense_q_rows_avx2(size_t groups, size_t out, const int64_t* xw, c
       const __m256i w1 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w + 16)));
       for (size_t r = 0; r < R; ++r) {
         const __m256i xv = _mm256_set1_epi64x(xw[r * groups + g]);
-        a[r][0] = _mm256_add_epi32(a[r][0], _mm256_madd_epi16(xv, w0));
-        a[r][1] = _mm256_add_epi32(a[r][1], _mm256_madd_epi16(xv, w1));
+        a[r][0] = PE_MADD256(a[r][0], xv, w0);
+        a[r][1] = PE_MADD256(a[r][1], xv, w1);
       }
     }
     const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bias + o0));
     for (size_t r = 0; r < R; ++r)
-      emit8(o0, _mm256_add_epi32(sum8(a[r][0], a[r][1]), b), requant, dequant, row_ptr(y, r, ys, requant),
-            accumulate);
+      emit8(o0, _mm256_add_epi32(sum8(a[r][0], a[r][1]), b), requant, dequant, row_ptr(y, r, ys, requant, ob),
+            accumulate, ob);
   }
   for (; o0 < out; o0 += 4) {  // 4-wide blocks, the last one possibly 1-3 wide (masked loads)
     const size_t nb = out - o0 < 4 ? out - o0 : 4;
@@ -122,13 +137,13 @@ PE_INLINE void dense_q_rows_avx2(size_t groups, size_t out, const int64_t* xw, c
       const int* w = reinterpret_cast<const int*>(wq + (g * out + o0) * 4);
       const __m256i wv = _mm256_cvtepi8_epi16(_mm_maskload_epi32(w, k));
       for (size_t r = 0; r < R; ++r)
-        a[r] = _mm256_add_epi32(a[r], _mm256_madd_epi16(_mm256_set1_epi64x(xw[r * groups + g]), wv));
+        a[r] = PE_MADD256(a[r], _mm256_set1_epi64x(xw[r * groups + g]), wv);
     }
     const __m128i b = _mm_maskload_epi32(bias + o0, k);
     for (size_t r = 0; r < R; ++r) {
       const __m256i h = _mm256_hadd_epi32(a[r], a[r]);  // [o0 o1 o0 o1 | o2 o3 o2 o3]
       const __m128i s = _mm_add_epi32(_mm_unpacklo_epi64(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1)), b);
-      void* yrow = row_ptr(y, r, ys, requant);
+      void* yrow = row_ptr(y, r, ys, requant, ob);
       if (!requant) {  // float(acc) * dequant (+ y), as dense_q_emit
         float* yr = static_cast<float*>(yrow) + o0;
         __m128 v = _mm_mul_ps(_mm_cvtepi32_ps(s), _mm_maskload_ps(dequant + o0, k));
@@ -138,10 +153,10 @@ PE_INLINE void dense_q_rows_avx2(size_t groups, size_t out, const int64_t* xw, c
       }
       alignas(16) int32_t acc[4];
       _mm_store_si128(reinterpret_cast<__m128i*>(acc), s);
-      dense_q_emit(o0, nb, acc, requant, dequant, yrow, accumulate);
+      dense_q_emit(o0, nb, acc, requant, dequant, yrow, accumulate, ob);
     }
   }
-  for (size_t r = 0; r < R; ++r) dense_q_pad(out, requant, row_ptr(y, r, ys, requant));
+  for (size_t r = 0; r < R; ++r) dense_q_pad(out, requant, row_ptr(y, r, ys, requant, ob), ob);
 }
 
 // Row r's round4(in) activation bytes -> groups 64-bit lanes of four int16 (zero-extended).
@@ -157,24 +172,26 @@ PE_INLINE void widen_row(size_t groups, const uint8_t* x, int64_t* xw) {
   }
 }
 
-void dense_q_avx2(size_t rows, size_t in, size_t out, const uint8_t* x, size_t xs, const int8_t* wq,
+[[maybe_unused]] void dense_q_avx2(size_t rows, size_t in, size_t out, const uint8_t* x, size_t xs, const int8_t* wq,
                   const int32_t* bias, const int32_t* requant, const float* dequant, void* y, size_t ys,
                   bool accumulate) {
   if (in > kQxMax) return dense_q_portable(rows, in, out, x, xs, wq, bias, requant, dequant, y, ys, accumulate);
   constexpr size_t R = 4;
+  constexpr int ob = 8;
   const size_t groups = round4(in) / 4;
   alignas(32) int64_t xw[R * kQxMax / 4];
   size_t r = 0;
   for (; r + R <= rows; r += R) {
     for (size_t k = 0; k < R; ++k) widen_row(groups, x + (r + k) * xs, xw + k * groups);
-    dense_q_rows_avx2<R>(groups, out, xw, wq, bias, requant, dequant, row_ptr(y, r, ys, requant), ys, accumulate);
+    dense_q_rows_avx2<R>(groups, out, xw, wq, bias, requant, dequant, row_ptr(y, r, ys, requant, ob), ys, accumulate, ob);
   }
   for (; r < rows; ++r) {
     widen_row(groups, x + r * xs, xw);
-    dense_q_rows_avx2<1>(groups, out, xw, wq, bias, requant, dequant, row_ptr(y, r, ys, requant), ys, accumulate);
+    dense_q_rows_avx2<1>(groups, out, xw, wq, bias, requant, dequant, row_ptr(y, r, ys, requant, ob), ys, accumulate, ob);
   }
 }
 #define PE_DENSE_Q_MADD dense_q_avx2
+#define PE_Q_ROWS dense_q_rows_avx2
 #else  // SSE2 (every x86-64): 4-output blocks in xmm, the output stage dense_q_emit's own
 
 // Row r's round4(in) activation bytes -> groups 64-bit lanes of four int16 (zero-extended).
@@ -210,7 +227,7 @@ PE_INLINE __m128i sum4(__m128i a, __m128i b) {
 template <size_t R>
 PE_INLINE void dense_q_rows_sse2(size_t groups, size_t out, const int64_t* xw, const int8_t* wq,
                                  const int32_t* bias, const int32_t* requant, const float* dequant, void* y,
-                                 size_t ys, bool accumulate) {
+                                 size_t ys, bool accumulate, int ob) {
   for (size_t o0 = 0; o0 < out; o0 += 4) {  // the last block possibly 1-3 wide
     const size_t nb = out - o0 < 4 ? out - o0 : 4;
     __m128i a[R][2];
@@ -237,28 +254,53 @@ PE_INLINE void dense_q_rows_sse2(size_t groups, size_t out, const int64_t* xw, c
       alignas(16) int32_t acc[4];
       _mm_store_si128(reinterpret_cast<__m128i*>(acc), sum4(a[r][0], a[r][1]));
       for (size_t j = 0; j < nb; ++j) acc[j] += bias[o0 + j];
-      dense_q_emit(o0, nb, acc, requant, dequant, row_ptr(y, r, ys, requant), accumulate);
+      dense_q_emit(o0, nb, acc, requant, dequant, row_ptr(y, r, ys, requant, ob), accumulate, ob);
     }
   }
-  for (size_t r = 0; r < R; ++r) dense_q_pad(out, requant, row_ptr(y, r, ys, requant));
+  for (size_t r = 0; r < R; ++r) dense_q_pad(out, requant, row_ptr(y, r, ys, requant, ob), ob);
 }
 
-void dense_q_sse2(size_t rows, size_t in, size_t out, const uint8_t* x, size_t xs, const int8_t* wq,
+[[maybe_unused]] void dense_q_sse2(size_t rows, size_t in, size_t out, const uint8_t* x, size_t xs, const int8_t* wq,
                   const int32_t* bias, const int32_t* requant, const float* dequant, void* y, size_t ys,
                   bool accumulate) {
   if (in > kQxMax) return dense_q_portable(rows, in, out, x, xs, wq, bias, requant, dequant, y, ys, accumulate);
   constexpr size_t R = 4;
+  constexpr int ob = 8;
   const size_t groups = round4(in) / 4;
   alignas(16) int64_t xw[R * kQxMax / 4];
   size_t r = 0;
   for (; r + R <= rows; r += R) {
     for (size_t k = 0; k < R; ++k) widen_row(groups, x + (r + k) * xs, xw + k * groups);
-    dense_q_rows_sse2<R>(groups, out, xw, wq, bias, requant, dequant, row_ptr(y, r, ys, requant), ys, accumulate);
+    dense_q_rows_sse2<R>(groups, out, xw, wq, bias, requant, dequant, row_ptr(y, r, ys, requant, ob), ys, accumulate, ob);
   }
   for (; r < rows; ++r) {
     widen_row(groups, x + r * xs, xw);
-    dense_q_rows_sse2<1>(groups, out, xw, wq, bias, requant, dequant, row_ptr(y, r, ys, requant), ys, accumulate);
+    dense_q_rows_sse2<1>(groups, out, xw, wq, bias, requant, dequant, row_ptr(y, r, ys, requant, ob), ys, accumulate, ob);
   }
 }
 #define PE_DENSE_Q_MADD dense_q_sse2
+#define PE_Q_ROWS dense_q_rows_sse2
 #endif
+
+// W8A16 (format v3): an int16 row is already the operand the row blocks take (four int16 = one
+// 64-bit lane per group), so it is copied, not widened; pmaddwd's products |x * w| <= 32767 * 128
+// and pair sums are exact in int32, and the exporter keeps the total in int32 (FORMAT.md).
+void dense_q16_madd(size_t rows, size_t in, size_t out, const int16_t* x, size_t xs, const int8_t* wq,
+                    const int32_t* bias, const int32_t* requant, const float* dequant, void* y, size_t ys,
+                    bool accumulate, bool out16) {
+  if (in > kQxMax)
+    return dense_q16_portable(rows, in, out, x, xs, wq, bias, requant, dequant, y, ys, accumulate, out16);
+  constexpr size_t R = 4;
+  const int ob = out16 ? 16 : 8;
+  const size_t groups = round4(in) / 4;
+  alignas(64) int64_t xw[R * kQxMax / 4];
+  size_t r = 0;
+  for (; r + R <= rows; r += R) {
+    for (size_t k = 0; k < R; ++k) std::memcpy(xw + k * groups, x + (r + k) * xs, groups * 8);
+    PE_Q_ROWS<R>(groups, out, xw, wq, bias, requant, dequant, row_ptr(y, r, ys, requant, ob), ys, accumulate, ob);
+  }
+  for (; r < rows; ++r) {
+    std::memcpy(xw, x + r * xs, groups * 8);
+    PE_Q_ROWS<1>(groups, out, xw, wq, bias, requant, dequant, row_ptr(y, r, ys, requant, ob), ys, accumulate, ob);
+  }
+}
