@@ -710,12 +710,6 @@ PE_INLINE uint32_t load_u32(const void* p) {
 // (M, n) pair is one 64-bit lane (M low, n high); vpmuldq multiplies acc by M exactly in 64 bits.
 PE_INLINE void emit16(size_t o0, __m512i a, const int32_t* requant, const float* dequant, void* yrow,
                       bool accumulate, int ob = 8) {
-  if (requant && ob == 16) {  // int16 output (W8A16): the scalar stage
-    alignas(64) int32_t acc[16];
-    _mm512_store_si512(acc, a);
-    dense_q_emit(o0, 16, acc, requant, dequant, yrow, accumulate, ob);
-    return;
-  }
   if (!requant) {
     float* yr = static_cast<float*>(yrow) + o0;
     __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(a), _mm512_loadu_ps(dequant + o0));
@@ -724,14 +718,19 @@ PE_INLINE void emit16(size_t o0, __m512i a, const int32_t* requant, const float*
     return;
   }
   uint8_t* yr = static_cast<uint8_t*>(yrow) + o0;
-  const __m512i one = _mm512_set1_epi64(1), zero = _mm512_setzero_si512(), top = _mm512_set1_epi64(255);
+  int16_t* yr16 = static_cast<int16_t*>(yrow) + o0;  // ob 16 (W8A16): int16 outputs, 0..32767
+  const __m512i one = _mm512_set1_epi64(1), zero = _mm512_setzero_si512();
+  const __m512i top = _mm512_set1_epi64(ob == 16 ? 32767 : 255);
   for (int h = 0; h < 2; ++h) {
     const __m512i x = _mm512_cvtepi32_epi64(h ? _mm512_extracti64x4_epi64(a, 1) : _mm512_castsi512_si256(a));
     const __m512i mn = _mm512_loadu_si512(requant + 2 * (o0 + 8 * h));
     const __m512i n = _mm512_srli_epi64(mn, 32);
     const __m512i p = _mm512_add_epi64(_mm512_mul_epi32(x, mn), _mm512_sllv_epi64(one, _mm512_sub_epi64(n, one)));
     const __m512i v = _mm512_min_epi64(_mm512_max_epi64(_mm512_srav_epi64(p, n), zero), top);
-    _mm_storel_epi64(reinterpret_cast<__m128i*>(yr + 8 * h), _mm512_cvtepi64_epi8(v));
+    if (ob == 16)
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(yr16 + 8 * h), _mm512_cvtepi64_epi16(v));
+    else
+      _mm_storel_epi64(reinterpret_cast<__m128i*>(yr + 8 * h), _mm512_cvtepi64_epi8(v));
   }
 }
 

@@ -17,6 +17,10 @@
 // non-negative rest is logical, the same value).
 
 constexpr size_t kQxMax = 2048;  // inputs per row widened on the stack; wider layers: portable loop
+// The row blocks read each row's groups as int64 lanes of four int16, xst lanes apart: the widened
+// copies of uint8 rows, or (W8A16) the int16 slot itself, read in place (may_alias: it is int16
+// memory; aligned(2): an int16 row need not be 8-byte aligned).
+typedef int64_t i64a __attribute__((may_alias, aligned(2)));
 
 #if defined(__AVX512VNNI__) && defined(__AVX512VL__)
 #define PE_MADD512(acc, x, w) _mm512_dpwssd_epi32(acc, x, w)
@@ -33,9 +37,10 @@ PE_INLINE __m256i sum8(__m256i a0, __m256i a1) {
   return _mm256_permute4x64_epi64(_mm256_hadd_epi32(a0, a1), _MM_SHUFFLE(3, 1, 2, 0));
 }
 
-// dense_q_emit's requantisation for 4 outputs (one int32 each in acc): int64 results in [0, 255].
-PE_INLINE __m256i requant4(__m128i acc, const int32_t* mn_pairs) {
-  const __m256i one = _mm256_set1_epi64x(1), zero = _mm256_setzero_si256(), top = _mm256_set1_epi64x(255);
+// dense_q_emit's requantisation for 4 outputs (one int32 each in acc): int64 results in [0, hi]
+// (255, or 32767 for an int16 output).
+PE_INLINE __m256i requant4(__m128i acc, const int32_t* mn_pairs, int64_t hi = 255) {
+  const __m256i one = _mm256_set1_epi64x(1), zero = _mm256_setzero_si256(), top = _mm256_set1_epi64x(hi);
   const __m256i mn = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(mn_pairs));
   const __m256i n = _mm256_srli_epi64(mn, 32);
   const __m256i p = _mm256_add_epi64(_mm256_mul_epi32(_mm256_cvtepi32_epi64(acc), mn),
@@ -47,10 +52,13 @@ PE_INLINE __m256i requant4(__m128i acc, const int32_t* mn_pairs) {
 // dense_q_emit for the 8 outputs o0 .. o0 + 8 (sums in a).
 PE_INLINE void emit8(size_t o0, __m256i a, const int32_t* requant, const float* dequant, void* yrow,
                      bool accumulate, int ob) {
-  if (requant && ob == 16) {  // int16 output (W8A16): the scalar stage
-    alignas(32) int32_t acc[8];
-    _mm256_store_si256(reinterpret_cast<__m256i*>(acc), a);
-    dense_q_emit(o0, 8, acc, requant, dequant, yrow, accumulate, ob);
+  if (requant && ob == 16) {  // int16 output (W8A16): the same stage clamped to 32767
+    const __m256i v0 = requant4(_mm256_castsi256_si128(a), requant + 2 * o0, 32767);
+    const __m256i v1 = requant4(_mm256_extracti128_si256(a, 1), requant + 2 * o0 + 8, 32767);
+    const __m256i even = _mm256_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6);  // int64 lanes -> their low int32
+    const __m128i lo = _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(v0, even));
+    const __m128i hi = _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(v1, even));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(static_cast<int16_t*>(yrow) + o0), _mm_packs_epi32(lo, hi));
     return;
   }
   if (!requant) {
@@ -86,7 +94,7 @@ PE_INLINE __m512i sum16(__m512i a0, __m512i a1) {
 
 // R rows (activations widened in xw: R x groups 64-bit lanes) x all outputs.
 template <size_t R>
-PE_INLINE void dense_q_rows_avx2(size_t groups, size_t out, const int64_t* xw, const int8_t* wq,
+PE_INLINE void dense_q_rows_avx2(size_t groups, size_t out, const i64a* xw, size_t xst, const int8_t* wq,
                                  const int32_t* bias, const int32_t* requant, const float* dequant, void* y,
                                  size_t ys, bool accumulate, int ob) {
   size_t o0 = 0;
@@ -99,7 +107,7 @@ PE_INLINE void dense_q_rows_avx2(size_t groups, size_t out, const int64_t* xw, c
       const __m512i w0 = _mm512_cvtepi8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w)));
       const __m512i w1 = _mm512_cvtepi8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + 32)));
       for (size_t r = 0; r < R; ++r) {
-        const __m512i xv = _mm512_set1_epi64(xw[r * groups + g]);
+        const __m512i xv = _mm512_set1_epi64(xw[r * xst + g]);
         a[r][0] = PE_MADD512(a[r][0], xv, w0);
         a[r][1] = PE_MADD512(a[r][1], xv, w1);
       }
@@ -118,7 +126,7 @@ PE_INLINE void dense_q_rows_avx2(size_t groups, size_t out, const int64_t* xw, c
       const __m256i w0 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w)));
       const __m256i w1 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w + 16)));
       for (size_t r = 0; r < R; ++r) {
-        const __m256i xv = _mm256_set1_epi64x(xw[r * groups + g]);
+        const __m256i xv = _mm256_set1_epi64x(xw[r * xst + g]);
         a[r][0] = PE_MADD256(a[r][0], xv, w0);
         a[r][1] = PE_MADD256(a[r][1], xv, w1);
       }
@@ -137,7 +145,7 @@ PE_INLINE void dense_q_rows_avx2(size_t groups, size_t out, const int64_t* xw, c
       const int* w = reinterpret_cast<const int*>(wq + (g * out + o0) * 4);
       const __m256i wv = _mm256_cvtepi8_epi16(_mm_maskload_epi32(w, k));
       for (size_t r = 0; r < R; ++r)
-        a[r] = PE_MADD256(a[r], _mm256_set1_epi64x(xw[r * groups + g]), wv);
+        a[r] = PE_MADD256(a[r], _mm256_set1_epi64x(xw[r * xst + g]), wv);
     }
     const __m128i b = _mm_maskload_epi32(bias + o0, k);
     for (size_t r = 0; r < R; ++r) {
@@ -183,11 +191,11 @@ PE_INLINE void widen_row(size_t groups, const uint8_t* x, int64_t* xw) {
   size_t r = 0;
   for (; r + R <= rows; r += R) {
     for (size_t k = 0; k < R; ++k) widen_row(groups, x + (r + k) * xs, xw + k * groups);
-    dense_q_rows_avx2<R>(groups, out, xw, wq, bias, requant, dequant, row_ptr(y, r, ys, requant, ob), ys, accumulate, ob);
+    dense_q_rows_avx2<R>(groups, out, xw, groups, wq, bias, requant, dequant, row_ptr(y, r, ys, requant, ob), ys, accumulate, ob);
   }
   for (; r < rows; ++r) {
     widen_row(groups, x + r * xs, xw);
-    dense_q_rows_avx2<1>(groups, out, xw, wq, bias, requant, dequant, row_ptr(y, r, ys, requant, ob), ys, accumulate, ob);
+    dense_q_rows_avx2<1>(groups, out, xw, groups, wq, bias, requant, dequant, row_ptr(y, r, ys, requant, ob), ys, accumulate, ob);
   }
 }
 #define PE_DENSE_Q_MADD dense_q_avx2
@@ -225,7 +233,7 @@ PE_INLINE __m128i sum4(__m128i a, __m128i b) {
 }
 
 template <size_t R>
-PE_INLINE void dense_q_rows_sse2(size_t groups, size_t out, const int64_t* xw, const int8_t* wq,
+PE_INLINE void dense_q_rows_sse2(size_t groups, size_t out, const i64a* xw, size_t xst, const int8_t* wq,
                                  const int32_t* bias, const int32_t* requant, const float* dequant, void* y,
                                  size_t ys, bool accumulate, int ob) {
   for (size_t o0 = 0; o0 < out; o0 += 4) {  // the last block possibly 1-3 wide
@@ -245,7 +253,7 @@ PE_INLINE void dense_q_rows_sse2(size_t groups, size_t out, const int64_t* xw, c
       __m128i w0, w1;
       widen_w(wv, &w0, &w1);
       for (size_t r = 0; r < R; ++r) {
-        const __m128i xv = _mm_set1_epi64x(xw[r * groups + g]);
+        const __m128i xv = _mm_set1_epi64x(xw[r * xst + g]);
         a[r][0] = _mm_add_epi32(a[r][0], _mm_madd_epi16(xv, w0));
         a[r][1] = _mm_add_epi32(a[r][1], _mm_madd_epi16(xv, w1));
       }
@@ -271,11 +279,11 @@ PE_INLINE void dense_q_rows_sse2(size_t groups, size_t out, const int64_t* xw, c
   size_t r = 0;
   for (; r + R <= rows; r += R) {
     for (size_t k = 0; k < R; ++k) widen_row(groups, x + (r + k) * xs, xw + k * groups);
-    dense_q_rows_sse2<R>(groups, out, xw, wq, bias, requant, dequant, row_ptr(y, r, ys, requant, ob), ys, accumulate, ob);
+    dense_q_rows_sse2<R>(groups, out, xw, groups, wq, bias, requant, dequant, row_ptr(y, r, ys, requant, ob), ys, accumulate, ob);
   }
   for (; r < rows; ++r) {
     widen_row(groups, x + r * xs, xw);
-    dense_q_rows_sse2<1>(groups, out, xw, wq, bias, requant, dequant, row_ptr(y, r, ys, requant, ob), ys, accumulate, ob);
+    dense_q_rows_sse2<1>(groups, out, xw, groups, wq, bias, requant, dequant, row_ptr(y, r, ys, requant, ob), ys, accumulate, ob);
   }
 }
 #define PE_DENSE_Q_MADD dense_q_sse2
@@ -283,8 +291,9 @@ PE_INLINE void dense_q_rows_sse2(size_t groups, size_t out, const int64_t* xw, c
 #endif
 
 // W8A16 (format v3): an int16 row is already the operand the row blocks take (four int16 = one
-// 64-bit lane per group), so it is copied, not widened; pmaddwd's products |x * w| <= 32767 * 128
-// and pair sums are exact in int32, and the exporter keeps the total in int32 (FORMAT.md).
+// 64-bit lane per group), so they read the slot in place (rows xs int16 apart, xs a multiple of 4;
+// otherwise each row is copied first); pmaddwd's products |x * w| <= 32767 * 128 and pair sums are
+// exact in int32, and the exporter keeps the total in int32 (FORMAT.md).
 void dense_q16_madd(size_t rows, size_t in, size_t out, const int16_t* x, size_t xs, const int8_t* wq,
                     const int32_t* bias, const int32_t* requant, const float* dequant, void* y, size_t ys,
                     bool accumulate, bool out16) {
@@ -294,13 +303,23 @@ void dense_q16_madd(size_t rows, size_t in, size_t out, const int16_t* x, size_t
   const int ob = out16 ? 16 : 8;
   const size_t groups = round4(in) / 4;
   alignas(64) int64_t xw[R * kQxMax / 4];
+  const bool in_place = xs % 4 == 0;
+  const size_t xst = in_place ? xs / 4 : groups;
   size_t r = 0;
   for (; r + R <= rows; r += R) {
-    for (size_t k = 0; k < R; ++k) std::memcpy(xw + k * groups, x + (r + k) * xs, groups * 8);
-    PE_Q_ROWS<R>(groups, out, xw, wq, bias, requant, dequant, row_ptr(y, r, ys, requant, ob), ys, accumulate, ob);
+    const i64a* xp = reinterpret_cast<const i64a*>(x + r * xs);
+    if (!in_place) {
+      for (size_t k = 0; k < R; ++k) std::memcpy(xw + k * groups, x + (r + k) * xs, groups * 8);
+      xp = xw;
+    }
+    PE_Q_ROWS<R>(groups, out, xp, xst, wq, bias, requant, dequant, row_ptr(y, r, ys, requant, ob), ys, accumulate, ob);
   }
   for (; r < rows; ++r) {
-    std::memcpy(xw, x + r * xs, groups * 8);
-    PE_Q_ROWS<1>(groups, out, xw, wq, bias, requant, dequant, row_ptr(y, r, ys, requant, ob), ys, accumulate, ob);
+    const i64a* xp = reinterpret_cast<const i64a*>(x + r * xs);
+    if (!in_place) {
+      std::memcpy(xw, x + r * xs, groups * 8);
+      xp = xw;
+    }
+    PE_Q_ROWS<1>(groups, out, xp, xst, wq, bias, requant, dequant, row_ptr(y, r, ys, requant, ob), ys, accumulate, ob);
   }
 }

@@ -313,7 +313,8 @@ void test_quantize_static16() {
 
 // W8A16 static DENSE over many shapes (every block width and tail, row blocks, the > 2048-input
 // fallback to the portable loop), int16 x int8 with the extremes (+-32767 against -128 / 127 where
-// the sums allow it), against the formula: int16 and uint8 requantised outputs (padding zeroed,
+// the sums allow it), rows read in place or copied (row strides), against the formula: int16 and
+// uint8 requantised outputs (padding zeroed,
 // what lies past it untouched), float outputs plain and accumulating, bit for bit.
 void test_dense_q16_shapes() {
   uint64_t st = 0x9E3779B97F4A7C15ull;
@@ -329,7 +330,9 @@ void test_dense_q16_shapes() {
         if (in > 64 && (rows != 5 || out % 4 != 1)) continue;  // the wide layers: a few shapes
         ++cases;
         const int32_t xmax = in > 500 ? 1000 : 32767;  // keeps |sum| + |bias| < 2^31
-        const size_t xs = r4(in) + 4, ys = r4(out) + 8;
+        // a row stride that is not a multiple of 4 int16: the madd kernels copy rows instead of
+        // reading the slot in place
+        const size_t xs = r4(in) + (rows == 3 ? 2 : 4), ys = r4(out) + 8;
         std::vector<int16_t> x(rows * xs, 0);
         std::vector<int8_t> w(r4(in) * out, 0);
         std::vector<int32_t> bias(out), req(2 * out);
