@@ -269,6 +269,9 @@ TARGETS: dict[str, Target] = {
             "activation_scheme": Option(str, "dynamic", ("dynamic", "static"),
                                         help="int8 activation scales per row at run time, or "
                                              "calibrated at export"),
+            "activation_bits": Option(int, 8, (8, 16),
+                                      help="static int8: activation width, 8 (uint8) or 16 (int16, "
+                                           "W8A16, .pem format version 3)"),
             "activation_levels": _fixed(_ONNX["activation_levels"], 255)}},
         int8_activations="dynamic",
         runtime="[cpp_runtime/](cpp_runtime/README.md)",

@@ -1,8 +1,9 @@
 """Times the C++ runtime against two hand-written loops (output- and input-major), ONNX Runtime, OpenVINO and libtorch (C++ APIs).
 
 Usage: .venv/bin/python benchmarks/cpp/run_bench.py [--repeats N] [--levels baseline,avx2,avx512,vnni]
-(after scripts/test.d/10-cpp-runtime.sh). Writes benchmarks/cpp/results.json and
-results_tables.md (pasted into results.md). Models: 20-64-4 and the trainer's default recipe. The
+[--w8a16] (after scripts/test.d/10-cpp-runtime.sh). Writes benchmarks/cpp/results.json and
+results_tables.md (pasted into results.md); --w8a16 instead times static int8 with 8- and 16-bit
+activations (.pem v2 / v3) against fp32 per level, into results_w8a16.json / results_w8a16.md. Models: 20-64-4 and the trainer's default recipe. The
 int8 file is static int8 on every DENSE (.pem v2), calibrated on rows drawn like the timed ones.
 Each repeat runs, per model, every engine at the CPU's own kernel level and then the runtime (with
 the hand loops) once per dispatch level (PE_CPU_DISPATCH), the order rotated from one repeat to the
@@ -32,7 +33,7 @@ from phoneprice_edge.io_utils import atomic_write_json, atomic_write_text
 from phoneprice_edge.model import ModelConfig, build_model
 
 ROOT = Path(__file__).resolve().parents[2]
-BUILD = ROOT / "cpp_runtime" / "build"
+BUILD = Path(os.environ.get("PE_BENCH_BUILD", ROOT / "cpp_runtime" / "build"))  # where pe-bench-cpp is
 HERE = Path(__file__).resolve().parent
 BATCHES = "1,8,64,1024"
 
@@ -52,13 +53,14 @@ def write_artifacts(cfg: ModelConfig, out: Path) -> dict[str, Path]:
     m.eval()
     proto = export_onnx_graph(m, 20)
     paths = {"onnx": out / "model.onnx", "pem": out / "model.pem", "pem_int8": out / "model_int8.pem",
-             "torchscript": out / "model.pt"}
+             "pem_w8a16": out / "model_w8a16.pem", "torchscript": out / "model.pt"}
     paths["onnx"].write_bytes(proto.SerializeToString())
     prog = lower_onnx(proto, [f"f{i}" for i in range(20)], [f"c{i}" for i in range(4)])
     paths["pem"].write_bytes(build_pem(prog, "fp32"))
     set_int8_keep_fp32(prog, [])  # every DENSE int8
     calib = np.random.default_rng(2).standard_normal((4096, 20)).astype(np.float32)  # as pe-bench-cpp's rows
     paths["pem_int8"].write_bytes(build_pem(make_static(prog, calib), "int8"))
+    paths["pem_w8a16"].write_bytes(build_pem(make_static(prog, calib, 16), "int8"))
     torch.jit.trace(m, torch.zeros(1, 20)).save(str(paths["torchscript"]))
     return paths
 
@@ -156,10 +158,65 @@ def level_table(name: str, by_level: dict[str, list[dict]]) -> list[str]:
     return lines + [""]
 
 
+def w8a16_runs(arts: dict[str, dict[str, Path]], levels: list[str], repeats: int, tmp: Path) -> dict:
+    """Per model and level, `repeats` pairs of runs: the 8-bit static file then the W8A16 one (the
+    pair's order alternating from one repeat to the next, the levels rotated), each run timing fp32
+    and that int8 file side by side."""
+    raw: dict = {name: {lv: {"a8": [], "a16": []} for lv in levels} for name in arts}
+    for i in range(repeats):
+        for name, paths in arts.items():
+            for lv in levels[i % len(levels):] + levels[:i % len(levels)]:
+                for bits in (("a8", "a16") if i % 2 == 0 else ("a16", "a8")):
+                    p = dict(paths, pem_int8=paths["pem_int8" if bits == "a8" else "pem_w8a16"])
+                    raw[name][lv][bits].append(cells(run_one(p, tmp / name / "r.json", lv)))
+            print(f"w8a16 repeat {i + 1}/{repeats} {name}", file=sys.stderr)
+    return raw
+
+
+def w8a16_table(name: str, by_level: dict[str, dict[str, list[dict]]]) -> list[str]:
+    """us per call (medians) of fp32, 8-bit static and W8A16 per level and batch; ratios are
+    medians of the within-run (A16 / fp32) and within-pair (A16 / A8) ratios."""
+    lines = [f"#### {name}: W8A16 vs 8-bit static vs fp32 per dispatch level", "",
+             "| level | batch | fp32 (us) | int8 A8 (us) | int8 A16 (us) | A16 / A8 | A16 / fp32 | A8 / fp32 |",
+             "|---|---|---|---|---|---|---|---|"]
+    for lv, runs in by_level.items():
+        a8, a16 = runs["a8"], runs["a16"]
+        for b in (1, 64, 1024):
+            f32 = statistics.median(r[("pe_runtime", "fp32", b)] for r in a8 + a16)
+            q8 = [r[("pe_runtime", "int8", b)] for r in a8]
+            q16 = [r[("pe_runtime", "int8", b)] for r in a16]
+            r16 = statistics.median(x[("pe_runtime", "int8", b)] / x[("pe_runtime", "fp32", b)] for x in a16)
+            r8 = statistics.median(x[("pe_runtime", "int8", b)] / x[("pe_runtime", "fp32", b)] for x in a8)
+            pair = statistics.median(y / x for x, y in zip(q8, q16, strict=True))
+            lines.append(f"| {lv} | {b} | {f32:.3f} | {statistics.median(q8):.3f} | {statistics.median(q16):.3f} | "
+                         f"{pair:.2f} | {r16:.2f} | {r8:.2f} |")
+    return lines + [""]
+
+
+def main_w8a16(a: argparse.Namespace) -> None:
+    levels = a.levels.split(",")
+    md, results = [], {}
+    with tempfile.TemporaryDirectory() as tmp:
+        arts = {}
+        for name, cfg in models().items():
+            (Path(tmp) / name).mkdir()
+            arts[name] = write_artifacts(cfg, Path(tmp) / name)
+        raw = w8a16_runs(arts, levels, a.repeats, Path(tmp))
+    for name, by_level in raw.items():
+        md += w8a16_table(name, by_level)
+        results[name] = {lv: {k: [{f"{e}/{p}/{b}": v for (e, p, b), v in c.items()} for c in runs]
+                              for k, runs in d.items()} for lv, d in by_level.items()}
+    atomic_write_json(HERE / "results_w8a16.json", {"repeats": a.repeats, "models": results})
+    atomic_write_text(HERE / "results_w8a16.md", "\n".join(md))
+    print("\n".join(md))
+
+
 def parse_args() -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=5, help="alternating rounds (default 5)")
     ap.add_argument("--levels", default=",".join(LEVELS), help="dispatch levels timed on their own")
+    ap.add_argument("--w8a16", action="store_true",
+                    help="time static int8 with 16- vs 8-bit activations vs fp32 per level instead")
     a = ap.parse_args()
     bad = [lv for lv in a.levels.split(",") if lv not in LEVELS]
     if bad or a.repeats < 1:
@@ -171,6 +228,8 @@ def main() -> None:
     a = parse_args()
     if not (BUILD / "pe-bench-cpp").is_file():
         sys.exit("build first: bash scripts/test.d/10-cpp-runtime.sh")
+    if a.w8a16:
+        return main_w8a16(a)
     levels = a.levels.split(",")
     results, md = {}, []
     with tempfile.TemporaryDirectory() as tmp:

@@ -30,7 +30,7 @@ typedef enum pe_status {
   PE_ERR_NO_MEMORY = 3,      /* load-time allocation failed (file loader only) */
   PE_ERR_TRUNCATED = 4,      /* fewer bytes than the header or the header's file_size says */
   PE_ERR_BAD_MAGIC = 5,      /* not a .pem file */
-  PE_ERR_VERSION = 6,        /* a format version this runtime does not read (it reads 1 and 2) */
+  PE_ERR_VERSION = 6,        /* a format version this runtime does not read (it reads 1 to 3) */
   PE_ERR_HEADER = 7,         /* an inconsistent header field (sizes, offsets, counts) */
   PE_ERR_CHECKSUM = 8,       /* header or payload CRC-32 mismatch */
   PE_ERR_TENSOR = 9,         /* a tensor table entry out of bounds, misaligned or malformed */

@@ -100,6 +100,15 @@ void dense_q(size_t rows, size_t in, size_t out, const uint8_t* x, size_t xs, co
              bool accumulate) {
   active().dense_q(rows, in, out, x, xs, wq, bias, requant, dequant, y, ys, accumulate);
 }
+void quantize_static16(size_t rows, size_t dim, const float* x, size_t xs, int16_t* y, size_t ys,
+                       const float* inv_scale) {
+  active().quantize_static16(rows, dim, x, xs, y, ys, inv_scale);
+}
+void dense_q16(size_t rows, size_t in, size_t out, const int16_t* x, size_t xs, const int8_t* wq,
+               const int32_t* bias, const int32_t* requant, const float* dequant, void* y, size_t ys,
+               bool accumulate, bool out16) {
+  active().dense_q16(rows, in, out, x, xs, wq, bias, requant, dequant, y, ys, accumulate, out16);
+}
 void layernorm(size_t rows, size_t dim, const float* x, size_t xs, float* y, size_t ys,
                const float* gamma, const float* beta, float eps) {
   active().layernorm(rows, dim, x, xs, y, ys, gamma, beta, eps);

@@ -17,7 +17,7 @@ constexpr uint32_t kMaxTensors = 1024;
 constexpr uint32_t kMaxOps = 256;
 constexpr uint32_t kMaxSlots = 16;
 constexpr uint32_t kMaxDim = 4096;
-constexpr uint32_t kMinVersion = 1, kMaxVersion = 2;  // versions read; 2 adds static int8
+constexpr uint32_t kMinVersion = 1, kMaxVersion = 3;  // versions read; 2 adds static int8, 3 int16 activations
 
 // Header field byte offsets.
 enum HeaderField : uint32_t {
@@ -35,7 +35,10 @@ enum OpKind : uint32_t {
 // DENSE flags. kSplitActivations: dynamic int8 DENSE only, the two-pass activation split.
 // kStatic (version 2): static int8 DENSE on a uint8 slot; kReluU8 (with kStatic): requantise to
 // a uint8 slot with the ReLU folded in (else the output is dequantised to float). FORMAT.md.
-enum OpFlag : uint32_t { kAccumulate = 1, kSplitActivations = 2, kStatic = 4, kReluU8 = 8 };
+// Version 3 (W8A16): kIn16 (with kStatic) reads an int16 slot; kOut16 (with kIn16 and kReluU8)
+// requantises to an int16 slot (0..32767) instead of uint8. QUANTIZE flag kQuant16: int16 output.
+enum OpFlag : uint32_t { kAccumulate = 1, kSplitActivations = 2, kStatic = 4, kReluU8 = 8, kIn16 = 16, kOut16 = 32 };
+constexpr uint32_t kQuant16 = 1;
 
 inline uint32_t rd32(const uint8_t* p) {
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__

@@ -45,18 +45,21 @@ const int32_t* i32(const pe_model* m, uint32_t idx) {
 
 // Static int8 DENSE (version 2): int8 W [round4(in), out] in groups of four inputs, int32 bias
 // [out] whose sums cannot overflow int32, then (M, n) pairs int32 [out, 2] (RELU_U8) or float
-// dequantisation scales [out].
+// dequantisation scales [out]. Version 3: IN16 (an int16 input slot, the sums' bound with 32767),
+// OUT16 (with IN16 and RELU_U8: an int16 output slot).
 bool check_dense_static(const pe_model* m, const Op& op, pe_status* why) {
   if (file_version(m) < 2 || m->precision != PE_INT8) return false;
-  if (op.flags & ~uint32_t(kAccumulate | kStatic | kReluU8)) return false;  // SPLIT or unknown bits
-  const bool relu_u8 = op.flags & kReluU8;
+  const uint32_t wide = file_version(m) >= 3 ? uint32_t(kIn16 | kOut16) : 0u;
+  if (op.flags & ~uint32_t(kAccumulate | kStatic | kReluU8 | wide)) return false;  // SPLIT or unknown bits
+  const bool relu_u8 = op.flags & kReluU8, in16 = op.flags & kIn16;
   if (relu_u8 && ((op.flags & kAccumulate) || op.dst == 1)) return false;
+  if ((op.flags & kOut16) && !(in16 && relu_u8)) return false;
   if (!tensor_is(m, op.t0, kI8, round4(op.in_dim), op.out_dim) || tensor_at(m->tensors, op.t0).rank != 2)
     return false;
   if (!tensor_is(m, op.t1, kI32, op.out_dim, 1)) return false;
   if (!tensor_is(m, op.t2, relu_u8 ? kI32 : kF32, op.out_dim, relu_u8 ? 2 : 1)) return false;
   *why = PE_ERR_VALUE;
-  const int64_t max_sum = int64_t(round4(op.in_dim)) * 255 * 127;
+  const int64_t max_sum = int64_t(round4(op.in_dim)) * (in16 ? 32767 : 255) * 127;
   const int32_t* b = i32(m, op.t1);
   for (uint32_t o = 0; o < op.out_dim; ++o) {
     int32_t v;
@@ -118,7 +121,8 @@ bool check_op(const pe_model* m, const Op& op, pe_status* why) {
     case kGelu:
       return same && !op.flags && op.t0 == kNone && op.t1 == kNone && op.t2 == kNone;
     case kQuantize:
-      if (file_version(m) < 2 || !same || op.src == op.dst || op.dst == 1 || op.flags) return false;
+      if (file_version(m) < 2 || !same || op.src == op.dst || op.dst == 1) return false;
+      if (op.flags & ~(file_version(m) >= 3 ? kQuant16 : 0u)) return false;  // version 3: int16 output
       if (op.t1 != kNone || op.t2 != kNone || !tensor_is(m, op.t0, kF32, op.in_dim, 1)) return false;
       *why = PE_ERR_VALUE;
       return all_finite(f32(m, op.t0), op.in_dim, true);
@@ -127,18 +131,24 @@ bool check_op(const pe_model* m, const Op& op, pe_status* why) {
   }
 }
 
-// Slots holding uint8 activations: written by QUANTIZE or a RELU_U8 static DENSE; read only by
-// static DENSE ops. Every other op reads and writes float slots.
-bool reads_u8(const Op& op) { return op.kind == kDense && (op.flags & kStatic); }
-bool writes_u8(const Op& op) {
-  return op.kind == kQuantize || (op.kind == kDense && (op.flags & kStatic) && (op.flags & kReluU8));
+// What a slot holds: float, uint8 or (version 3) int16 activations. Integer slots are written by
+// QUANTIZE or a RELU_U8 static DENSE and read only by static DENSE ops of the same width (IN16).
+enum SlotKind : uint8_t { kSlotF32 = 0, kSlotU8 = 1, kSlotS16 = 2 };
+SlotKind reads_kind(const Op& op) {
+  if (op.kind != kDense || !(op.flags & kStatic)) return kSlotF32;
+  return (op.flags & kIn16) ? kSlotS16 : kSlotU8;
+}
+SlotKind writes_kind(const Op& op) {
+  if (op.kind == kQuantize) return (op.flags & kQuant16) ? kSlotS16 : kSlotU8;
+  if (op.kind == kDense && (op.flags & kStatic) && (op.flags & kReluU8)) return (op.flags & kOut16) ? kSlotS16 : kSlotU8;
+  return kSlotF32;
 }
 
 }  // namespace
 
 pe_status pe_validate_graph(pe_model* m) {
   uint32_t width[kMaxSlots] = {0};
-  bool is_u8[kMaxSlots] = {false};
+  SlotKind kind[kMaxSlots] = {};
   width[0] = m->n_features;
   uint32_t max_width = m->n_features > m->n_classes ? m->n_features : m->n_classes;
   uint32_t top_slot = 1, n_i8 = 0;
@@ -146,15 +156,15 @@ pe_status pe_validate_graph(pe_model* m) {
     const Op op = op_at(m->ops, i);
     if (op.src >= m->n_slots || op.dst >= m->n_slots || op.dst == 0) return PE_ERR_GRAPH;
     if (op.in_dim == 0 || op.in_dim > kMaxDim || op.out_dim == 0 || op.out_dim > kMaxDim) return PE_ERR_GRAPH;
-    if (width[op.src] != op.in_dim || is_u8[op.src] != reads_u8(op)) return PE_ERR_GRAPH;
+    if (width[op.src] != op.in_dim || kind[op.src] != reads_kind(op)) return PE_ERR_GRAPH;
     const bool acc = op.kind == kDense && (op.flags & kAccumulate);
-    if (acc && (width[op.dst] != op.out_dim || is_u8[op.dst])) return PE_ERR_GRAPH;
+    if (acc && (width[op.dst] != op.out_dim || kind[op.dst] != kSlotF32)) return PE_ERR_GRAPH;
     if (op.dst == 1 && op.out_dim != m->n_classes) return PE_ERR_GRAPH;
     pe_status why;
     if (!check_op(m, op, &why)) return why;
     n_i8 += op.kind == kDense && dense_is_i8(m, op);
     width[op.dst] = op.out_dim;
-    is_u8[op.dst] = writes_u8(op);
+    kind[op.dst] = writes_kind(op);
     top_slot = op.dst > top_slot ? op.dst : top_slot;
     if (op.out_dim > max_width) max_width = op.out_dim;
   }
@@ -235,6 +245,13 @@ void run_standardize(const pe_model* m, const Op& op, const Tile& t, const Slots
 void run_dense(const pe_model* m, const Op& op, const Tile& t, const Slots& s, const pe_k::KernelTable& k) {
   const bool acc = op.flags & kAccumulate;
   const int8_t* w8 = reinterpret_cast<const int8_t*>(m->base + tensor_at(m->tensors, op.t0).offset);
+  if (op.flags & kIn16) {  // int16 input slot (2 elements per float element); int16 or uint8 output
+    const bool rq = op.flags & kReluU8, out16 = op.flags & kOut16;
+    k.dense_q16(t.rows, op.in_dim, op.out_dim, static_cast<const int16_t*>(s.src), s.ss * 2, w8, i32(m, op.t1),
+                rq ? i32(m, op.t2) : nullptr, rq ? nullptr : f32(m, op.t2), s.dst,
+                rq ? s.ds * (out16 ? 2 : 4) : s.ds, acc, out16);
+    return;
+  }
   if (op.flags & kStatic) {  // uint8 slots: strides in bytes (4 per float element of the slot)
     const bool u8 = op.flags & kReluU8;
     k.dense_q(t.rows, op.in_dim, op.out_dim, static_cast<const uint8_t*>(s.src), s.ss * 4, w8, i32(m, op.t1),
@@ -267,8 +284,12 @@ void run_gelu(const pe_model*, const Op& op, const Tile& t, const Slots& s, cons
 }
 
 void run_quantize(const pe_model* m, const Op& op, const Tile& t, const Slots& s, const pe_k::KernelTable& k) {
-  k.quantize_static(t.rows, op.in_dim, static_cast<const float*>(s.src), s.ss, static_cast<uint8_t*>(s.dst),
-                    s.ds * 4, f32(m, op.t0));
+  if (op.flags & kQuant16)
+    k.quantize_static16(t.rows, op.in_dim, static_cast<const float*>(s.src), s.ss, static_cast<int16_t*>(s.dst),
+                        s.ds * 2, f32(m, op.t0));
+  else
+    k.quantize_static(t.rows, op.in_dim, static_cast<const float*>(s.src), s.ss, static_cast<uint8_t*>(s.dst),
+                      s.ds * 4, f32(m, op.t0));
 }
 
 // Indexed by op kind; the loader has refused every kind without an entry.
@@ -350,7 +371,7 @@ const char* pe_model_class_name(const pe_model* m, uint32_t i) {
 const char* pe_status_str(pe_status s) {
   static const char* const kNames[] = {
       "ok", "null argument", "i/o error", "out of memory", "truncated file", "bad magic (not a .pem file)",
-      "unsupported .pem format version (this runtime reads 1 and 2)", "inconsistent header", "checksum mismatch", "bad tensor table entry",
+      "unsupported .pem format version (this runtime reads 1 to 3)", "inconsistent header", "checksum mismatch", "bad tensor table entry",
       "invalid op graph", "bad name table", "model bytes not 4-byte aligned", "arena too small",
       "bad argument", "invalid tensor value"};
   const unsigned i = unsigned(s);

@@ -29,6 +29,11 @@ struct KernelTable {
   void (*dense_q)(size_t rows, size_t in, size_t out, const uint8_t* x, size_t xs, const int8_t* wq,
                   const int32_t* bias, const int32_t* requant, const float* dequant, void* y, size_t ys,
                   bool accumulate);
+  void (*quantize_static16)(size_t rows, size_t dim, const float* x, size_t xs, int16_t* y, size_t ys,
+                            const float* inv_scale);
+  void (*dense_q16)(size_t rows, size_t in, size_t out, const int16_t* x, size_t xs, const int8_t* wq,
+                    const int32_t* bias, const int32_t* requant, const float* dequant, void* y, size_t ys,
+                    bool accumulate, bool out16);
   void (*layernorm)(size_t rows, size_t dim, const float* x, size_t xs, float* y, size_t ys,
                     const float* gamma, const float* beta, float eps);
   void (*relu)(size_t rows, size_t dim, const float* x, size_t xs, float* y, size_t ys);
@@ -74,6 +79,16 @@ void quantize_static(size_t rows, size_t dim, const float* x, size_t xs, uint8_t
 void dense_q(size_t rows, size_t in, size_t out, const uint8_t* x, size_t xs, const int8_t* wq,
              const int32_t* bias, const int32_t* requant, const float* dequant, void* y, size_t ys,
              bool accumulate);
+// W8A16 (format v3): y[i] = rint(clamp(x[i] * inv_scale[i], -32767, 32767)) as int16 (NaN -> 0);
+// elements [dim, round4(dim)) of each row set to 0. ys in int16 elements.
+void quantize_static16(size_t rows, size_t dim, const float* x, size_t xs, int16_t* y, size_t ys,
+                       const float* inv_scale);
+// Static DENSE on int16 activations (format v3), int8 W as dense_q, int32 sums (the exporter bounds
+// them). requant != null: y = clamp((acc * M + 2^(n-1)) >> n, 0, out16 ? 32767 : 255) as int16 or
+// uint8 (padding to round4(out) zeroed); else float(acc) * dequant[o] (+ y). xs, ys in elements.
+void dense_q16(size_t rows, size_t in, size_t out, const int16_t* x, size_t xs, const int8_t* wq,
+               const int32_t* bias, const int32_t* requant, const float* dequant, void* y, size_t ys,
+               bool accumulate, bool out16);
 void layernorm(size_t rows, size_t dim, const float* x, size_t xs, float* y, size_t ys,
                const float* gamma, const float* beta, float eps);
 void relu(size_t rows, size_t dim, const float* x, size_t xs, float* y, size_t ys);

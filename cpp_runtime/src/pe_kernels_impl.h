@@ -494,10 +494,103 @@ void quantize_static_sse2(size_t rows, size_t dim, const float* x, size_t xs, ui
 #define PE_QUANTIZE_STATIC quantize_static
 #endif
 
-// One row's output stage from its int32 sums acc[0, nb) (outputs o0 .. o0 + nb).
+// ---- W8A16 (format v3): int16 activations (symmetric, no zero point), int8 weights ----
+
+// QUANTIZE to int16: the same float32 steps with the clamp at +-32767 (the 1.5 * 2^23 rounding is
+// exact for |v| < 2^22), no offset.
+[[maybe_unused]] void quantize_static16(size_t rows, size_t dim, const float* x, size_t xs, int16_t* y,
+                                        size_t ys, const float* __restrict inv_scale) {
+  constexpr float kRound = 12582912.0f;
+  for (size_t r = 0; r < rows; ++r) {
+    const float* __restrict xr = x + r * xs;
+    int16_t* __restrict yr = y + r * ys;
+    for (size_t i = 0; i < dim; ++i) {
+      float s = xr[i] * inv_scale[i];
+      s = s > 32767.0f ? 32767.0f : s;
+      s = s < -32767.0f ? -32767.0f : s;
+      s = s == s ? s : 0.0f;
+      const float v = (s + kRound) - kRound;
+      yr[i] = static_cast<int16_t>(static_cast<int32_t>(v));
+    }
+    for (size_t i = dim; i < round4(dim); ++i) yr[i] = 0;
+  }
+}
+
+#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__)
+void quantize_static16_512(size_t rows, size_t dim, const float* x, size_t xs, int16_t* y, size_t ys,
+                           const float* inv_scale) {
+  const __m512 lo = _mm512_set1_ps(-32767.0f), hi = _mm512_set1_ps(32767.0f);
+  for (size_t r = 0; r < rows; ++r) {
+    for (size_t i0 = 0; i0 < round4(dim); i0 += 16) {
+      const size_t n = dim - i0 < 16 ? dim - i0 : 16, n4 = round4(dim) - i0 < 16 ? round4(dim) - i0 : 16;
+      const __mmask16 k = static_cast<__mmask16>((1u << n) - 1), k4 = static_cast<__mmask16>((1u << n4) - 1);
+      __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(k, x + r * xs + i0), _mm512_maskz_loadu_ps(k, inv_scale + i0));
+      v = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(v, v, _CMP_ORD_Q), v);
+      v = _mm512_min_ps(_mm512_max_ps(v, lo), hi);
+      v = _mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+      _mm256_mask_storeu_epi16(y + r * ys + i0, k4, _mm512_cvtepi32_epi16(_mm512_cvtps_epi32(v)));
+    }
+  }
+}
+#define PE_QUANTIZE_STATIC16 quantize_static16_512
+#elif defined(__AVX2__)
+void quantize_static16_avx2(size_t rows, size_t dim, const float* x, size_t xs, int16_t* y, size_t ys,
+                            const float* inv_scale) {
+  const __m256 lo = _mm256_set1_ps(-32767.0f), hi = _mm256_set1_ps(32767.0f);
+  const size_t d8 = dim & ~size_t(7);
+  for (size_t r = 0; r < rows; ++r) {
+    const float* xr = x + r * xs;
+    int16_t* yr = y + r * ys;
+    for (size_t i = 0; i < d8; i += 8) {
+      __m256 v = _mm256_mul_ps(_mm256_loadu_ps(xr + i), _mm256_loadu_ps(inv_scale + i));
+      v = _mm256_and_ps(v, _mm256_cmp_ps(v, v, _CMP_ORD_Q));
+      v = _mm256_min_ps(_mm256_max_ps(v, lo), hi);
+      v = _mm256_round_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+      const __m256i q = _mm256_cvtps_epi32(v);
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(yr + i),
+                       _mm_packs_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1)));
+    }
+    quantize_static16(1, dim - d8, xr + d8, xs, yr + d8, ys, inv_scale + d8);  // pads to round4(dim)
+  }
+}
+#define PE_QUANTIZE_STATIC16 quantize_static16_avx2
+#elif defined(__SSE2__)
+void quantize_static16_sse2(size_t rows, size_t dim, const float* x, size_t xs, int16_t* y, size_t ys,
+                            const float* inv_scale) {
+  const __m128 lo = _mm_set1_ps(-32767.0f), hi = _mm_set1_ps(32767.0f), k = _mm_set1_ps(12582912.0f);
+  const size_t d4 = dim & ~size_t(3);
+  for (size_t r = 0; r < rows; ++r) {
+    const float* xr = x + r * xs;
+    int16_t* yr = y + r * ys;
+    for (size_t i = 0; i < d4; i += 4) {
+      __m128 v = _mm_mul_ps(_mm_loadu_ps(xr + i), _mm_loadu_ps(inv_scale + i));
+      v = _mm_and_ps(v, _mm_cmpord_ps(v, v));
+      v = _mm_min_ps(_mm_max_ps(v, lo), hi);
+      v = _mm_sub_ps(_mm_add_ps(v, k), k);
+      const __m128i q = _mm_cvttps_epi32(v);
+      _mm_storel_epi64(reinterpret_cast<__m128i*>(yr + i), _mm_packs_epi32(q, q));
+    }
+    quantize_static16(1, dim - d4, xr + d4, xs, yr + d4, ys, inv_scale + d4);  // pads to round4(dim)
+  }
+}
+#define PE_QUANTIZE_STATIC16 quantize_static16_sse2
+#else
+#define PE_QUANTIZE_STATIC16 quantize_static16
+#endif
+
+// One row's output stage from its int32 sums acc[0, nb) (outputs o0 .. o0 + nb); ob: the
+// requantised output's width, 8 (uint8, 0..255) or 16 (int16, 0..32767; format v3).
 PE_INLINE void dense_q_emit(size_t o0, size_t nb, const int32_t* __restrict acc, const int32_t* requant,
-                            const float* dequant, void* yrow, bool accumulate) {
-  if (requant) {
+                            const float* dequant, void* yrow, bool accumulate, int ob = 8) {
+  if (requant && ob == 16) {
+    int16_t* __restrict yr = static_cast<int16_t*>(yrow) + o0;
+    for (size_t j = 0; j < nb; ++j) {
+      const int64_t m = requant[2 * (o0 + j)], n = requant[2 * (o0 + j) + 1];
+      int64_t v = (int64_t(acc[j]) * m + (int64_t(1) << (n - 1))) >> n;
+      v = v < 0 ? 0 : (v > 32767 ? 32767 : v);
+      yr[j] = static_cast<int16_t>(v);
+    }
+  } else if (requant) {
     uint8_t* __restrict yr = static_cast<uint8_t*>(yrow) + o0;
     for (size_t j = 0; j < nb; ++j) {
       const int64_t m = requant[2 * (o0 + j)], n = requant[2 * (o0 + j) + 1];
@@ -514,12 +607,16 @@ PE_INLINE void dense_q_emit(size_t o0, size_t nb, const int32_t* __restrict acc,
   }
 }
 
-PE_INLINE void dense_q_pad(size_t out, const int32_t* requant, void* yrow) {
-  if (requant)
+PE_INLINE void dense_q_pad(size_t out, const int32_t* requant, void* yrow, int ob = 8) {
+  if (requant && ob == 16)
+    for (size_t j = out; j < round4(out); ++j) static_cast<int16_t*>(yrow)[j] = 0;
+  else if (requant)
     for (size_t j = out; j < round4(out); ++j) static_cast<uint8_t*>(yrow)[j] = 0;
 }
 
-PE_INLINE void* row_ptr(void* y, size_t r, size_t ys, const int32_t* requant) {
+// Row r of the output (ys in elements: bytes for uint8, int16s, floats).
+PE_INLINE void* row_ptr(void* y, size_t r, size_t ys, const int32_t* requant, int ob = 8) {
+  if (requant && ob == 16) return static_cast<void*>(static_cast<int16_t*>(y) + r * ys);
   return requant ? static_cast<void*>(static_cast<uint8_t*>(y) + r * ys)
                  : static_cast<void*>(static_cast<float*>(y) + r * ys);
 }
@@ -570,11 +667,49 @@ PE_INLINE uint32_t load_u32(const void* p) {
   }
 }
 
+// W8A16 portable form (and every level's for layers wider than the stack buffers): int16 x int8
+// products (|x * w| <= 32767 * 127) summed in int32, which the exporter keeps from overflowing. With
+// the DSP extension, CMSIS-NN style: SXTB16 unpacks the weight pairs (w0, w2), (w1, w3), the row's
+// int16 pairs are repacked once per group to (x0, x2), (x1, x3), and two SMLADs do the four MACs.
+[[maybe_unused]] void dense_q16_portable(size_t rows, size_t in, size_t out, const int16_t* x, size_t xs,
+                                         const int8_t* wq, const int32_t* bias, const int32_t* requant,
+                                         const float* dequant, void* y, size_t ys, bool accumulate, bool out16) {
+  const size_t groups = round4(in) / 4;
+  const int ob = out16 ? 16 : 8;
+  for (size_t r = 0; r < rows; ++r) {
+    const int16_t* __restrict xr = x + r * xs;
+    void* yrow = row_ptr(y, r, ys, requant, ob);
+    for (size_t o0 = 0; o0 < out; o0 += 16) {
+      const size_t nb = out - o0 < 16 ? out - o0 : 16;
+      int32_t acc[16];
+      for (size_t j = 0; j < nb; ++j) acc[j] = bias[o0 + j];
+      for (size_t g = 0; g < groups; ++g) {
+        const int8_t* __restrict w = wq + (g * out + o0) * 4;
+#if defined(PE_DENSE_Q_DSP)
+        const uint32_t a = load_u32(xr + 4 * g), b = load_u32(xr + 4 * g + 2);
+        const uint32_t x02 = (a & 0xffffu) | (b << 16), x13 = (a >> 16) | (b & 0xffff0000u);
+        for (size_t j = 0; j < nb; ++j) {
+          const uint32_t ww = load_u32(w + 4 * j);
+          acc[j] = __smlad(__sxtb16(ww), x02, acc[j]);
+          acc[j] = __smlad(__sxtb16(ror8(ww)), x13, acc[j]);
+        }
+#else
+        const int32_t x0 = xr[4 * g], x1 = xr[4 * g + 1], x2 = xr[4 * g + 2], x3 = xr[4 * g + 3];
+        for (size_t j = 0; j < nb; ++j)
+          acc[j] += x0 * w[4 * j] + x1 * w[4 * j + 1] + x2 * w[4 * j + 2] + x3 * w[4 * j + 3];
+#endif
+      }
+      dense_q_emit(o0, nb, acc, requant, dequant, yrow, accumulate, ob);
+    }
+    dense_q_pad(out, requant, yrow, ob);
+  }
+}
+
 #if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__)
 // dense_q_emit for 16 outputs in one zmm, the same integer and float operations vectorised: each
 // (M, n) pair is one 64-bit lane (M low, n high); vpmuldq multiplies acc by M exactly in 64 bits.
 PE_INLINE void emit16(size_t o0, __m512i a, const int32_t* requant, const float* dequant, void* yrow,
-                      bool accumulate) {
+                      bool accumulate, int ob = 8) {
   if (!requant) {
     float* yr = static_cast<float*>(yrow) + o0;
     __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(a), _mm512_loadu_ps(dequant + o0));
@@ -583,14 +718,19 @@ PE_INLINE void emit16(size_t o0, __m512i a, const int32_t* requant, const float*
     return;
   }
   uint8_t* yr = static_cast<uint8_t*>(yrow) + o0;
-  const __m512i one = _mm512_set1_epi64(1), zero = _mm512_setzero_si512(), top = _mm512_set1_epi64(255);
+  int16_t* yr16 = static_cast<int16_t*>(yrow) + o0;  // ob 16 (W8A16): int16 outputs, 0..32767
+  const __m512i one = _mm512_set1_epi64(1), zero = _mm512_setzero_si512();
+  const __m512i top = _mm512_set1_epi64(ob == 16 ? 32767 : 255);
   for (int h = 0; h < 2; ++h) {
     const __m512i x = _mm512_cvtepi32_epi64(h ? _mm512_extracti64x4_epi64(a, 1) : _mm512_castsi512_si256(a));
     const __m512i mn = _mm512_loadu_si512(requant + 2 * (o0 + 8 * h));
     const __m512i n = _mm512_srli_epi64(mn, 32);
     const __m512i p = _mm512_add_epi64(_mm512_mul_epi32(x, mn), _mm512_sllv_epi64(one, _mm512_sub_epi64(n, one)));
     const __m512i v = _mm512_min_epi64(_mm512_max_epi64(_mm512_srav_epi64(p, n), zero), top);
-    _mm_storel_epi64(reinterpret_cast<__m128i*>(yr + 8 * h), _mm512_cvtepi64_epi8(v));
+    if (ob == 16)
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(yr16 + 8 * h), _mm512_cvtepi64_epi16(v));
+    else
+      _mm_storel_epi64(reinterpret_cast<__m128i*>(yr + 8 * h), _mm512_cvtepi64_epi8(v));
   }
 }
 
@@ -660,11 +800,18 @@ void dense_q(size_t rows, size_t in, size_t out, const uint8_t* x, size_t xs, co
     dense_q_rows<1>(in, out, x + r * xs, xs, wq, bias, requant, dequant, row_ptr(y, r, ys, requant), ys, accumulate);
 }
 #define PE_DENSE_Q dense_q
-#elif defined(__SSE2__)
-#include "pe_kernels_q_madd.h"  // x86-64 without VNNI: pmaddwd in xmm, ymm or zmm
+#endif
+#if defined(__SSE2__)
+// x86-64: pmaddwd in xmm, ymm or zmm (vpdpwssd at the vnni level) for W8A16 at every level, and
+// for the uint8 DENSE where VNNI is not compiled
+#include "pe_kernels_q_madd.h"
+#ifndef PE_DENSE_Q
 #define PE_DENSE_Q PE_DENSE_Q_MADD
+#endif
+#define PE_DENSE_Q16 dense_q16_madd
 #else
 #define PE_DENSE_Q dense_q_portable
+#define PE_DENSE_Q16 dense_q16_portable
 #endif
 
 void layernorm(size_t rows, size_t dim, const float* x, size_t xs, float* y, size_t ys,
@@ -702,7 +849,8 @@ void gelu(size_t rows, size_t dim, const float* x, size_t xs, float* y, size_t y
 }
 
 const KernelTable kTable = {PE_KNAME, standardize, PE_DENSE_F32, dense_i8, dense_i8_split, quantize_row,
-                            residual_row, PE_QUANTIZE_STATIC, PE_DENSE_Q, layernorm, relu, gelu};
+                            residual_row, PE_QUANTIZE_STATIC, PE_DENSE_Q, PE_QUANTIZE_STATIC16, PE_DENSE_Q16,
+                            layernorm, relu, gelu};
 
 }  // namespace
 }  // namespace PE_KNS

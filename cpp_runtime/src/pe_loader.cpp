@@ -18,7 +18,7 @@ bool range_ok(uint64_t off, uint64_t len, uint64_t size) { return off <= size &&
 pe_status check_header(const uint8_t* b, size_t size) {
   if (size < kHeaderSize) return PE_ERR_TRUNCATED;
   if (std::memcmp(b, kMagic, sizeof kMagic) != 0) return PE_ERR_BAD_MAGIC;
-  const uint32_t version = rd32(b + kVersion);  // 1 and 2 are read; others refused by name
+  const uint32_t version = rd32(b + kVersion);  // 1 to 3 are read; others refused by name
   if (version < kMinVersion || version > kMaxVersion) return PE_ERR_VERSION;
   if (rd32(b + kHeaderCrc) != crc32(b, kHeaderCrc)) return PE_ERR_CHECKSUM;
   if (rd32(b + kHeaderSizeF) != kHeaderSize) return PE_ERR_HEADER;

@@ -202,9 +202,13 @@ def model_cases(out: Path) -> None:
                                         "y_split": run_reference(prog, x, "int8"),
                                         "y_w8": int8_weights_float_activations(prog, x)})
         set_activation_split(prog, False)
-        static = make_static(prog, (RNG_STATIC.standard_normal((512, 6)) * 4.0).astype(np.float32))  # rows like x's
+        calib = (RNG_STATIC.standard_normal((512, 6)) * 4.0).astype(np.float32)  # rows like x's
+        static = make_static(prog, calib)
         atomic_write_bytes(out / f"{name}_static.pem", build_pem(static, "int8"))
         write_bin(out / f"{name}_static.bin", {"x": x, "y_static": run_reference(static, x, "int8")})
+        w8a16 = make_static(prog, calib, 16)  # W8A16 (format v3), the same calibration rows
+        atomic_write_bytes(out / f"{name}_w8a16.pem", build_pem(w8a16, "int8"))
+        write_bin(out / f"{name}_w8a16.bin", {"x": x, "y_w8a16": run_reference(w8a16, x, "int8")})
         if name in ("mlp_relu", "bn_gelu_wide"):
             write_vendor_models(m, out / name)
     data = (out / "mlp_relu_fp32.pem").read_bytes()

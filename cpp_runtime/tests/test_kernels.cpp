@@ -274,6 +274,114 @@ void test_dense_q_shapes() {
   CHECK(cases == 810 && bad == 0);
 }
 
+// W8A16 (format v3): QUANTIZE to int16 over random, huge, infinite and NaN values, against the
+// formula (float32 product, clamp +-32767, NaN -> 0, round half to even), padding zeroed.
+void test_quantize_static16() {
+  uint64_t st = 0x2545F4914F6CDD1Dull;
+  auto next = [&st]() {
+    st ^= st << 13, st ^= st >> 7, st ^= st << 17;
+    return st;
+  };
+  size_t bad = 0, cases = 0;
+  for (size_t dim : {1, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 33, 100}) {
+    const size_t rows = 6, xs = dim + 3, ys = ((dim + 3) & ~size_t(3)) + 4;
+    std::vector<float> x(rows * xs), inv(dim);
+    for (size_t i = 0; i < dim; ++i) inv[i] = float(next() % 100000 + 1) * 1e-2f;
+    for (size_t r = 0; r < rows; ++r)
+      for (size_t i = 0; i < dim; ++i) {
+        const uint64_t k = next() % 16;
+        x[r * xs + i] = k == 0 ? NAN : k == 1 ? INFINITY : k == 2 ? -1e30f : k == 3 ? (float(int(next() % 65535)) - 32767.0f + 0.5f) / inv[i]
+                        : (float(int64_t(next() % 2000001) - 1000000) * 1e-3f);
+      }
+    std::vector<int16_t> y(rows * ys, int16_t(0x5A5A));
+    pe_k::quantize_static16(rows, dim, x.data(), xs, y.data(), ys, inv.data());
+    for (size_t r = 0; r < rows; ++r) {
+      ++cases;
+      bool ok = true;
+      for (size_t i = 0; i < dim; ++i) {
+        float v = x[r * xs + i] * inv[i];
+        v = v > 32767.0f ? 32767.0f : (v < -32767.0f ? -32767.0f : v);
+        ok &= y[r * ys + i] == int16_t(std::nearbyint(v == v ? v : 0.0f));
+      }
+      for (size_t i = dim; i < ys; ++i) ok &= y[r * ys + i] == (i < ((dim + 3) & ~size_t(3)) ? 0 : int16_t(0x5A5A));
+      bad += !ok;
+    }
+  }
+  std::printf("quantize_static16: %zu of %zu rows wrong (%s)\n", bad, cases, pe_k::active().name);
+  CHECK(bad == 0);
+}
+
+// W8A16 static DENSE over many shapes (every block width and tail, row blocks, the > 2048-input
+// fallback to the portable loop), int16 x int8 with the extremes (+-32767 against -128 / 127 where
+// the sums allow it), rows read in place or copied (row strides), against the formula: int16 and
+// uint8 requantised outputs (padding zeroed,
+// what lies past it untouched), float outputs plain and accumulating, bit for bit.
+void test_dense_q16_shapes() {
+  uint64_t st = 0x9E3779B97F4A7C15ull;
+  auto next = [&st]() {
+    st ^= st << 13, st ^= st >> 7, st ^= st << 17;
+    return st;
+  };
+  auto r4 = [](size_t n) { return (n + 3) & ~size_t(3); };
+  size_t cases = 0, bad = 0;
+  for (size_t in : {1, 3, 4, 5, 13, 16, 17, 20, 33, 64, 300, 500, 2049, 2100})
+    for (size_t out : {1, 3, 4, 5, 7, 8, 9, 12, 15, 16, 17, 20, 24, 32, 33, 40})
+      for (size_t rows : {1, 3, 4, 5, 9}) {
+        if (in > 64 && (rows != 5 || out % 4 != 1)) continue;  // the wide layers: a few shapes
+        ++cases;
+        const int32_t xmax = in > 500 ? 1000 : 32767;  // keeps |sum| + |bias| < 2^31
+        // a row stride that is not a multiple of 4 int16: the madd kernels copy rows instead of
+        // reading the slot in place
+        const size_t xs = r4(in) + (rows == 3 ? 2 : 4), ys = r4(out) + 8;
+        std::vector<int16_t> x(rows * xs, 0);
+        std::vector<int8_t> w(r4(in) * out, 0);
+        std::vector<int32_t> bias(out), req(2 * out);
+        std::vector<float> deq(out), y0(rows * out);
+        for (size_t r = 0; r < rows; ++r)
+          for (size_t i = 0; i < in; ++i)
+            x[r * xs + i] = int16_t(r == 0 ? xmax : r == 1 ? -xmax : int32_t(next() % (2 * xmax + 1)) - xmax);
+        for (size_t o = 0; o < out; ++o) {
+          for (size_t i = 0; i < in; ++i)
+            w[((i / 4) * out + o) * 4 + i % 4] = o == 0 ? int8_t(-128) : o == 1 ? int8_t(127) : int8_t(next());
+          bias[o] = int32_t(next() % (1u << 21)) - (1 << 20);
+          req[2 * o] = int32_t((1u << 30) + next() % (1u << 30));
+          req[2 * o + 1] = int32_t(31 + next() % 16);
+          deq[o] = float(next() % 10000 + 1) * 1e-6f;
+        }
+        for (float& v : y0) v = float(int32_t(next() % 2001) - 1000) * 0.01f;
+        std::vector<int16_t> y16(rows * ys, int16_t(0x5A5A));
+        std::vector<uint8_t> yu(rows * ys, 0xAB);
+        std::vector<float> yf(rows * out), ya(y0);
+        pe_k::dense_q16(rows, in, out, x.data(), xs, w.data(), bias.data(), req.data(), nullptr, y16.data(), ys, false, true);
+        pe_k::dense_q16(rows, in, out, x.data(), xs, w.data(), bias.data(), req.data(), nullptr, yu.data(), ys, false, false);
+        pe_k::dense_q16(rows, in, out, x.data(), xs, w.data(), bias.data(), nullptr, deq.data(), yf.data(), out, false, false);
+        pe_k::dense_q16(rows, in, out, x.data(), xs, w.data(), bias.data(), nullptr, deq.data(), ya.data(), out, true, false);
+        bool ok = true;
+        for (size_t r = 0; r < rows; ++r) {
+          for (size_t o = 0; o < out; ++o) {
+            int64_t acc = bias[o];
+            for (size_t i = 0; i < in; ++i) acc += int64_t(x[r * xs + i]) * w[((i / 4) * out + o) * 4 + i % 4];
+            const int32_t a = int32_t(acc);
+            ok &= acc == a;
+            const int64_t m = req[2 * o], n = req[2 * o + 1];
+            const int64_t v = (int64_t(a) * m + (int64_t(1) << (n - 1))) >> n;
+            const float f = float(a) * deq[o], fa = y0[r * out + o] + f;
+            ok &= y16[r * ys + o] == int16_t(v < 0 ? 0 : (v > 32767 ? 32767 : v));
+            ok &= yu[r * ys + o] == uint8_t(v < 0 ? 0 : (v > 255 ? 255 : v));
+            ok &= std::memcmp(&yf[r * out + o], &f, 4) == 0 && std::memcmp(&ya[r * out + o], &fa, 4) == 0;
+          }
+          for (size_t o = out; o < ys; ++o) {
+            ok &= y16[r * ys + o] == (o < r4(out) ? 0 : int16_t(0x5A5A));
+            ok &= yu[r * ys + o] == (o < r4(out) ? 0 : 0xAB);
+          }
+        }
+        if (!ok) std::fprintf(stderr, "dense_q16 in=%zu out=%zu rows=%zu: wrong\n", in, out, rows);
+        bad += !ok;
+      }
+  std::printf("dense_q16 shapes: %zu of %zu wrong (%s)\n", bad, cases, pe_k::active().name);
+  CHECK(cases == 820 && bad == 0);
+}
+
 // $PE_CPU_DISPATCH picks the level (capped to what this CPU runs).
 void test_dispatch() {
   const char* want = std::getenv("PE_CPU_DISPATCH");
@@ -297,6 +405,8 @@ int main(int argc, char** argv) {
   const bool big = k == "dense_i8_split_big";
   if (k == "dispatch") return test_dispatch(), g_failures ? 1 : 0;
   if (k == "dense_q_shapes") return test_dense_q_shapes(), g_failures ? 1 : 0;
+  if (k == "dense_q16_shapes") return test_dense_q16_shapes(), g_failures ? 1 : 0;
+  if (k == "quantize_static16") return test_quantize_static16(), g_failures ? 1 : 0;
   g = read_golden(dir + "/" + (k == "quantize_row" ? std::string("dense_i8") : k) + ".bin");
   if (k == "standardize") test_standardize();
   else if (k == "dense_f32") test_dense_f32();

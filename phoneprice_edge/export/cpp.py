@@ -38,6 +38,10 @@ STATIC_CALIB_ROWS = 4096  # at most this many training rows (evenly spaced) cali
 ACTIVATION_QUANT_STATIC = ("static (calibrated at export): uint8 per input feature / output channel, "
                            "int32 accumulation, integer requantisation with fixed-point multipliers "
                            "(ReLU folded), .pem format version 2")
+ACTIVATION_QUANT_W8A16 = ("static (calibrated at export): int8 weights, int16 activations (W8A16): "
+                          "symmetric int16 per input feature / output channel, int32 accumulation, "
+                          "integer requantisation with fixed-point multipliers (ReLU folded), "
+                          ".pem format version 3")
 
 
 def export_onnx_graph(model: Any, n_features: int) -> Any:
@@ -287,13 +291,22 @@ def _int8_policy(ctx: ExportInputs, program: Program) -> tuple[Program, dict[str
                                                     f"{len(layers)} dense layers (the rest fp32)"}
     if scheme == "static":
         calib = _static_calibration_rows(ctx)
+        bits = ctx.profile.option("activation_bits")
         if n_int8:
-            program = make_static(program, calib)
-        return program, {**facts, "activation_split": False,
+            program = make_static(program, calib, bits)
+        n16 = sum(op.kind == "dense" and op.act16 for op in program.ops)
+        n_static = sum(op.kind == "dense" and op.static for op in program.ops)
+        if n16 == n_static and n16:
+            act = ACTIVATION_QUANT_W8A16 + " at int8 layers"
+        elif n16:
+            act = (ACTIVATION_QUANT_W8A16 + f" at {n16} of {n_static} int8 layers; the others "
+                   "(sums too wide for int32 with int16 inputs) " + ACTIVATION_QUANT_STATIC)
+        else:
+            act = (ACTIVATION_QUANT_STATIC + " at int8 layers") if n_int8 else "none"
+        return program, {**facts, "activation_split": False, "activation_bits": bits,
                          "calibration": f"static: activation scales from {len(calib)} training rows "
                                         f"(max |x| per feature / channel)",
-                         "activation_quantization": (ACTIVATION_QUANT_STATIC + " at int8 layers")
-                         if n_int8 else "none"}
+                         "activation_quantization": act}
     set_activation_split(program, split)
     act = ACTIVATION_QUANT_SPLIT if split else ACTIVATION_QUANT
     return program, {**facts, "activation_split": split,

@@ -15,6 +15,7 @@ from phoneprice_edge.targets import LAYER_ROLES
 MAGIC = b"PEMODEL\0"
 FORMAT_VERSION = 1  # written for files without static int8 ops (readable by every runtime)
 FORMAT_VERSION_STATIC = 2  # files with QUANTIZE / static int8 DENSE ops
+FORMAT_VERSION_W8A16 = 3  # files with int16 activations (QUANTIZE16, IN16 / OUT16 DENSE ops)
 # The runtime's limits (cpp_runtime/src/pe_format.h); the exporter refuses what the loader would.
 MAX_DIM, MAX_SLOTS, MAX_OPS, MAX_TENSORS = 4096, 16, 256, 1024
 HEADER_SIZE = 64
@@ -29,6 +30,9 @@ ACCUMULATE = 1  # DENSE flag bit 0: logits += (the wide path)
 SPLIT = 2  # DENSE flag bit 1, int8 DENSE only: two-pass activation split (coarse + residual)
 STATIC = 4  # DENSE flag bit 2 (version 2): static int8 on a uint8 slot
 RELU_U8 = 8  # DENSE flag bit 3 (with STATIC): requantise to uint8 with the ReLU folded in
+IN16 = 16  # DENSE flag bit 4 (version 3, with STATIC): reads an int16 slot (W8A16)
+OUT16 = 32  # DENSE flag bit 5 (version 3, with IN16 and RELU_U8): requantises to int16 (0..32767)
+QUANT16 = 1  # QUANTIZE flag bit 0 (version 3): int16 output, symmetric
 # Header field -> byte offset (all little-endian uint32 after the 8-byte magic).
 HEADER_FIELDS = {"version": 8, "header_size": 12, "file_size": 16, "precision": 20,
                  "n_features": 24, "n_classes": 28, "n_tensors": 32, "n_ops": 36, "n_slots": 40,
@@ -52,6 +56,8 @@ class Op:
     split: bool = False  # DENSE only: int8 input split in two passes (written only with int8 weights)
     static: bool = False  # DENSE only: static int8 (params q, bias_q, requant | dequant; cpp_static)
     relu_u8: bool = False  # static DENSE only: uint8 output with the ReLU folded in
+    act16: bool = False  # QUANTIZE: int16 output; static DENSE: int16 input (W8A16, version 3)
+    out16: bool = False  # static DENSE with relu_u8 and act16: int16 output (0..32767)
 
 
 @dataclass
@@ -160,7 +166,9 @@ def _encode_op(op: Op, b: _Builder, int8: bool) -> bytes:
     flags = (ACCUMULATE if op.accumulate else 0) | (SPLIT if op.kind == "dense" and op.split and not op.static
                                                    and int8 and not op.keep_fp32 else 0)
     if op.kind == "dense" and op.static:
-        flags |= STATIC | (RELU_U8 if op.relu_u8 else 0)
+        flags |= STATIC | (RELU_U8 if op.relu_u8 else 0) | (IN16 if op.act16 else 0) | (OUT16 if op.out16 else 0)
+    if op.kind == "quantize" and op.act16:
+        flags |= QUANT16
     return struct.pack("<8If", KINDS[op.kind], op.src, op.dst, op.in_dim, op.out_dim, *t,
                        float(op.eps)) + struct.pack("<I", flags)
 
@@ -206,7 +214,8 @@ def build_pem(program: Program, precision: str) -> bytes:
     buf[HEADER_SIZE:HEADER_SIZE + len(body)] = body
     for off, data in blobs:
         buf[off:off + len(data)] = data
-    version = FORMAT_VERSION_STATIC if static else FORMAT_VERSION
+    wide = any(op.act16 or op.out16 for op in program.ops)
+    version = FORMAT_VERSION_W8A16 if wide else FORMAT_VERSION_STATIC if static else FORMAT_VERSION
     struct.pack_into("<8s12I", buf, 0, MAGIC, version, HEADER_SIZE, file_size,
                      PRECISIONS[file_precision(tensors)], program.n_features, program.n_classes, len(tensors),
                      len(program.ops), program.n_slots, strings_offset, len(strings), data_offset)
@@ -260,7 +269,12 @@ def run_reference(program: Program, x: np.ndarray, precision: str = "fp32",
     """NumPy evaluation of the program (float64), mirroring the C++ kernels; used as a lowering check.
     Static int8 ops (QUANTIZE, static DENSE) compute as the C++ kernels do, bit for bit given the
     same inputs. trace: a list that receives (input, output) of every op."""
-    from phoneprice_edge.export.cpp_static_ref import dense_static_ref, quantize_ref
+    from phoneprice_edge.export.cpp_static_ref import (
+        S16_MAX,
+        U8_MAX,
+        dense_static_ref,
+        quantize_ref,
+    )
 
     slots: dict[int, np.ndarray] = {0: x.astype(np.float64)}
     f32_std = any(op.kind == "quantize" for op in program.ops)  # static files: as the C++ (float32)
@@ -270,9 +284,9 @@ def run_reference(program: Program, x: np.ndarray, precision: str = "fp32",
             f = np.float32
             y = ((a.astype(f) - p["mean"].astype(f)) / p["std"].astype(f)).astype(np.float64)
         elif op.kind == "quantize":
-            y = quantize_ref(a, p["inv_scale"])
+            y = quantize_ref(a, p["inv_scale"], 16 if op.act16 else 8)
         elif op.kind == "dense" and op.static:
-            y = dense_static_ref(a, p, slots[op.dst] if op.accumulate else None)
+            y = dense_static_ref(a, p, slots[op.dst] if op.accumulate else None, S16_MAX if op.out16 else U8_MAX)
         elif op.kind == "standardize":
             y = (a - p["mean"]) / p["std"]
         elif op.kind == "dense":

@@ -34,6 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from phoneprice_edge.export.cpp_static_ref import wide_ok
 from phoneprice_edge.model import TabularClassifier
 
 Activations = Literal["static", "dynamic", "cpp_static"]
@@ -50,12 +51,13 @@ SEARCH_EVALS = 4_000  # at most this many candidate levels are scored: the defau
 
 def prepare_int8(model: TabularClassifier, rows: np.ndarray, activations: Activations = "static",
                  split: bool = True, sweeps: int = 6,
-                 act_levels: int = 255) -> tuple[TabularClassifier, dict[str, Any]]:
+                 act_levels: int = 255, act_bits: int = 8) -> tuple[TabularClassifier, dict[str, Any]]:
     """A float32 copy of `model` computing the same function, prepared for int8 (see module
     docstring), and the manifest facts. `activations` is how the target quantizes layer inputs:
     "static" (one calibrated min/max range per tensor, uint8 asymmetric: ONNX Runtime QDQ, NNCF,
     fbgemm) or "dynamic" (symmetric int8 per row, the C++ runtime); act_levels: the uint8
-    levels of a static range (activation_levels)."""
+    levels of a static range (activation_levels); act_bits: cpp_static's activation width (8, or
+    16 for W8A16 at the layers export/cpp_static.py makes 16-bit)."""
     m = copy.deepcopy(model).eval()
     if m.cfg.ordinal:
         m.materialize()
@@ -67,8 +69,8 @@ def prepare_int8(model: TabularClassifier, rows: np.ndarray, activations: Activa
         teacher = plain(x).numpy()
         _equalise_input(m, x)
         pairs = _equalise_hidden(m, x)
-        sim0 = _Sim(plain, activations, False, act_levels)
-        sim = _Sim(m, activations, split, act_levels)
+        sim0 = _Sim(plain, activations, False, act_levels, act_bits)
+        sim = _Sim(m, activations, split, act_levels, act_bits)
     before = _sq_err(sim0, xn, teacher)
     nearest = _sq_err(sim, xn, teacher)
     pruned = [w == 0 for w in sim.weights]  # inputs feature selection removed
@@ -93,7 +95,9 @@ def prepare_int8(model: TabularClassifier, rows: np.ndarray, activations: Activa
         "simulated_activations": activations, "activation_split": bool(split),
         "weight_levels": f"-{QMAX}..{QMAX} per output channel",
         "activation_levels": {"static": f"0..{act_levels}", "dynamic": "-127..127 per row",
-                              "cpp_static": "-128..127 per input feature, 0..255 per channel after a ReLU"}[activations],
+                              "cpp_static": "-128..127 per input feature, 0..255 per channel after a ReLU"
+                              if act_bits == 8 else "int16 (W8A16): -32767..32767 per input feature, "
+                                                    "0..32767 per channel after a ReLU"}[activations],
         "input_ranges": {"features": int(x.shape[1]), "mapped_to": [-1.0, 1.0]},
         "cross_layer_equalisation": pairs,
         "rounding_search": {"enabled": bool(do_search), "sweeps": int(sweeps),
@@ -200,7 +204,7 @@ class _Sim:
     weight by recomputing only that output column and the layers after it."""
 
     def __init__(self, m: TabularClassifier, mode: Activations, split: bool,
-                 levels: int = 255) -> None:
+                 levels: int = 255, bits: int = 8) -> None:
         def arr(t: torch.Tensor | None) -> np.ndarray | None:
             return None if t is None else t.detach().double().numpy().copy()
 
@@ -229,6 +233,15 @@ class _Sim:
         self.colmax: list[np.ndarray] = []  # per Linear: max |input| per column (cpp_static)
         self.u8 = {p: j >= 2 and self.ops[j - 1][0] == "relu" and self.ops[j - 2][0] == "linear"
                    for j, (kind, p) in enumerate(self.ops) if kind == "linear"}
+        # cpp_static, bits 16: the Linears reading int16 (export/cpp_static.py: every layer whose
+        # sums fit int32 with int16 inputs; after a folded ReLU, only if the layer before is 16-bit)
+        self.in16: dict[int, bool] = {}
+        for j, (kind, p) in enumerate(self.ops):
+            if kind == "linear":
+                ok = mode == "cpp_static" and bits == 16 and wide_ok(self.weights[p].shape[1])
+                self.in16[p] = ok and (not self.u8[p] or self.in16[self.ops[j - 2][1]])
+        if self.wide is not None:
+            self.in16[self.wide] = mode == "cpp_static" and bits == 16 and wide_ok(self.weights[self.wide].shape[1])
         self.on_grid = False  # weights already on their int8 grid (no rounding needed)
         self.xq: list[np.ndarray] = []  # per Linear: its quantized input (last run)
         self.y: list[np.ndarray] = []  # per Linear: its output (last run)
@@ -253,9 +266,11 @@ class _Sim:
         if self.mode == "cpp_static":
             s = self.in_scales(k)
             live = np.where(s > 0, s, 1.0)
-            if self.u8.get(k, False):  # requantised to uint8 by the DENSE before (ReLU folded)
-                return np.clip(np.floor(h / live + 0.5), 0, 255) * s
-            return np.clip(np.rint(h / live), -128, 127) * s  # QUANTIZE: int8 per feature
+            wide = self.in16.get(k, False)  # W8A16: int16 instead of uint8 / int8
+            if self.u8.get(k, False):  # requantised to uint8 (int16) by the DENSE before (ReLU folded)
+                return np.clip(np.floor(h / live + 0.5), 0, 32767 if wide else 255) * s
+            lim = (-32767, 32767) if wide else (-128, 127)
+            return np.clip(np.rint(h / live), *lim) * s  # QUANTIZE: int8 (int16) per feature
         lo, hi = min(self.ranges[k][0], 0.0), max(self.ranges[k][1], 0.0)
         s = max((hi - lo) / self.levels, 1e-12)
         hc = _uint8(h, s, round(-lo / s))
@@ -268,6 +283,8 @@ class _Sim:
     def in_scales(self, k: int) -> np.ndarray:
         """cpp_static: the per-column scales of Linear k's input (max / 255 for a uint8 input
         after a folded ReLU, max |x| / 127 for a QUANTIZE op; 0 for a column 0 on every row)."""
+        if self.in16.get(k, False):
+            return self.colmax[k] / 32767.0
         return self.colmax[k] / (255.0 if self.u8.get(k, False) else 127.0)
 
     def grid(self, k: int) -> tuple[np.ndarray, np.ndarray]:

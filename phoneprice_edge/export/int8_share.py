@@ -262,9 +262,10 @@ def pem_layers(data: bytes) -> list[Layer]:
     if len(data) < pem.HEADER_SIZE or data[:8] != pem.MAGIC:
         raise ArtifactError("not a .pem file (bad magic or shorter than the header)")
     h = {k: struct.unpack_from("<I", data, off)[0] for k, off in pem.HEADER_FIELDS.items()}
-    if h["version"] not in (pem.FORMAT_VERSION, pem.FORMAT_VERSION_STATIC) or h["header_size"] != pem.HEADER_SIZE:
+    known = (pem.FORMAT_VERSION, pem.FORMAT_VERSION_STATIC, pem.FORMAT_VERSION_W8A16)
+    if h["version"] not in known or h["header_size"] != pem.HEADER_SIZE:
         raise ArtifactError(f".pem format version {h['version']} (header {h['header_size']} "
-                            f"bytes); this reader knows versions {pem.FORMAT_VERSION} and {pem.FORMAT_VERSION_STATIC}")
+                            f"bytes); this reader knows versions {', '.join(map(str, known))}")
     if h["file_size"] != len(data):
         raise ArtifactError(f".pem header says {h['file_size']} bytes, the file has {len(data)} "
                             f"(truncated?)")

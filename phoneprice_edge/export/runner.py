@@ -169,12 +169,14 @@ def int8_ready(loaded: LoadedModel, profile: ExportProfile, train_x: np.ndarray,
 
     rows = calibration_rows(train_x, val_x, len(train_x), 0)
     scheme = TARGETS[profile.target].int8_activations
+    bits = 8
     if scheme == "dynamic" and profile.option("activation_scheme") == "static":
         scheme, split = "cpp_static", False  # the C++ runtime's calibrated scheme (export/cpp_static.py)
+        bits = profile.option("activation_bits")
     else:
         split = profile.option("activation_split")
     model, facts = prepare_int8(loaded.model, rows, scheme, split=split,
-                                act_levels=profile.option("activation_levels"))
+                                act_levels=profile.option("activation_levels"), act_bits=bits)
     return replace(loaded, model=model), facts
 
 

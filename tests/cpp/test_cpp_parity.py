@@ -123,8 +123,8 @@ def test_corrupt_files_rejected(pe_lib, synth_run: Path, tmp_path: Path) -> None
     bad: list[bytes] = []
     for name, off in HEADER_FIELDS.items():
         b = bytearray(data)
-        # version + 1 is version 2, which this runtime reads (a superset of 1): + 2 is unknown
-        struct.pack_into("<I", b, off, h[name] + (2 if name == "version" else 1))
+        # versions 2 and 3 are read (supersets of 1): version + 3 is unknown
+        struct.pack_into("<I", b, off, h[name] + (3 if name == "version" else 1))
         bad.append(bytes(b))
         if name not in ("payload_crc", "header_crc"):
             bad.append(fix_checksums(bytes(b)))  # the field check itself must catch it

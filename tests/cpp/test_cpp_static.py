@@ -1,6 +1,7 @@
-"""Static int8 (.pem format version 2) and the exporter's copy of the runtime's limits: the C++
-runtime against the bit-exact NumPy reference, the exported profile's agreement with PyTorch,
-old files still loading, unknown versions refused by name, oversized models refused at export."""
+"""Static int8 (.pem format version 2; W8A16, version 3) and the exporter's copy of the runtime's
+limits: the C++ runtime against the bit-exact NumPy reference (every dispatch level for W8A16), the
+exported profile's agreement with PyTorch, old files still loading, unknown versions refused by
+name, oversized models refused at export."""
 
 from __future__ import annotations
 
@@ -18,8 +19,11 @@ from phoneprice_edge.errors import ExportError
 from phoneprice_edge.export.cpp_pem import (
     FORMAT_VERSION,
     FORMAT_VERSION_STATIC,
+    FORMAT_VERSION_W8A16,
+    IN16,
     MAX_DIM,
     MAX_SLOTS,
+    OUT16,
     RELU_U8,
     STATIC,
     build_pem,
@@ -123,7 +127,7 @@ def test_versions(pe_lib, tmp_path: Path) -> None:
     prog = random_program((4,))
     data = build_pem(prog, "fp32")
     handle = ctypes.c_void_p()
-    for version, want in ((1, 0), (2, 0), (3, 6), (0, 6)):
+    for version, want in ((1, 0), (2, 0), (3, 0), (4, 6), (0, 6)):
         b = bytearray(data)
         struct.pack_into("<I", b, 8, version)
         p = tmp_path / f"v{version}.pem"
@@ -131,7 +135,84 @@ def test_versions(pe_lib, tmp_path: Path) -> None:
         assert pe_lib.pe_model_open(str(p).encode(), ctypes.byref(handle)) == want, version
         if want == 0:
             pe_lib.pe_model_close(handle)
-    assert b"reads 1 and 2" in pe_lib.pe_status_str(6)
+    assert b"reads 1 to 3" in pe_lib.pe_status_str(6)
+
+
+LEVELS = ("baseline", "avx2", "avx512", "vnni")
+
+
+@pytest.mark.parametrize("hidden", [(8, 6), (37, 21), (300, 600)])
+def test_w8a16_runtime_equals_reference_bitwise_at_every_level(pe_lib, tmp_path: Path,
+                                                               hidden: tuple[int, ...]) -> None:
+    """activation_bits 16: int16 QUANTIZE, int16-in / int16-out DENSE with the ReLU folded, float
+    dequantisation (and the wide path accumulating); the logits equal the NumPy reference's bit for
+    bit at every dispatch level (NaN inputs included). 300 -> 600: the 600-input layer's sums do
+    not fit int32 with int16 inputs, so it stays 8-bit and the layer before requantises to uint8.
+    37 / 21 outputs: the 16/8/4-wide blocks and their tails; 301 rows: the 4-row blocks' tail."""
+    from tests.cpp.test_batch_kernel import _logits_at
+
+    prog = random_program(hidden)
+    set_int8_keep_fp32(prog, [])
+    rng = np.random.default_rng(5)
+    calib = rng.standard_normal((400, 5)).astype(np.float32) * 3
+    static = make_static(prog, calib, 16)
+    data = build_pem(static, "int8")
+    assert struct.unpack_from("<I", data, 8)[0] == FORMAT_VERSION_W8A16
+    flags = _dense_flags(data)
+    if hidden == (300, 600):
+        assert flags == [STATIC | RELU_U8 | IN16 | OUT16, STATIC | RELU_U8 | IN16, STATIC, STATIC | IN16 | 1]
+    else:
+        assert flags == [STATIC | RELU_U8 | IN16 | OUT16] * 2 + [STATIC | IN16, STATIC | IN16 | 1]
+    x = rng.standard_normal((301, 5)).astype(np.float32) * 3
+    x[0, 1] = np.nan
+    x[1, 2] = 1e30
+    want = run_reference(static, x, "int8").astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    (tmp_path / "src.pem").write_bytes(data)
+    for level in LEVELS:
+        assert _logits_at(level, tmp_path).tobytes() == want.tobytes(), level
+    # 16 bits is closer to the float program than 8 with the same calibration, on the same rows
+    ref = run_reference(prog, x[2:], "fp32")
+    got8 = run_pem(build_pem(make_static(prog, calib), "int8"), tmp_path, x[2:])
+    assert np.abs(want[2:] - ref).mean() < np.abs(got8 - ref).mean()
+
+
+def test_activation_bits_8_is_version_2_byte_for_byte() -> None:
+    """bits 8 (the default) writes what the exporter wrote before: the same bytes, version 2;
+    16 stamps version 3; other widths are refused."""
+    prog = random_program((8, 6))
+    set_int8_keep_fp32(prog, [])
+    calib = np.random.default_rng(0).standard_normal((100, 5)).astype(np.float32)
+    v2 = build_pem(make_static(prog, calib), "int8")
+    assert build_pem(make_static(prog, calib, 8), "int8") == v2
+    assert struct.unpack_from("<I", v2, 8)[0] == FORMAT_VERSION_STATIC
+    assert struct.unpack_from("<I", build_pem(make_static(prog, calib, 16), "int8"), 8)[0] == FORMAT_VERSION_W8A16
+    with pytest.raises(ExportError, match="8 or 16"):
+        make_static(prog, calib, 12)
+
+
+def test_w8a16_flags_refused_in_a_version_2_file(pe_lib, tmp_path: Path) -> None:
+    """A file using int16 activations but stamped version 2 is refused (invalid op graph), as a
+    version-2 runtime refuses a version-3 file by its version."""
+    prog = random_program((8,))
+    set_int8_keep_fp32(prog, [])
+    data = bytearray(build_pem(make_static(prog, np.ones((10, 5), np.float32), 16), "int8"))
+    struct.pack_into("<I", data, 8, 2)
+    p = tmp_path / "v2.pem"
+    p.write_bytes(fix_checksums(bytes(data)))
+    handle = ctypes.c_void_p()
+    assert pe_lib.pe_model_open(str(p).encode(), ctypes.byref(handle)) == 10
+
+
+def test_activation_bits_option_checked_when_read() -> None:
+    from phoneprice_edge.errors import ConfigError
+    from phoneprice_edge.export.profile import parse_profile
+
+    ok = parse_profile({"target": "cpp", "precision": "int8", "cpp": {"activation_bits": 16}}, "p")
+    assert ok.option("activation_bits") == 16
+    assert parse_profile({"target": "cpp", "precision": "int8"}, "p").option("activation_bits") == 8
+    with pytest.raises(ConfigError, match="activation_bits"):
+        parse_profile({"target": "cpp", "precision": "int8", "cpp": {"activation_bits": 12}}, "p")
 
 
 def test_limits_refused_at_export() -> None:
@@ -172,10 +253,12 @@ def test_static_export_profile(pe_lib, variant_run: Path) -> None:
     assert agree >= 0.99, agree
 
 
-def test_rounding_search_simulates_the_static_runtime(pe_lib, variant_run: Path) -> None:
+@pytest.mark.parametrize("bits", [8, 16])
+def test_rounding_search_simulates_the_static_runtime(pe_lib, variant_run: Path, bits: int) -> None:
     """int8_prep's cpp_static simulator (what the rounding search scores) computes what the C++
-    runtime computes for a static export: the same input scales, weight grid and uint8 hidden
-    units, so its logits match the runtime's to rounding ties and their top-1 agrees."""
+    runtime computes for a static export: the same input scales, weight grid and uint8 (int16 with
+    activation_bits 16) hidden units, so its logits match the runtime's to rounding ties and their
+    top-1 agrees."""
     from phoneprice_edge.backends.registry import load_backend
     from phoneprice_edge.checkpoint import load_model
     from phoneprice_edge.export import int8_prep
@@ -185,15 +268,16 @@ def test_rounding_search_simulates_the_static_runtime(pe_lib, variant_run: Path)
 
     base = profile_for("cpp", "int8")
     profile = dataclasses.replace(base, options={**base.options, "activation_scheme": "static",
-                                                 "int8_keep_fp32": []})
+                                                 "int8_keep_fp32": [], "activation_bits": bits})
     out = export_profile(variant_run, profile).out_dir
+    assert verify_artifact(out).to_dict()["pem_format_version"] == (3 if bits == 16 else 2)
     tx, _ = load_split(variant_run / "data" / "train.npz")
     vx, _ = load_split(variant_run / "data" / "val.npz")
     model, facts = int8_prep.prepare_int8(load_model(variant_run / "checkpoints" / "best_model.pt").model,
-                                          tx.astype(np.float64), "cpp_static", split=False)
+                                          tx.astype(np.float64), "cpp_static", split=False, act_bits=bits)
     assert facts["simulated_activations"] == "cpp_static"
     assert verify_artifact(out).to_dict()["int8_prep"]["simulated_activations"] == "cpp_static"
-    sim = int8_prep._Sim(model.double(), "cpp_static", False)
+    sim = int8_prep._Sim(model.double(), "cpp_static", False, bits=bits)
     sim.run(tx.astype(np.float64), quant=False)
     want = sim.run(vx.astype(np.float64))
     with load_backend(out) as b:
