@@ -261,7 +261,8 @@ TARGETS: dict[str, Target] = {
         backend="phoneprice_edge.backends.cpp:CppBackend",
         # the export's reload check runs the artifact through libpe_runtime.so
         host_check="phoneprice_edge.backends.cpp:unavailable_reason",
-        # int8 takes no calibration: activation scales are computed per row at run time
+        # int8: static (calibrated on the training rows at export; the built-in cpp-int8 profile,
+        # int16 activations) or dynamic (per-row scales at run time, no calibration)
         options={"cpp": {
             "int8_keep_fp32": Option(list, list(LAYER_ROLES), LAYER_ROLES,
                                      help="int8: layers kept fp32"),
@@ -275,8 +276,9 @@ TARGETS: dict[str, Target] = {
             "activation_levels": _fixed(_ONNX["activation_levels"], 255)}},
         int8_activations="dynamic",
         runtime="[cpp_runtime/](cpp_runtime/README.md)",
-        notes="`model.pem` + `model_pem.h`, C and C++ APIs, no dependencies; int8: per-channel "
-              "int8 weights, activations quantized per row at run time (no calibration)",
+        notes="`model.pem` + `model_pem.h`, C and C++ APIs, no dependencies; int8: integer-only, "
+              "per-channel int8 weights, static int16 activations calibrated at export (W8A16; "
+              "`activation_bits = 8` or the per-row `dynamic` scheme on request)",
     ),
 }
 

@@ -7,7 +7,7 @@
 # $PE_CROSS_STATE for that test.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
-STATE=${PE_CROSS_STATE:-$HOME/.cache/phoneprice_edge/cross}
+STATE=${PE_CROSS_STATE:-$PWD/cpp_runtime/build-cross-state}  # per checkout: its build folders go with it
 log() { echo "[cross] $*" >&2; }
 mkdir -p "$STATE" 2>/dev/null || { log "cannot create $STATE; the cross-build tests will skip"; exit 0; }
 for t in ${PE_CROSS_TARGETS:-aarch64 cortex-m4}; do

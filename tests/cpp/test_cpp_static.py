@@ -227,9 +227,11 @@ def test_limits_refused_at_export() -> None:
         build_pem(dataclasses.replace(prog, ops=prog.ops * 100), "fp32")
 
 
-def test_static_export_profile(pe_lib, variant_run: Path) -> None:
-    """pe-export with [cpp] activation_scheme = "static" and every DENSE int8: calibrated on the
-    run's training rows, recorded in the manifest, top-1 agreement with PyTorch >= 99%."""
+@pytest.mark.parametrize("bits", [16, 8])
+def test_static_export_profile(pe_lib, variant_run: Path, bits: int) -> None:
+    """The built-in cpp-int8 profile (static, every DENSE int8, int16 activations) and its 8-bit
+    variant: calibrated on the run's training rows, recorded in the manifest (W8A16 named),
+    .pem version 3 / 2, top-1 agreement with PyTorch >= 99%."""
     from phoneprice_edge.backends.registry import load_backend
     from phoneprice_edge.checkpoint import load_model
     from phoneprice_edge.export.manifest import verify_artifact
@@ -237,13 +239,14 @@ def test_static_export_profile(pe_lib, variant_run: Path) -> None:
     from phoneprice_edge.export.runner import export_profile, load_split
 
     base = profile_for("cpp", "int8")
-    profile = dataclasses.replace(base, options={**base.options, "activation_scheme": "static",
-                                                 "int8_keep_fp32": []})
+    assert (base.option("activation_scheme"), base.option("activation_bits"), base.option("int8_keep_fp32")) \
+        == ("static", 16, [])
+    profile = base if bits == 16 else dataclasses.replace(base, options={**base.options, "activation_bits": 8})
     out = export_profile(variant_run, profile).out_dir
-    m = verify_artifact(out)
-    facts = m.to_dict()
+    facts = verify_artifact(out).to_dict()
     assert facts["activation_scheme"] == "static" and facts["calibration"].startswith("static")
-    assert facts["pem_format_version"] == FORMAT_VERSION_STATIC
+    assert facts["pem_format_version"] == (FORMAT_VERSION_W8A16 if bits == 16 else FORMAT_VERSION_STATIC)
+    assert ("W8A16" in facts["activation_quantization"]) == (bits == 16)
     x, y = load_split(variant_run / "data" / "val.npz")
     with torch.no_grad():
         ref = load_model(variant_run / "checkpoints" / "best_model.pt").model(torch.from_numpy(x)).numpy()

@@ -13,7 +13,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "scripts" / "cross.sh"
-STATE = Path(os.environ.get("PE_CROSS_STATE", Path.home() / ".cache" / "phoneprice_edge" / "cross"))
+STATE = Path(os.environ.get("PE_CROSS_STATE", REPO / "cpp_runtime" / "build-cross-state"))  # per checkout
 
 
 def _run(args: list[str], env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
