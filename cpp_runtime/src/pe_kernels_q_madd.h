@@ -180,25 +180,6 @@ PE_INLINE void widen_row(size_t groups, const uint8_t* x, int64_t* xw) {
   }
 }
 
-[[maybe_unused]] void dense_q_avx2(size_t rows, size_t in, size_t out, const uint8_t* x, size_t xs, const int8_t* wq,
-                  const int32_t* bias, const int32_t* requant, const float* dequant, void* y, size_t ys,
-                  bool accumulate) {
-  if (in > kQxMax) return dense_q_portable(rows, in, out, x, xs, wq, bias, requant, dequant, y, ys, accumulate);
-  constexpr size_t R = 4;
-  constexpr int ob = 8;
-  const size_t groups = round4(in) / 4;
-  alignas(32) int64_t xw[R * kQxMax / 4];
-  size_t r = 0;
-  for (; r + R <= rows; r += R) {
-    for (size_t k = 0; k < R; ++k) widen_row(groups, x + (r + k) * xs, xw + k * groups);
-    dense_q_rows_avx2<R>(groups, out, xw, groups, wq, bias, requant, dequant, row_ptr(y, r, ys, requant, ob), ys, accumulate, ob);
-  }
-  for (; r < rows; ++r) {
-    widen_row(groups, x + r * xs, xw);
-    dense_q_rows_avx2<1>(groups, out, xw, groups, wq, bias, requant, dequant, row_ptr(y, r, ys, requant, ob), ys, accumulate, ob);
-  }
-}
-#define PE_DENSE_Q_MADD dense_q_avx2
 #define PE_Q_ROWS dense_q_rows_avx2
 #else  // SSE2 (every x86-64): 4-output blocks in xmm, the output stage dense_q_emit's own
 
@@ -268,27 +249,30 @@ PE_INLINE void dense_q_rows_sse2(size_t groups, size_t out, const i64a* xw, size
   for (size_t r = 0; r < R; ++r) dense_q_pad(out, requant, row_ptr(y, r, ys, requant, ob), ob);
 }
 
-[[maybe_unused]] void dense_q_sse2(size_t rows, size_t in, size_t out, const uint8_t* x, size_t xs, const int8_t* wq,
-                  const int32_t* bias, const int32_t* requant, const float* dequant, void* y, size_t ys,
-                  bool accumulate) {
+#define PE_Q_ROWS dense_q_rows_sse2
+#endif
+
+// uint8 rows (format v2): R rows at a time widened into int16 lanes (widen_row, the level's own),
+// then the level's row-block kernel PE_Q_ROWS.
+[[maybe_unused]] void dense_q_madd(size_t rows, size_t in, size_t out, const uint8_t* x, size_t xs,
+                                   const int8_t* wq, const int32_t* bias, const int32_t* requant,
+                                   const float* dequant, void* y, size_t ys, bool accumulate) {
   if (in > kQxMax) return dense_q_portable(rows, in, out, x, xs, wq, bias, requant, dequant, y, ys, accumulate);
   constexpr size_t R = 4;
   constexpr int ob = 8;
   const size_t groups = round4(in) / 4;
-  alignas(16) int64_t xw[R * kQxMax / 4];
+  alignas(64) int64_t xw[R * kQxMax / 4];
   size_t r = 0;
   for (; r + R <= rows; r += R) {
     for (size_t k = 0; k < R; ++k) widen_row(groups, x + (r + k) * xs, xw + k * groups);
-    dense_q_rows_sse2<R>(groups, out, xw, groups, wq, bias, requant, dequant, row_ptr(y, r, ys, requant, ob), ys, accumulate, ob);
+    PE_Q_ROWS<R>(groups, out, xw, groups, wq, bias, requant, dequant, row_ptr(y, r, ys, requant, ob), ys, accumulate, ob);
   }
   for (; r < rows; ++r) {
     widen_row(groups, x + r * xs, xw);
-    dense_q_rows_sse2<1>(groups, out, xw, groups, wq, bias, requant, dequant, row_ptr(y, r, ys, requant, ob), ys, accumulate, ob);
+    PE_Q_ROWS<1>(groups, out, xw, groups, wq, bias, requant, dequant, row_ptr(y, r, ys, requant, ob), ys, accumulate, ob);
   }
 }
-#define PE_DENSE_Q_MADD dense_q_sse2
-#define PE_Q_ROWS dense_q_rows_sse2
-#endif
+#define PE_DENSE_Q_MADD dense_q_madd
 
 // W8A16 (format v3): an int16 row is already the operand the row blocks take (four int16 = one
 // 64-bit lane per group), so they read the slot in place (rows xs int16 apart, xs a multiple of 4;
