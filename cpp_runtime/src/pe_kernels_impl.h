@@ -402,179 +402,155 @@ void dense_i8_split(size_t rows, size_t in, size_t out, const float* x, size_t x
 
 PE_INLINE size_t round4(size_t n) { return (n + 3) & ~size_t(3); }
 
-[[maybe_unused]] void quantize_static(size_t rows, size_t dim, const float* x, size_t xs, uint8_t* y, size_t ys,
-                     const float* __restrict inv_scale) {
-  constexpr float kRound = 12582912.0f;  // 1.5 * 2^23: v + k - k rounds |v| <= 128 half to even
-  for (size_t r = 0; r < rows; ++r) {
-    const float* __restrict xr = x + r * xs;
-    uint8_t* __restrict yr = y + r * ys;
-    for (size_t i = 0; i < dim; ++i) {
-      float s = xr[i] * inv_scale[i];
-      s = s > 127.0f ? 127.0f : s;
-      s = s < -128.0f ? -128.0f : s;
-      s = s == s ? s : 0.0f;
-      const float v = (s + kRound) - kRound;
-      yr[i] = static_cast<uint8_t>(static_cast<int32_t>(v) + 128);
-    }
-    for (size_t i = dim; i < round4(dim); ++i) yr[i] = 0;
-  }
-}
+// QUANTIZE's output types: uint8 = int8 + 128 (format v2), int16 symmetric with no offset (format
+// v3, W8A16); the clamp range of each.
+template <typename T> struct QOut;
+template <> struct QOut<uint8_t> {
+  static constexpr float lo = -128.0f, hi = 127.0f;
+  static constexpr int32_t zp = 128;
+};
+template <> struct QOut<int16_t> {
+  static constexpr float lo = -32767.0f, hi = 32767.0f;
+  static constexpr int32_t zp = 0;
+};
 
-#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__)
-// The same steps 16 lanes at a time: NaN -> 0, clamp, round half to even (vrndscaleps: the same
-// result as the 1.5 * 2^23 trick for |v| <= 128), + 128, lanes from dim to round4(dim) zero.
-void quantize_static_512(size_t rows, size_t dim, const float* x, size_t xs, uint8_t* y, size_t ys,
-                         const float* inv_scale) {
-  const __m512 lo = _mm512_set1_ps(-128.0f), hi = _mm512_set1_ps(127.0f);
-  const __m512i zp = _mm512_set1_epi32(128);
-  for (size_t r = 0; r < rows; ++r) {
-    for (size_t i0 = 0; i0 < round4(dim); i0 += 16) {
-      const size_t n = dim - i0 < 16 ? dim - i0 : 16, n4 = round4(dim) - i0 < 16 ? round4(dim) - i0 : 16;
-      const __mmask16 k = static_cast<__mmask16>((1u << n) - 1), k4 = static_cast<__mmask16>((1u << n4) - 1);
-      __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(k, x + r * xs + i0), _mm512_maskz_loadu_ps(k, inv_scale + i0));
-      v = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(v, v, _CMP_ORD_Q), v);
-      v = _mm512_min_ps(_mm512_max_ps(v, lo), hi);
-      v = _mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-      const __m512i q = _mm512_maskz_add_epi32(k, _mm512_cvtps_epi32(v), zp);
-      _mm_mask_storeu_epi8(y + r * ys + i0, k4, _mm512_cvtepi32_epi8(q));
-    }
-  }
-}
-#define PE_QUANTIZE_STATIC quantize_static_512
-#elif defined(__AVX2__)
-// AVX2: the same steps 8 lanes at a time (vroundps: the 1.5 * 2^23 trick's result for |v| <= 128),
-// the last dim % 8 elements and the padding as quantize_static.
-void quantize_static_avx2(size_t rows, size_t dim, const float* x, size_t xs, uint8_t* y, size_t ys,
-                          const float* inv_scale) {
-  const __m256 lo = _mm256_set1_ps(-128.0f), hi = _mm256_set1_ps(127.0f);
-  const __m256i zp = _mm256_set1_epi32(128);
-  const size_t d8 = dim & ~size_t(7);
-  for (size_t r = 0; r < rows; ++r) {
-    const float* xr = x + r * xs;
-    uint8_t* yr = y + r * ys;
-    for (size_t i = 0; i < d8; i += 8) {
-      __m256 v = _mm256_mul_ps(_mm256_loadu_ps(xr + i), _mm256_loadu_ps(inv_scale + i));
-      v = _mm256_and_ps(v, _mm256_cmp_ps(v, v, _CMP_ORD_Q));
-      v = _mm256_min_ps(_mm256_max_ps(v, lo), hi);
-      v = _mm256_round_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-      const __m256i q = _mm256_add_epi32(_mm256_cvtps_epi32(v), zp);
-      const __m128i h = _mm_packus_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1));
-      _mm_storel_epi64(reinterpret_cast<__m128i*>(yr + i), _mm_packus_epi16(h, h));
-    }
-    quantize_static(1, dim - d8, xr + d8, xs, yr + d8, ys, inv_scale + d8);  // pads to round4(dim)
-  }
-}
-#define PE_QUANTIZE_STATIC quantize_static_avx2
-#elif defined(__SSE2__)
-// SSE2 (the x86-64 baseline): the same steps 4 lanes at a time, rounding by the same 1.5 * 2^23
-// addition and subtraction, the last dim % 4 elements and the padding as quantize_static.
-void quantize_static_sse2(size_t rows, size_t dim, const float* x, size_t xs, uint8_t* y, size_t ys,
-                          const float* inv_scale) {
-  const __m128 lo = _mm_set1_ps(-128.0f), hi = _mm_set1_ps(127.0f), k = _mm_set1_ps(12582912.0f);
-  const __m128i zp = _mm_set1_epi32(128);
-  const size_t d4 = dim & ~size_t(3);
-  for (size_t r = 0; r < rows; ++r) {
-    const float* xr = x + r * xs;
-    uint8_t* yr = y + r * ys;
-    for (size_t i = 0; i < d4; i += 4) {
-      __m128 v = _mm_mul_ps(_mm_loadu_ps(xr + i), _mm_loadu_ps(inv_scale + i));
-      v = _mm_and_ps(v, _mm_cmpord_ps(v, v));
-      v = _mm_min_ps(_mm_max_ps(v, lo), hi);
-      v = _mm_sub_ps(_mm_add_ps(v, k), k);
-      const __m128i q = _mm_add_epi32(_mm_cvttps_epi32(v), zp);
-      const __m128i h = _mm_packs_epi32(q, q);
-      const int32_t b = _mm_cvtsi128_si32(_mm_packus_epi16(h, h));
-      std::memcpy(yr + i, &b, 4);
-    }
-    quantize_static(1, dim - d4, xr + d4, xs, yr + d4, ys, inv_scale + d4);  // pads to round4(dim)
-  }
-}
-#define PE_QUANTIZE_STATIC quantize_static_sse2
-#else
-#define PE_QUANTIZE_STATIC quantize_static
-#endif
-
-// ---- W8A16 (format v3): int16 activations (symmetric, no zero point), int8 weights ----
-
-// QUANTIZE to int16: the same float32 steps with the clamp at +-32767 (the 1.5 * 2^23 rounding is
-// exact for |v| < 2^22), no offset.
-[[maybe_unused]] void quantize_static16(size_t rows, size_t dim, const float* x, size_t xs, int16_t* y,
-                                        size_t ys, const float* __restrict inv_scale) {
+// x * inv_scale, clamped, NaN -> 0, rounded half to even by the 1.5 * 2^23 addition (exact for
+// |v| < 2^22), + the offset; the lanes from dim to round4(dim) zero.
+template <typename T>
+PE_INLINE void quantize_rows(size_t rows, size_t dim, const float* x, size_t xs, T* y, size_t ys,
+                             const float* __restrict inv_scale) {
   constexpr float kRound = 12582912.0f;
   for (size_t r = 0; r < rows; ++r) {
     const float* __restrict xr = x + r * xs;
-    int16_t* __restrict yr = y + r * ys;
+    T* __restrict yr = y + r * ys;
     for (size_t i = 0; i < dim; ++i) {
       float s = xr[i] * inv_scale[i];
-      s = s > 32767.0f ? 32767.0f : s;
-      s = s < -32767.0f ? -32767.0f : s;
+      s = s > QOut<T>::hi ? QOut<T>::hi : s;
+      s = s < QOut<T>::lo ? QOut<T>::lo : s;
       s = s == s ? s : 0.0f;
       const float v = (s + kRound) - kRound;
-      yr[i] = static_cast<int16_t>(static_cast<int32_t>(v));
+      yr[i] = static_cast<T>(static_cast<int32_t>(v) + QOut<T>::zp);
     }
     for (size_t i = dim; i < round4(dim); ++i) yr[i] = 0;
   }
 }
 
+[[maybe_unused]] void quantize_static(size_t rows, size_t dim, const float* x, size_t xs, uint8_t* y, size_t ys,
+                                      const float* inv_scale) {
+  quantize_rows(rows, dim, x, xs, y, ys, inv_scale);
+}
+
+[[maybe_unused]] void quantize_static16(size_t rows, size_t dim, const float* x, size_t xs, int16_t* y,
+                                        size_t ys, const float* inv_scale) {
+  quantize_rows(rows, dim, x, xs, y, ys, inv_scale);
+}
+
+// The vector forms: the same steps, a lane helper per level giving the rounded int32 values (no
+// offset), the stores per output type.
 #if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__)
-void quantize_static16_512(size_t rows, size_t dim, const float* x, size_t xs, int16_t* y, size_t ys,
-                           const float* inv_scale) {
-  const __m512 lo = _mm512_set1_ps(-32767.0f), hi = _mm512_set1_ps(32767.0f);
+// 16 lanes (the first n of x), vrndscaleps: the 1.5 * 2^23 trick's result in this range.
+PE_INLINE __m512i quantize_lanes_512(const float* x, const float* inv_scale, __mmask16 k, float lo, float hi) {
+  __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(k, x), _mm512_maskz_loadu_ps(k, inv_scale));
+  v = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(v, v, _CMP_ORD_Q), v);
+  v = _mm512_min_ps(_mm512_max_ps(v, _mm512_set1_ps(lo)), _mm512_set1_ps(hi));
+  return _mm512_cvtps_epi32(_mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+}
+
+// Row blocks of 16 lanes, those from dim to round4(dim) zero (k4 stores them, k leaves them 0).
+template <typename T, typename Store>
+PE_INLINE void quantize_512(size_t rows, size_t dim, const float* x, size_t xs, T* y, size_t ys,
+                            const float* inv_scale, Store store) {
   for (size_t r = 0; r < rows; ++r) {
     for (size_t i0 = 0; i0 < round4(dim); i0 += 16) {
       const size_t n = dim - i0 < 16 ? dim - i0 : 16, n4 = round4(dim) - i0 < 16 ? round4(dim) - i0 : 16;
       const __mmask16 k = static_cast<__mmask16>((1u << n) - 1), k4 = static_cast<__mmask16>((1u << n4) - 1);
-      __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(k, x + r * xs + i0), _mm512_maskz_loadu_ps(k, inv_scale + i0));
-      v = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(v, v, _CMP_ORD_Q), v);
-      v = _mm512_min_ps(_mm512_max_ps(v, lo), hi);
-      v = _mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-      _mm256_mask_storeu_epi16(y + r * ys + i0, k4, _mm512_cvtepi32_epi16(_mm512_cvtps_epi32(v)));
+      const __m512i q = quantize_lanes_512(x + r * xs + i0, inv_scale + i0, k, QOut<T>::lo, QOut<T>::hi);
+      store(y + r * ys + i0, k, k4, q);
     }
   }
 }
+
+void quantize_static_512(size_t rows, size_t dim, const float* x, size_t xs, uint8_t* y, size_t ys,
+                         const float* inv_scale) {
+  quantize_512(rows, dim, x, xs, y, ys, inv_scale, [](uint8_t* p, __mmask16 k, __mmask16 k4, __m512i q) {
+    _mm_mask_storeu_epi8(p, k4, _mm512_cvtepi32_epi8(_mm512_maskz_add_epi32(k, q, _mm512_set1_epi32(128))));
+  });
+}
+
+void quantize_static16_512(size_t rows, size_t dim, const float* x, size_t xs, int16_t* y, size_t ys,
+                           const float* inv_scale) {
+  quantize_512(rows, dim, x, xs, y, ys, inv_scale, [](int16_t* p, __mmask16, __mmask16 k4, __m512i q) {
+    _mm256_mask_storeu_epi16(p, k4, _mm512_cvtepi32_epi16(q));
+  });
+}
+#define PE_QUANTIZE_STATIC quantize_static_512
 #define PE_QUANTIZE_STATIC16 quantize_static16_512
-#elif defined(__AVX2__)
-void quantize_static16_avx2(size_t rows, size_t dim, const float* x, size_t xs, int16_t* y, size_t ys,
-                            const float* inv_scale) {
-  const __m256 lo = _mm256_set1_ps(-32767.0f), hi = _mm256_set1_ps(32767.0f);
-  const size_t d8 = dim & ~size_t(7);
-  for (size_t r = 0; r < rows; ++r) {
-    const float* xr = x + r * xs;
-    int16_t* yr = y + r * ys;
-    for (size_t i = 0; i < d8; i += 8) {
-      __m256 v = _mm256_mul_ps(_mm256_loadu_ps(xr + i), _mm256_loadu_ps(inv_scale + i));
-      v = _mm256_and_ps(v, _mm256_cmp_ps(v, v, _CMP_ORD_Q));
-      v = _mm256_min_ps(_mm256_max_ps(v, lo), hi);
-      v = _mm256_round_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-      const __m256i q = _mm256_cvtps_epi32(v);
-      _mm_storeu_si128(reinterpret_cast<__m128i*>(yr + i),
-                       _mm_packs_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1)));
-    }
-    quantize_static16(1, dim - d8, xr + d8, xs, yr + d8, ys, inv_scale + d8);  // pads to round4(dim)
-  }
+#elif defined(__AVX2__) || defined(__SSE2__)
+#if defined(__AVX2__)
+// 8 lanes, vroundps: the 1.5 * 2^23 trick's result in this range.
+constexpr size_t kQLanes = 8;
+PE_INLINE __m256i quantize_lanes(const float* x, const float* inv_scale, float lo, float hi) {
+  __m256 v = _mm256_mul_ps(_mm256_loadu_ps(x), _mm256_loadu_ps(inv_scale));
+  v = _mm256_and_ps(v, _mm256_cmp_ps(v, v, _CMP_ORD_Q));
+  v = _mm256_min_ps(_mm256_max_ps(v, _mm256_set1_ps(lo)), _mm256_set1_ps(hi));
+  return _mm256_cvtps_epi32(_mm256_round_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
 }
-#define PE_QUANTIZE_STATIC16 quantize_static16_avx2
-#elif defined(__SSE2__)
-void quantize_static16_sse2(size_t rows, size_t dim, const float* x, size_t xs, int16_t* y, size_t ys,
-                            const float* inv_scale) {
-  const __m128 lo = _mm_set1_ps(-32767.0f), hi = _mm_set1_ps(32767.0f), k = _mm_set1_ps(12582912.0f);
-  const size_t d4 = dim & ~size_t(3);
-  for (size_t r = 0; r < rows; ++r) {
-    const float* xr = x + r * xs;
-    int16_t* yr = y + r * ys;
-    for (size_t i = 0; i < d4; i += 4) {
-      __m128 v = _mm_mul_ps(_mm_loadu_ps(xr + i), _mm_loadu_ps(inv_scale + i));
-      v = _mm_and_ps(v, _mm_cmpord_ps(v, v));
-      v = _mm_min_ps(_mm_max_ps(v, lo), hi);
-      v = _mm_sub_ps(_mm_add_ps(v, k), k);
-      const __m128i q = _mm_cvttps_epi32(v);
-      _mm_storel_epi64(reinterpret_cast<__m128i*>(yr + i), _mm_packs_epi32(q, q));
-    }
-    quantize_static16(1, dim - d4, xr + d4, xs, yr + d4, ys, inv_scale + d4);  // pads to round4(dim)
-  }
+PE_INLINE void store_lanes(uint8_t* p, __m256i q) {
+  q = _mm256_add_epi32(q, _mm256_set1_epi32(128));
+  const __m128i h = _mm_packus_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1));
+  _mm_storel_epi64(reinterpret_cast<__m128i*>(p), _mm_packus_epi16(h, h));
 }
-#define PE_QUANTIZE_STATIC16 quantize_static16_sse2
+PE_INLINE void store_lanes(int16_t* p, __m256i q) {
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(p),
+                   _mm_packs_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1)));
+}
 #else
+// SSE2 (the x86-64 baseline): 4 lanes, rounding by the same 1.5 * 2^23 addition and subtraction.
+constexpr size_t kQLanes = 4;
+PE_INLINE __m128i quantize_lanes(const float* x, const float* inv_scale, float lo, float hi) {
+  const __m128 k = _mm_set1_ps(12582912.0f);
+  __m128 v = _mm_mul_ps(_mm_loadu_ps(x), _mm_loadu_ps(inv_scale));
+  v = _mm_and_ps(v, _mm_cmpord_ps(v, v));
+  v = _mm_min_ps(_mm_max_ps(v, _mm_set1_ps(lo)), _mm_set1_ps(hi));
+  return _mm_cvttps_epi32(_mm_sub_ps(_mm_add_ps(v, k), k));
+}
+PE_INLINE void store_lanes(uint8_t* p, __m128i q) {
+  q = _mm_add_epi32(q, _mm_set1_epi32(128));
+  const __m128i h = _mm_packs_epi32(q, q);
+  const int32_t b = _mm_cvtsi128_si32(_mm_packus_epi16(h, h));
+  std::memcpy(p, &b, 4);
+}
+PE_INLINE void store_lanes(int16_t* p, __m128i q) {
+  _mm_storel_epi64(reinterpret_cast<__m128i*>(p), _mm_packs_epi32(q, q));
+}
+#endif
+
+// kQLanes at a time, the last dim % kQLanes elements and the padding as quantize_rows.
+template <typename T>
+PE_INLINE void quantize_vec(size_t rows, size_t dim, const float* x, size_t xs, T* y, size_t ys,
+                            const float* inv_scale) {
+  const size_t dv = dim / kQLanes * kQLanes;
+  for (size_t r = 0; r < rows; ++r) {
+    const float* xr = x + r * xs;
+    T* yr = y + r * ys;
+    for (size_t i = 0; i < dv; i += kQLanes) store_lanes(yr + i, quantize_lanes(xr + i, inv_scale + i, QOut<T>::lo, QOut<T>::hi));
+    quantize_rows(1, dim - dv, xr + dv, xs, yr + dv, ys, inv_scale + dv);  // pads to round4(dim)
+  }
+}
+
+void quantize_static_vec(size_t rows, size_t dim, const float* x, size_t xs, uint8_t* y, size_t ys,
+                         const float* inv_scale) {
+  quantize_vec(rows, dim, x, xs, y, ys, inv_scale);
+}
+
+void quantize_static16_vec(size_t rows, size_t dim, const float* x, size_t xs, int16_t* y, size_t ys,
+                           const float* inv_scale) {
+  quantize_vec(rows, dim, x, xs, y, ys, inv_scale);
+}
+#define PE_QUANTIZE_STATIC quantize_static_vec
+#define PE_QUANTIZE_STATIC16 quantize_static16_vec
+#else
+#define PE_QUANTIZE_STATIC quantize_static
 #define PE_QUANTIZE_STATIC16 quantize_static16
 #endif
 
@@ -634,50 +610,32 @@ PE_INLINE uint32_t load_u32(const void* p) {
   return v;
 }
 
-[[maybe_unused]] void dense_q_portable(size_t rows, size_t in, size_t out, const uint8_t* x, size_t xs,
-                                       const int8_t* wq, const int32_t* bias, const int32_t* requant,
-                                       const float* dequant, void* y, size_t ys, bool accumulate) {
-  const size_t groups = round4(in) / 4;
-  for (size_t r = 0; r < rows; ++r) {
-    const uint8_t* __restrict xr = x + r * xs;
-    void* yrow = row_ptr(y, r, ys, requant);
-    for (size_t o0 = 0; o0 < out; o0 += 16) {
-      const size_t nb = out - o0 < 16 ? out - o0 : 16;
-      int32_t acc[16];
-      for (size_t j = 0; j < nb; ++j) acc[j] = bias[o0 + j];
-      for (size_t g = 0; g < groups; ++g) {
-        const int8_t* __restrict w = wq + (g * out + o0) * 4;
 #if defined(PE_DENSE_Q_DSP)
-        const uint32_t xw = load_u32(xr + 4 * g);
-        const uint32_t x02 = __uxtb16(xw), x13 = __uxtb16(ror8(xw));
-        for (size_t j = 0; j < nb; ++j) {
-          const uint32_t ww = load_u32(w + 4 * j);
-          acc[j] = __smlad(__sxtb16(ww), x02, acc[j]);
-          acc[j] = __smlad(__sxtb16(ror8(ww)), x13, acc[j]);
-        }
-#else
-        const int32_t x0 = xr[4 * g], x1 = xr[4 * g + 1], x2 = xr[4 * g + 2], x3 = xr[4 * g + 3];
-        for (size_t j = 0; j < nb; ++j)
-          acc[j] += x0 * w[4 * j] + x1 * w[4 * j + 1] + x2 * w[4 * j + 2] + x3 * w[4 * j + 3];
-#endif
-      }
-      dense_q_emit(o0, nb, acc, requant, dequant, yrow, accumulate);
-    }
-    dense_q_pad(out, requant, yrow);
-  }
+// A group's four activations as the two 16-bit pairs (x0, x2), (x1, x3) that SMLAD multiplies with
+// the SXTB16-unpacked weight pairs (w0, w2), (w1, w3), CMSIS-NN style: uint8 by UXTB16, int16 by
+// repacking the row's pairs once per group.
+PE_INLINE void group_pairs(const uint8_t* x, uint32_t* x02, uint32_t* x13) {
+  const uint32_t xw = load_u32(x);
+  *x02 = __uxtb16(xw);
+  *x13 = __uxtb16(ror8(xw));
 }
+PE_INLINE void group_pairs(const int16_t* x, uint32_t* x02, uint32_t* x13) {
+  const uint32_t a = load_u32(x), b = load_u32(x + 2);
+  *x02 = (a & 0xffffu) | (b << 16);
+  *x13 = (a >> 16) | (b & 0xffff0000u);
+}
+#endif
 
-// W8A16 portable form (and every level's for layers wider than the stack buffers): int16 x int8
-// products (|x * w| <= 32767 * 127) summed in int32, which the exporter keeps from overflowing. With
-// the DSP extension, CMSIS-NN style: SXTB16 unpacks the weight pairs (w0, w2), (w1, w3), the row's
-// int16 pairs are repacked once per group to (x0, x2), (x1, x3), and two SMLADs do the four MACs.
-[[maybe_unused]] void dense_q16_portable(size_t rows, size_t in, size_t out, const int16_t* x, size_t xs,
-                                         const int8_t* wq, const int32_t* bias, const int32_t* requant,
-                                         const float* dequant, void* y, size_t ys, bool accumulate, bool out16) {
+// The portable static DENSE for uint8 (format v2) or int16 (W8A16) rows, and every level's for
+// layers wider than the stack buffers: products |x * w| <= 32767 * 127 summed in int32, which the
+// exporter keeps from overflowing; ob: the requantised output's width (8, or 16 for int16).
+template <typename T>
+PE_INLINE void dense_q_rows_portable(size_t rows, size_t in, size_t out, const T* x, size_t xs,
+                                     const int8_t* wq, const int32_t* bias, const int32_t* requant,
+                                     const float* dequant, void* y, size_t ys, bool accumulate, int ob) {
   const size_t groups = round4(in) / 4;
-  const int ob = out16 ? 16 : 8;
   for (size_t r = 0; r < rows; ++r) {
-    const int16_t* __restrict xr = x + r * xs;
+    const T* __restrict xr = x + r * xs;
     void* yrow = row_ptr(y, r, ys, requant, ob);
     for (size_t o0 = 0; o0 < out; o0 += 16) {
       const size_t nb = out - o0 < 16 ? out - o0 : 16;
@@ -686,8 +644,8 @@ PE_INLINE uint32_t load_u32(const void* p) {
       for (size_t g = 0; g < groups; ++g) {
         const int8_t* __restrict w = wq + (g * out + o0) * 4;
 #if defined(PE_DENSE_Q_DSP)
-        const uint32_t a = load_u32(xr + 4 * g), b = load_u32(xr + 4 * g + 2);
-        const uint32_t x02 = (a & 0xffffu) | (b << 16), x13 = (a >> 16) | (b & 0xffff0000u);
+        uint32_t x02, x13;
+        group_pairs(xr + 4 * g, &x02, &x13);
         for (size_t j = 0; j < nb; ++j) {
           const uint32_t ww = load_u32(w + 4 * j);
           acc[j] = __smlad(__sxtb16(ww), x02, acc[j]);
@@ -703,6 +661,18 @@ PE_INLINE uint32_t load_u32(const void* p) {
     }
     dense_q_pad(out, requant, yrow, ob);
   }
+}
+
+[[maybe_unused]] void dense_q_portable(size_t rows, size_t in, size_t out, const uint8_t* x, size_t xs,
+                                       const int8_t* wq, const int32_t* bias, const int32_t* requant,
+                                       const float* dequant, void* y, size_t ys, bool accumulate) {
+  dense_q_rows_portable(rows, in, out, x, xs, wq, bias, requant, dequant, y, ys, accumulate, 8);
+}
+
+[[maybe_unused]] void dense_q16_portable(size_t rows, size_t in, size_t out, const int16_t* x, size_t xs,
+                                         const int8_t* wq, const int32_t* bias, const int32_t* requant,
+                                         const float* dequant, void* y, size_t ys, bool accumulate, bool out16) {
+  dense_q_rows_portable(rows, in, out, x, xs, wq, bias, requant, dequant, y, ys, accumulate, out16 ? 16 : 8);
 }
 
 #if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__)

@@ -153,6 +153,21 @@ void test_act(bool gelu) {
   expect(y, "y", gelu ? 1e-6 : 0.0, gelu ? "gelu" : "relu");
 }
 
+// A random static DENSE layer for the kernel tests: int8 weights in the file's layout (output 0
+// all -128, output 1 all 127), int32 biases, requantisation (M, n) pairs, dequantisation scales.
+template <typename Next>
+void random_layer(Next& next, size_t in, size_t out, std::vector<int8_t>& w, std::vector<int32_t>& bias,
+                  std::vector<int32_t>& req, std::vector<float>& deq) {
+  for (size_t o = 0; o < out; ++o) {
+    for (size_t i = 0; i < in; ++i)
+      w[((i / 4) * out + o) * 4 + i % 4] = o == 0 ? int8_t(-128) : o == 1 ? int8_t(127) : int8_t(next());
+    bias[o] = int32_t(next() % (1u << 21)) - (1 << 20);
+    req[2 * o] = int32_t((1u << 30) + next() % (1u << 30));
+    req[2 * o + 1] = int32_t(31 + next() % 16);
+    deq[o] = float(next() % 10000 + 1) * 1e-6f;
+  }
+}
+
 // QUANTIZE: every uint8 exactly (halves to even, clamps, NaN -> 128, infinities), padding zeroed.
 void test_quantize_static() {
   const Array& x = g.at("x");
@@ -238,14 +253,7 @@ void test_dense_q_shapes() {
         std::vector<float> deq(out), y0(rows * out);
         for (size_t r = 0; r < rows; ++r)
           for (size_t i = 0; i < in; ++i) x[r * xs + i] = r == 0 ? 255 : uint8_t(next());
-        for (size_t o = 0; o < out; ++o) {
-          for (size_t i = 0; i < in; ++i)
-            w[((i / 4) * out + o) * 4 + i % 4] = o == 0 ? int8_t(-128) : o == 1 ? int8_t(127) : int8_t(next());
-          bias[o] = int32_t(next() % (1u << 21)) - (1 << 20);
-          req[2 * o] = int32_t((1u << 30) + next() % (1u << 30));
-          req[2 * o + 1] = int32_t(31 + next() % 16);
-          deq[o] = float(next() % 10000 + 1) * 1e-6f;
-        }
+        random_layer(next, in, out, w, bias, req, deq);
         for (float& v : y0) v = float(int32_t(next() % 2001) - 1000) * 0.01f;
         std::vector<uint8_t> yu(rows * ys, 0xAB);
         std::vector<float> yf(rows * out), ya(y0);
@@ -340,14 +348,7 @@ void test_dense_q16_shapes() {
         for (size_t r = 0; r < rows; ++r)
           for (size_t i = 0; i < in; ++i)
             x[r * xs + i] = int16_t(r == 0 ? xmax : r == 1 ? -xmax : int32_t(next() % (2 * xmax + 1)) - xmax);
-        for (size_t o = 0; o < out; ++o) {
-          for (size_t i = 0; i < in; ++i)
-            w[((i / 4) * out + o) * 4 + i % 4] = o == 0 ? int8_t(-128) : o == 1 ? int8_t(127) : int8_t(next());
-          bias[o] = int32_t(next() % (1u << 21)) - (1 << 20);
-          req[2 * o] = int32_t((1u << 30) + next() % (1u << 30));
-          req[2 * o + 1] = int32_t(31 + next() % 16);
-          deq[o] = float(next() % 10000 + 1) * 1e-6f;
-        }
+        random_layer(next, in, out, w, bias, req, deq);
         for (float& v : y0) v = float(int32_t(next() % 2001) - 1000) * 0.01f;
         std::vector<int16_t> y16(rows * ys, int16_t(0x5A5A));
         std::vector<uint8_t> yu(rows * ys, 0xAB);

@@ -75,7 +75,7 @@ def _readers(ops, i: int) -> list[int]:
     for j in range(i + 2, len(ops)):
         if ops[j].src == d.dst:
             out.append(j)
-        if ops[j].dst == d.dst and not (ops[j].src == d.dst):
+        if ops[j].dst == d.dst and ops[j].src != d.dst:
             break
     return out
 
@@ -89,12 +89,7 @@ def _fuse_relu(ops, i: int, int8_at: set[int]) -> bool:
     r = ops[i + 1]
     if r.kind != "relu" or r.src != d.dst or r.dst != d.dst:
         return False
-    for j in range(i + 2, len(ops)):
-        if ops[j].src == d.dst and not (ops[j].kind == "dense" and j in int8_at):
-            return False
-        if ops[j].dst == d.dst and not (ops[j].src == d.dst):
-            break
-    return True
+    return all(ops[j].kind == "dense" and j in int8_at for j in _readers(ops, i))
 
 
 def make_static(program, calib_x: np.ndarray, bits: int = 8):

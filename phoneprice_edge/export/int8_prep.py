@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from phoneprice_edge.export.cpp_static_ref import wide_ok
+from phoneprice_edge.export.cpp_static_ref import S8_MAX, S16_MAX, U8_MAX, wide_ok
 from phoneprice_edge.model import TabularClassifier
 
 Activations = Literal["static", "dynamic", "cpp_static"]
@@ -180,7 +180,7 @@ def _equalise_hidden(m: TabularClassifier, x: torch.Tensor) -> list[str]:
     return done
 
 
-QMAX = 127  # the weight grid's largest level (symmetric int8 per output channel)
+QMAX = S8_MAX  # the weight grid's largest level (symmetric int8 per output channel)
 
 
 def _scales(w: np.ndarray) -> np.ndarray:
@@ -268,8 +268,8 @@ class _Sim:
             live = np.where(s > 0, s, 1.0)
             wide = self.in16.get(k, False)  # W8A16: int16 instead of uint8 / int8
             if self.u8.get(k, False):  # requantised to uint8 (int16) by the DENSE before (ReLU folded)
-                return np.clip(np.floor(h / live + 0.5), 0, 32767 if wide else 255) * s
-            lim = (-32767, 32767) if wide else (-128, 127)
+                return np.clip(np.floor(h / live + 0.5), 0, S16_MAX if wide else U8_MAX) * s
+            lim = (-S16_MAX, S16_MAX) if wide else (-S8_MAX - 1, S8_MAX)
             return np.clip(np.rint(h / live), *lim) * s  # QUANTIZE: int8 (int16) per feature
         lo, hi = min(self.ranges[k][0], 0.0), max(self.ranges[k][1], 0.0)
         s = max((hi - lo) / self.levels, 1e-12)
@@ -284,8 +284,8 @@ class _Sim:
         """cpp_static: the per-column scales of Linear k's input (max / 255 for a uint8 input
         after a folded ReLU, max |x| / 127 for a QUANTIZE op; 0 for a column 0 on every row)."""
         if self.in16.get(k, False):
-            return self.colmax[k] / 32767.0
-        return self.colmax[k] / (255.0 if self.u8.get(k, False) else 127.0)
+            return self.colmax[k] / S16_MAX
+        return self.colmax[k] / (U8_MAX if self.u8.get(k, False) else S8_MAX)
 
     def grid(self, k: int) -> tuple[np.ndarray, np.ndarray]:
         """(integer levels, step per weight) of Linear k on its int8 grid: per output channel of
