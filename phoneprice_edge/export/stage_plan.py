@@ -42,14 +42,11 @@ class StagePlan:
         """The plan for these profile names or files, each read and checked runnable here now,
         before any work: ConfigError (exit 2) for an unknown or invalid profile,
         BackendUnavailable for one this host cannot export."""
-        from phoneprice_edge.errors import BackendUnavailable
-        from phoneprice_edge.targets import TARGETS
+        from phoneprice_edge.export.runner import check_runnable
 
         profiles = tuple(load_profile(n) for n in names)
         for p in profiles:
-            why = TARGETS[p.target].unavailable_reason(p.precision)
-            if why:
-                raise BackendUnavailable(f"cannot export {p.name}: {why}")
+            check_runnable(p)  # the export's own check (build_on_device included)
         return cls(profiles, skip_unavailable=False, **kw)
 
 
