@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from phoneprice_edge.config import TrainConfig
@@ -169,10 +170,14 @@ class StackedTrainer:
                 "train_accuracy": (correct.double() / rows).tolist(),
                 "grad_norm": norm.tolist(), "rows": [rows]}
 
-    def _grad_norms(self) -> torch.Tensor:
-        """Each fold's total gradient L2 norm [K] (over its parameters)."""
+    def _grad_norms(self) -> np.ndarray:
+        """Each fold's total gradient L2 norm [K] (over its parameters), float32.
+
+        The square root is numpy's (the IEEE-exact instruction): torch.sqrt goes through MKL's
+        vector math, whose result differs in the last bit between CPUs (e.g. Intel and AMD).
+        """
         sq = [t.grad.pow(2).flatten(1).sum(1) for t in self.p.values()]
-        return torch.stack(sq).sum(0).sqrt()
+        return np.sqrt(torch.stack(sq).sum(0).cpu().numpy())
 
     @torch.no_grad()
     def validate(self) -> dict[str, list[float]]:
