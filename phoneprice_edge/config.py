@@ -46,7 +46,7 @@ class TrainConfig:
     grad_clip: float = 0.0
     patience: int = 0
     label_smoothing: float = 0.0
-    hidden_dims: tuple[int, ...] = (32,)
+    hidden_dims: tuple[int, ...] = (16,)
     activation: str = "relu"
     norm: str = "none"
     init: str = "kaiming"
