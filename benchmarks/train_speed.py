@@ -2,8 +2,9 @@
 
     .venv/bin/python benchmarks/train_speed.py [--csv CSV] [--rounds 5] [--out benchmarks/train_speed.md]
 
-Each round runs, in fresh processes one after the other, (a) the plain loop: an MLP 20-32-4, AdamW
-lr 1e-2, batch 64, 300 epochs, one torch thread, on each of the 5 outer folds' 1,600 training rows
+Each round runs, in fresh processes one after the other, (a) the plain loop: an MLP 20-H-4 (H: the
+default recipe's hidden width, or --plain-hidden), AdamW lr 1e-2, batch 64, 300 epochs, one torch
+thread, on each of the 5 outer folds' 1,600 training rows
 (the time of the five training loops only, torch already imported), and (b) the whole
 `pe train --data CSV --kfold 5 --quiet` process (start-up, data checks, training, every file,
 metrics). The variants alternate (a b a b ...); medians over the rounds are compared. Both run
@@ -39,7 +40,8 @@ for tr, va in kfold(ds.y, 5, 42):
     torch.manual_seed(42)
     mean, std = ds.X[tr].mean(0), ds.X[tr].std(0) + 1e-12
     x = torch.from_numpy(((ds.X[tr] - mean) / std).astype(np.float32)); y = torch.from_numpy(ds.y[tr])
-    model = nn.Sequential(nn.Linear(20, 32), nn.ReLU(), nn.Linear(32, 4))
+    hidden = int(sys.argv[2])
+    model = nn.Sequential(nn.Linear(20, hidden), nn.ReLU(), nn.Linear(hidden, 4))
     opt = torch.optim.AdamW(model.parameters(), lr=1e-2)
     t0 = time.perf_counter()
     for epoch in range(300):
@@ -64,9 +66,16 @@ def env() -> dict[str, str]:
     return e
 
 
-def plain(csv: str) -> dict:
+def default_hidden() -> int:
+    """The default recipe's (first) hidden width: the plain loop is of the same size."""
+    from phoneprice_edge.config import load_train_config
+
+    return load_train_config().hidden_dims[0]
+
+
+def plain(csv: str, hidden: int) -> dict:
     load = os.getloadavg()[0]
-    out = subprocess.run([sys.executable, "-c", PLAIN, csv], env=env(), cwd=REPO, check=True,
+    out = subprocess.run([sys.executable, "-c", PLAIN, csv, str(hidden)], env=env(), cwd=REPO, check=True,
                          capture_output=True, text=True).stdout
     r = json.loads(out.splitlines()[-1])
     return {"seconds": round(sum(r["seconds"]), 2), "fold_seconds": [round(s, 2) for s in r["seconds"]],
@@ -126,7 +135,7 @@ def profile(csv: str) -> list[str]:
     return [f"process wall (with cProfile overhead) {wall:.2f} s", *out.splitlines()]
 
 
-def report(rounds: list[tuple[dict, dict]], prof: list[str] | None) -> str:
+def report(rounds: list[tuple[dict, dict]], prof: list[str] | None, hidden: int) -> str:
     pl = statistics.median(a["seconds"] for a, _ in rounds)
     pe = statistics.median(b["seconds"] for _, b in rounds)
     ratios = [b["seconds"] / a["seconds"] for a, b in rounds]
@@ -135,7 +144,8 @@ def report(rounds: list[tuple[dict, dict]], prof: list[str] | None) -> str:
     lines = ["# Training speed: `pe train --kfold 5` against five plain-loop folds", "",
              f"`benchmarks/train_speed.py`, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; "
              f"{_cpu()} ({_isa()}), {os.cpu_count()} vCPU shared with other jobs; torch {torch.__version__}, "
-             f"Python {platform.python_version()}; portable numerics (the default).", "",
+             f"Python {platform.python_version()}; portable numerics (the default); plain loop MLP "
+             f"20-{hidden}-4 (default recipe: hidden_dims [{default_hidden()}]).", "",
              "| round | plain loop, 5 folds (s) | load | pe train --kfold 5, whole process (s) | "
              "load | ratio | plain acc | pe CV acc |", "|---|---|---|---|---|---|---|---|"]
     lines += [f"| {i} | {a['seconds']} | {a['load_before']} | {b['seconds']} | {b['load_before']} | "
@@ -172,16 +182,19 @@ def main() -> None:
     ap.add_argument("--csv", default=str(CSV))
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--profile", action="store_true")
+    ap.add_argument("--plain-hidden", type=int, default=0,
+                    help="the plain loop's hidden width (0: the default recipe's)")
     ap.add_argument("--out", default=str(Path(__file__).with_name("train_speed.md")))
     args = ap.parse_args()
+    hidden = args.plain_hidden or default_hidden()
     rounds = []
     for _ in range(args.rounds):
-        a = plain(args.csv)
+        a = plain(args.csv, hidden)
         b = pe_train(args.csv)
         print(json.dumps({"plain": a, "pe_train": b}), flush=True)
         rounds.append((a, b))
     prof = profile(args.csv) if args.profile else None
-    text = report(rounds, prof)
+    text = report(rounds, prof, hidden)
     Path(args.out).write_text(text + "\n", encoding="utf-8")
     print(text)
 
