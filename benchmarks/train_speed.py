@@ -34,13 +34,12 @@ import json, sys, time
 import numpy as np, torch, torch.nn as nn, torch.nn.functional as F
 from phoneprice_edge.data import kfold, load_dataset
 torch.set_num_threads(1)
-ds = load_dataset(sys.argv[1])
+ds, hidden = load_dataset(sys.argv[1]), int(sys.argv[2])
 seconds, accs = [], []
 for tr, va in kfold(ds.y, 5, 42):
     torch.manual_seed(42)
     mean, std = ds.X[tr].mean(0), ds.X[tr].std(0) + 1e-12
     x = torch.from_numpy(((ds.X[tr] - mean) / std).astype(np.float32)); y = torch.from_numpy(ds.y[tr])
-    hidden = int(sys.argv[2])
     model = nn.Sequential(nn.Linear(20, hidden), nn.ReLU(), nn.Linear(hidden, 4))
     opt = torch.optim.AdamW(model.parameters(), lr=1e-2)
     t0 = time.perf_counter()
@@ -135,7 +134,7 @@ def profile(csv: str) -> list[str]:
     return [f"process wall (with cProfile overhead) {wall:.2f} s", *out.splitlines()]
 
 
-def report(rounds: list[tuple[dict, dict]], prof: list[str] | None, hidden: int) -> str:
+def report(rounds: list[tuple[dict, dict]], prof: list[str] | None, hidden: int, recipe_hidden: int) -> str:
     pl = statistics.median(a["seconds"] for a, _ in rounds)
     pe = statistics.median(b["seconds"] for _, b in rounds)
     ratios = [b["seconds"] / a["seconds"] for a, b in rounds]
@@ -145,7 +144,7 @@ def report(rounds: list[tuple[dict, dict]], prof: list[str] | None, hidden: int)
              f"`benchmarks/train_speed.py`, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; "
              f"{_cpu()} ({_isa()}), {os.cpu_count()} vCPU shared with other jobs; torch {torch.__version__}, "
              f"Python {platform.python_version()}; portable numerics (the default); plain loop MLP "
-             f"20-{hidden}-4 (default recipe: hidden_dims [{default_hidden()}]).", "",
+             f"20-{hidden}-4 (default recipe: hidden_dims [{recipe_hidden}]).", "",
              "| round | plain loop, 5 folds (s) | load | pe train --kfold 5, whole process (s) | "
              "load | ratio | plain acc | pe CV acc |", "|---|---|---|---|---|---|---|---|"]
     lines += [f"| {i} | {a['seconds']} | {a['load_before']} | {b['seconds']} | {b['load_before']} | "
@@ -186,7 +185,8 @@ def main() -> None:
                     help="the plain loop's hidden width (0: the default recipe's)")
     ap.add_argument("--out", default=str(Path(__file__).with_name("train_speed.md")))
     args = ap.parse_args()
-    hidden = args.plain_hidden or default_hidden()
+    recipe_hidden = default_hidden()
+    hidden = args.plain_hidden or recipe_hidden
     rounds = []
     for _ in range(args.rounds):
         a = plain(args.csv, hidden)
@@ -194,7 +194,7 @@ def main() -> None:
         print(json.dumps({"plain": a, "pe_train": b}), flush=True)
         rounds.append((a, b))
     prof = profile(args.csv) if args.profile else None
-    text = report(rounds, prof, hidden)
+    text = report(rounds, prof, hidden, recipe_hidden)
     Path(args.out).write_text(text + "\n", encoding="utf-8")
     print(text)
 
